@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { parseSyncConfig } from './config.js';
+import { isSyncError } from './errors.js';
+
+describe('parseSyncConfig', () => {
+  it('fills the defaults: 5 minutes, 5,000 threshold, new_synctomkto', () => {
+    const config = parseSyncConfig({});
+    expect(config.intervalMs).toBe(300_000);
+    expect(config.changeDataValueThreshold).toBe(5_000);
+    expect(config.syncFilterField).toBe('new_synctomkto');
+    expect(config.pageSize).toBe(5_000);
+  });
+
+  it('names the path and the problem of each bad value', () => {
+    try {
+      parseSyncConfig({ intervalMs: 'often', entities: { contact: { fields: ['Email Address'] } }, pageSize: 10_000 });
+      expect.unreachable();
+    } catch (error) {
+      expect(isSyncError(error, 'CONFIG_INVALID')).toBe(true);
+      const issues = (error as { details: { issues: string[] } }).details.issues;
+      expect(issues.some((i) => i.startsWith('intervalMs:'))).toBe(true);
+      expect(issues.some((i) => i.startsWith('entities.contact.fields.0:') && i.includes('logical name'))).toBe(true);
+      expect(issues.some((i) => i.startsWith('pageSize:'))).toBe(true);
+    }
+  });
+
+  it('rejects unknown keys instead of ignoring them', () => {
+    expect(() => parseSyncConfig({ interval: 5 })).toThrow(/interval/);
+  });
+});

@@ -1,0 +1,75 @@
+import * as z from 'zod';
+import { DEFAULT_SYNC_FILTER_FIELD } from './entities.js';
+import { SyncError } from './errors.js';
+import { DEFAULT_CHANGE_DATA_VALUE_THRESHOLD } from './rules/account.js';
+
+/** Dataverse logical names: lowercase letters, digits and underscores. */
+const logicalName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/, 'must be a logical name: lowercase letters, digits and "_", starting with a letter');
+const entitySetName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be an entity set name: letters, digits and "_"');
+
+const relationshipSchema = z.strictObject({
+  field: logicalName,
+  targets: z.array(logicalName).min(1),
+  accountLink: z.boolean().optional(),
+});
+
+export const entitySelectionSchema = z.strictObject({
+  /** Sync this entity at all (default true). */
+  enabled: z.boolean().default(true),
+  /** R6: fields to sync; "all" = every field the sync user can read. */
+  fields: z.union([z.literal('all'), z.array(logicalName).min(1)]).default('all'),
+});
+
+export const customEntitySchema = z.strictObject({
+  name: logicalName,
+  entitySet: entitySetName,
+  primaryKey: logicalName,
+  relationships: z.array(relationshipSchema).default([]),
+  syncFilterField: logicalName.nullable().optional(),
+});
+
+/** The sync part of the configuration: what syncs, how often, and the thresholds of the rules. */
+export const syncConfigSchema = z.strictObject({
+  /** R3: pause between the end of a cycle and the start of the next. */
+  intervalMs: z.number().int().min(1_000).default(300_000),
+  /** R7: accounts with more contacts than this log no per-contact activity. */
+  changeDataValueThreshold: z.number().int().min(0).default(DEFAULT_CHANGE_DATA_VALUE_THRESHOLD),
+  /** R11: the boolean field whose explicit false keeps a record out; null turns the filter off. */
+  syncFilterField: logicalName.nullable().default(DEFAULT_SYNC_FILTER_FIELD),
+  /** Rows per page asked of the CRM (Dataverse caps it at 5,000). */
+  pageSize: z.number().int().min(1).max(5_000).default(5_000),
+  /** R16: pages one entity may pull per turn before the next entity gets its turn. */
+  pagesPerTurn: z.number().int().min(1).default(10),
+  /** Per-entity selection, by logical name; entities not listed sync with every readable field. */
+  entities: z.record(logicalName, entitySelectionSchema).default({}),
+  /** R1: custom entities, always synced from the CRM only. */
+  customEntities: z.array(customEntitySchema).default([]),
+});
+
+export type SyncConfigInput = z.input<typeof syncConfigSchema>;
+export type SyncConfig = z.output<typeof syncConfigSchema>;
+
+/** Formats zod issues as `path: problem` lines, the way every config error reads. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], root = ''): string[] {
+  return issues.map((issue) => {
+    const path = [root, ...issue.path.map(String)].filter(Boolean).join('.');
+    return `${path || '(root)'}: ${issue.message}`;
+  });
+}
+
+/** Validates sync settings; throws CONFIG_INVALID listing every path and problem. */
+export function parseSyncConfig(input: unknown): SyncConfig {
+  const parsed = syncConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const problems = formatIssues(parsed.error.issues);
+    throw new SyncError('CONFIG_INVALID', `Invalid sync configuration:\n  ${problems.join('\n  ')}`, {
+      details: { issues: problems },
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}

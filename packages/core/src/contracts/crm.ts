@@ -1,0 +1,152 @@
+/**
+ * The CRM side of crm-sync: what an adapter (Dynamics today, another CRM tomorrow) must do.
+ *
+ * The engine drives an adapter; the adapter knows HTTP and the CRM's dialect, and no rules.
+ * Everything is expressed in the entity registry's terms (logical names, field maps).
+ */
+import type { EntityDefinition } from '../entities.js';
+import type { FieldMap } from '../values.js';
+
+/** What an adapter can do; the engine adapts to it. */
+export interface CrmCapabilities {
+  /** The adapter can report deletes and incremental changes cheaply (change tracking or a watermark). */
+  incrementalPull: boolean;
+  /** Writes may be grouped into one round trip (e.g. OData `$batch`). */
+  batchWrites: boolean;
+  /** `createRecords` honours the caller's id, so a retried create is detected instead of duplicated. */
+  createWithClientId: boolean;
+}
+
+/** A column as the sync user sees it (R6). */
+export interface CrmField {
+  /** Attribute logical name (lookups by their attribute name, e.g. `parentcustomerid`). */
+  name: string;
+  /** CRM type name, e.g. `String`, `Lookup`, `Money`, `Boolean`, `DateTime`, `Picklist`. */
+  type: string;
+  /** For lookups: logical names of possible targets. */
+  lookupTargets?: readonly string[];
+  custom: boolean;
+  /** The sync user can read values (valid for read and, if secured, read privilege). */
+  canRead: boolean;
+  /** The sync user can write values (valid for update and, if secured, update privilege). */
+  canUpdate: boolean;
+  secured: boolean;
+  /** Why the field cannot be read or updated, in words, when it cannot. */
+  reason?: string;
+}
+
+/** One entity's metadata as seen through the sync user's privileges. */
+export interface CrmEntitySchema {
+  entity: string;
+  fields: readonly CrmField[];
+  /** True when the CRM tracks changes for the table (deletes come with the delta). */
+  changeTracking: boolean;
+}
+
+/** A lookup value with the entity it points to (polymorphic lookups need the target). */
+export interface LookupValue {
+  id: string;
+  entity: string;
+}
+
+/** A row as pulled from the CRM. */
+export interface CrmRecord {
+  /** Primary key (GUID). */
+  id: string;
+  /** Concurrency token of this row version (the ETag's value); changes on every write. */
+  version: string;
+  /** Values of the requested fields; lookups hold the target GUID. Hidden or empty values are null. */
+  fields: FieldMap;
+  /** Targets of lookup fields present in `fields`. */
+  lookups: Record<string, LookupValue | null>;
+  /** R13: the last change was made by the sync user itself (an echo candidate). */
+  bySyncUser: boolean;
+  /** Last modification time (ISO-8601), when the CRM reports it. */
+  modifiedOn: string | null;
+}
+
+/** A row the adapter received but could not read (wrong type, missing key); core quarantines it. */
+export interface RejectedRow {
+  id: string | null;
+  reason: string;
+  raw: unknown;
+}
+
+/**
+ * One page of changes. Its `checkpoint` is where the next pull resumes once this page is committed:
+ * the engine stores it in the same transaction as the page's records.
+ */
+export interface ChangePage {
+  /** New or changed rows (inserts and updates are not distinguished). */
+  upserts: CrmRecord[];
+  /** Ids of rows deleted in the CRM. */
+  deletes: string[];
+  rejected: RejectedRow[];
+  /** Opaque resume point after this page. */
+  checkpoint: string;
+  /**
+   * Set when this page belongs to a full read of the table (initial sync, or resync after an expired
+   * token). Records never seen in a completed snapshot were deleted in the CRM (id reconciliation).
+   */
+  snapshot: { id: string; complete: boolean } | null;
+}
+
+export interface PullRequest {
+  /** Where to resume; null starts with a full read. An unusable checkpoint restarts with a snapshot. */
+  checkpoint: string | null;
+  /** Fields to read (the primary key is always read). */
+  fields: readonly string[];
+  signal?: AbortSignal;
+}
+
+/** An update of existing CRM rows, sent only with fields the sync user can update (R6). */
+export interface CrmUpdate {
+  id: string;
+  /** Version the change was based on; a different current version is reported as a collision. */
+  ifVersion: string | null;
+  fields: FieldMap;
+}
+
+/** A create; `id` is chosen by the caller so a retry cannot create a second row (R14). */
+export interface CrmCreate {
+  id: string;
+  fields: FieldMap;
+}
+
+/** Outcome of one write. Transport failures after the retry budget throw instead. */
+export type CrmWriteResult =
+  | { id: string; ok: true; version: string; created: boolean }
+  | {
+      id: string;
+      ok: false;
+      /**
+       * collision: the row changed since `ifVersion` (HTTP 412); rejected: the CRM refused the values
+       * (validation, privilege); not-found: the row is gone; exists: a create found the id taken.
+       */
+      kind: 'collision' | 'rejected' | 'not-found' | 'exists';
+      message: string;
+      status?: number;
+    };
+
+export interface CrmAdapter {
+  /** Short name for logs and errors, e.g. `dynamics`. */
+  readonly name: string;
+  readonly capabilities: CrmCapabilities;
+  /** The identity the adapter acts as (the sync user) and the organization. */
+  whoAmI(): Promise<{ userId: string; organizationId: string | null }>;
+  /** Current metadata and field access of an entity; called again on schema refresh (R9). */
+  describeEntity(entity: EntityDefinition): Promise<CrmEntitySchema>;
+  /** Changes since a checkpoint, page by page; never holds the whole table. */
+  pullChanges(entity: EntityDefinition, request: PullRequest): AsyncIterable<ChangePage>;
+  /** Current values of `fields` for every row, without touching any checkpoint (Quick Sync, R10). */
+  readAll(
+    entity: EntityDefinition,
+    request: { fields: readonly string[]; signal?: AbortSignal },
+  ): AsyncIterable<{ rows: CrmRecord[]; rejected: RejectedRow[] }>;
+  /** Updates rows; one result per input, in order. */
+  updateRecords(entity: EntityDefinition, updates: readonly CrmUpdate[]): Promise<CrmWriteResult[]>;
+  /** Creates rows; refuses entities that sync one way before sending anything (R5). */
+  createRecords(entity: EntityDefinition, creates: readonly CrmCreate[]): Promise<CrmWriteResult[]>;
+  /** Releases connections and timers. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,203 @@
+/**
+ * The local side of crm-sync: what a store (memory, PostgreSQL, ...) must do.
+ *
+ * Stores persist; they do not decide. The engine reads local state, applies the rules, and hands
+ * the store one `StoreBatch` per unit of progress (a page, a local edit, a push result), which the
+ * store writes atomically: all of it or none of it. Every store passes `@crm-sync/store-testkit`.
+ */
+import type { FieldMap, FieldValue } from '../values.js';
+
+/** What a store can do; reported, never assumed. */
+export interface StoreCapabilities {
+  /** Data survives a restart of the process. */
+  persistent: boolean;
+  /** Several processes may use the store at once (e.g. runners sharing one database). */
+  sharedAcrossProcesses: boolean;
+}
+
+/** A record of the marketing database. */
+export interface LocalRecord {
+  entity: string;
+  /** Local key; for records that came from the CRM it equals `crmId`. */
+  id: string;
+  /** CRM primary key; null for a local person not (yet) in the CRM (R14). */
+  crmId: string | null;
+  /** CRM version last seen or written; null when unknown. */
+  crmVersion: string | null;
+  /** Store-managed counter, +1 on every write of the record; the optimistic lock of `commit`. */
+  revision: number;
+  /** Current local values: synced fields and local-only fields. */
+  fields: FieldMap;
+  /** Last values both sides agreed on: the base of the per-field three-way merge (R2). */
+  base: FieldMap;
+  /** Fields changed locally and not yet in the CRM: the outbox (R2, R14). */
+  pending: string[];
+  /** The account this record belongs to (contact.parentcustomerid pointing to an account, R15). */
+  accountId: string | null;
+  /** The account's fields as seen on this record; kept equal to the account by fan-out (R4). */
+  company: FieldMap;
+  /** R12: deleted in the CRM; kept locally and flagged. */
+  crmDeleted: boolean;
+  /** R14: a local person marked for sync to the CRM. */
+  syncToCrm: boolean;
+  /** Id of the last CRM snapshot (full read) that contained the record; for delete reconciliation. */
+  seenIn: string | null;
+  /** Time of the last write (ISO-8601), set by the store. */
+  updatedAt: string;
+}
+
+/** Changes to one record. Omitted members stay as they are; maps are merged key by key. */
+export interface RecordWrite {
+  id: string;
+  /** The revision the change was computed from; 0 creates the record (it must not exist). */
+  expectedRevision: number;
+  crmId?: string | null;
+  crmVersion?: string | null;
+  fields?: FieldMap;
+  base?: FieldMap;
+  /** Replaces the whole pending list. */
+  pending?: string[];
+  accountId?: string | null;
+  company?: FieldMap;
+  crmDeleted?: boolean;
+  syncToCrm?: boolean;
+  seenIn?: string | null;
+}
+
+export type ActivityType =
+  | 'change-data-value'
+  | 'new-person'
+  | 'crm-deleted'
+  | 'crm-created'
+  | 'sync-failed'
+  | 'collision'
+  | 'quick-sync';
+
+/** An entry of a record's activity log (Marketo's Activity Log). */
+export interface ActivityInput {
+  entity: string;
+  recordId: string;
+  type: ActivityType;
+  /** Where the change came from: the CRM, a local edit, or the sync itself. */
+  source: 'crm' | 'local' | 'sync';
+  field?: string | null;
+  oldValue?: FieldValue;
+  newValue?: FieldValue;
+  /** Free text: the reason of a failure, a summary of a Quick Sync. */
+  detail?: string | null;
+}
+export interface Activity extends Required<ActivityInput> {
+  /** Store-assigned, increasing in insertion order. */
+  seq: number;
+  at: string;
+}
+
+/** R2: the same field changed on both sides. */
+export interface CollisionInput {
+  entity: string;
+  recordId: string;
+  field: string;
+  localValue: FieldValue;
+  crmValue: FieldValue;
+  winner: 'local' | 'crm';
+}
+export interface Collision extends CollisionInput {
+  seq: number;
+  at: string;
+}
+
+/** A record that could not be applied (pull) or pushed (push), with why. */
+export interface QuarantineInput {
+  entity: string;
+  /** Local id when known, else the CRM id, else null (row without a readable key). */
+  recordId: string | null;
+  direction: 'pull' | 'push';
+  reason: string;
+  /** What was received or sent, for diagnosis (JSON-serialisable; never secrets). */
+  payload: unknown;
+}
+export interface QuarantineEntry extends QuarantineInput {
+  seq: number;
+  at: string;
+  /** Set when a later batch resolved it (the record applied or pushed fine). */
+  resolvedAt: string | null;
+}
+
+/**
+ * R4/R7, set-wise: set `company` on every record of `entity` whose accountId is `accountId`, and for
+ * each field of `logFields` whose value changes on a record, log a change-data-value activity on it.
+ */
+export interface AccountFanOut {
+  entity: string;
+  accountId: string;
+  company: FieldMap;
+  logFields: string[];
+  source: 'crm' | 'local';
+}
+
+/** One atomic unit of progress. Every write concerns `entity` except fan-out and activity rows. */
+export interface StoreBatch {
+  entity: string;
+  records?: RecordWrite[];
+  /** New checkpoint of `entity`, committed with the records (undefined leaves it). */
+  checkpoint?: string | null;
+  /** Engine state under keys of its choosing (field selections, backfill progress); null deletes. */
+  state?: Record<string, string | null>;
+  activities?: ActivityInput[];
+  collisions?: CollisionInput[];
+  quarantine?: QuarantineInput[];
+  /** Record ids whose open quarantine entries are resolved by this batch. */
+  resolveQuarantine?: string[];
+  fanOuts?: AccountFanOut[];
+}
+
+export interface PageOptions {
+  limit: number;
+  /** Exclusive cursor: the last `id` (records) or `seq` (logs) of the previous page. */
+  after?: string | number;
+}
+export interface Page<T> {
+  items: T[];
+  /** Cursor for the next page, or null at the end. */
+  next: string | number | null;
+}
+
+export interface StoreStats {
+  records: number;
+  pending: number;
+  crmDeleted: number;
+  quarantined: number;
+}
+
+export interface SyncStore {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+  /** Writes the batch atomically. STORE_CONFLICT (nothing written) when a revision does not match. */
+  commit(batch: StoreBatch): Promise<void>;
+  /** Checkpoint of an entity, null when never set. */
+  getCheckpoint(entity: string): Promise<string | null>;
+  /** Engine state by key, null when never set. */
+  getState(key: string): Promise<string | null>;
+  /** Records by local id; missing ids are absent from the result (no error). */
+  getRecords(entity: string, ids: readonly string[]): Promise<LocalRecord[]>;
+  /** Records by CRM id; missing ids are absent from the result. */
+  getRecordsByCrmId(entity: string, crmIds: readonly string[]): Promise<LocalRecord[]>;
+  /** Records ordered by id; `where` matches exact field values. */
+  listRecords(entity: string, options: PageOptions & { where?: FieldMap }): Promise<Page<LocalRecord>>;
+  /** The outbox: records with pending fields, or marked for sync without a CRM id; ordered by id. */
+  listOutbox(entity: string, options: PageOptions): Promise<Page<LocalRecord>>;
+  /** Records with a CRM id, not CRM-deleted, whose `seenIn` differs from `snapshotId`; by id. */
+  listUnseen(entity: string, snapshotId: string, options: PageOptions): Promise<Page<LocalRecord>>;
+  /** Number of records of `entity` per account id (ids without records are absent). */
+  countByAccount(entity: string, accountIds: readonly string[]): Promise<Map<string, number>>;
+  /** Activity log, oldest first; filtered by entity and record when given. */
+  listActivities(options: PageOptions & { entity?: string; recordId?: string }): Promise<Page<Activity>>;
+  listCollisions(options: PageOptions & { entity?: string }): Promise<Page<Collision>>;
+  /** Quarantine entries, oldest first; open ones only unless `includeResolved`. */
+  listQuarantine(
+    options: PageOptions & { entity?: string; includeResolved?: boolean },
+  ): Promise<Page<QuarantineEntry>>;
+  stats(entity: string): Promise<StoreStats>;
+  /** Releases connections; the store is unusable afterwards. */
+  close(): Promise<void>;
+}

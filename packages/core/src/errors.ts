@@ -1,0 +1,64 @@
+/**
+ * Coded errors. Every error crm-sync throws on purpose is a `SyncError` with an UPPER_SNAKE `code`,
+ * a message that names what is wrong, optional `details` for machines, and the original `cause`.
+ * Branch on `code`, never on message text.
+ */
+export const errorCodes = {
+  /** A configuration value is missing or invalid; `details.issues` lists each path and problem. */
+  CONFIG_INVALID: 'Configuration is invalid',
+  /** An entity name is not in the registry. */
+  ENTITY_UNKNOWN: 'Unknown entity',
+  /** R5: the entity syncs one way (CRM to local), so nothing of it may be created in the CRM. */
+  CRM_CREATE_REFUSED: 'Creating this record in the CRM is not allowed',
+  /** R8: the field does not exist in the CRM (local-only), so it is never pushed. */
+  FIELD_NOT_IN_CRM: 'Field does not exist in the CRM',
+  /** R6: the sync user may not update the field, so it cannot be pushed. */
+  FIELD_NOT_UPDATABLE: 'Field cannot be updated by the sync user',
+  /** A local write is not allowed (unknown record, one-way field edited on a person, ...). */
+  LOCAL_EDIT_INVALID: 'Local edit is invalid',
+  /** A record changed in the store between read and commit; nothing of the batch was written. */
+  STORE_CONFLICT: 'Record changed concurrently',
+  /** A store batch is malformed (e.g. writes for another entity); nothing was written. */
+  STORE_BATCH_INVALID: 'Store batch is invalid',
+  /** The store cannot be reached or failed; `cause` holds the driver error. */
+  STORE_UNAVAILABLE: 'Store is unavailable',
+  /** The CRM refused the credentials or the sync user lacks a privilege. */
+  CRM_AUTH_FAILED: 'CRM authentication or authorization failed',
+  /** The CRM kept throttling (429) after the retry budget was spent. */
+  CRM_RATE_LIMITED: 'CRM rate limit not cleared within the retry budget',
+  /** The CRM could not be reached or kept failing after the retry budget was spent. */
+  CRM_UNAVAILABLE: 'CRM is unavailable',
+  /** The CRM answered with something that could not be understood. */
+  CRM_RESPONSE_INVALID: 'CRM response is invalid',
+  /** A CRM request was rejected (4xx) for a reason that retrying will not fix. */
+  CRM_REQUEST_REJECTED: 'CRM rejected the request',
+  /** A checkpoint could not be used (expired delta token, unknown format); a full resync follows. */
+  CHECKPOINT_INVALID: 'Checkpoint is no longer valid',
+  /** The operation was stopped (graceful shutdown). */
+  ABORTED: 'Operation aborted',
+} as const;
+
+export type SyncErrorCode = keyof typeof errorCodes;
+
+export interface SyncErrorOptions {
+  cause?: unknown;
+  /** Machine-readable context: ids, paths, HTTP status. Never secrets. */
+  details?: Record<string, unknown>;
+}
+
+export class SyncError extends Error {
+  override readonly name = 'SyncError';
+  readonly code: SyncErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: SyncErrorCode, message: string, options: SyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+/** Type guard that also narrows by code: `isSyncError(e, 'STORE_CONFLICT')`. */
+export function isSyncError(error: unknown, code?: SyncErrorCode): error is SyncError {
+  return error instanceof SyncError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,66 @@
+export type {
+  ChangePage,
+  CrmAdapter,
+  CrmCapabilities,
+  CrmCreate,
+  CrmEntitySchema,
+  CrmField,
+  CrmRecord,
+  CrmUpdate,
+  CrmWriteResult,
+  LookupValue,
+  PullRequest,
+  RejectedRow,
+} from './contracts/crm.js';
+export type {
+  AccountFanOut,
+  Activity,
+  ActivityInput,
+  ActivityType,
+  Collision,
+  CollisionInput,
+  LocalRecord,
+  Page,
+  PageOptions,
+  QuarantineEntry,
+  QuarantineInput,
+  RecordWrite,
+  StoreBatch,
+  StoreCapabilities,
+  StoreStats,
+  SyncStore,
+} from './contracts/store.js';
+export {
+  accountLinkOf,
+  builtInEntities,
+  createEntityRegistry,
+  DEFAULT_SYNC_FILTER_FIELD,
+} from './entities.js';
+export type {
+  CollisionWinner,
+  CustomEntityInput,
+  EntityDefinition,
+  EntityKind,
+  EntityRegistry,
+  EntityRegistryOptions,
+  RelationshipDefinition,
+  SyncDirection,
+} from './entities.js';
+export { errorCodes, isSyncError, SyncError } from './errors.js';
+export type { SyncErrorCode, SyncErrorOptions } from './errors.js';
+export { formatIssues, parseSyncConfig, syncConfigSchema } from './config.js';
+export type { SyncConfig, SyncConfigInput } from './config.js';
+export { isFieldValue, sameValue, valueOf } from './values.js';
+export type { FieldMap, FieldValue } from './values.js';
+export { mergeRecord } from './rules/merge.js';
+export type { FieldChange, FieldCollision, MergeInput, MergeResult } from './rules/merge.js';
+export { planFields } from './rules/fields.js';
+export type { FieldExclusion, FieldExclusionReason, FieldPlan } from './rules/fields.js';
+export { assertCanCreateInCrm, assertPushable, pushableSubset } from './rules/guards.js';
+export {
+  accountOverwrite,
+  DEFAULT_CHANGE_DATA_VALUE_THRESHOLD,
+  localAccountEdit,
+  logsPerContactActivities,
+} from './rules/account.js';
+export { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from './rules/records.js';

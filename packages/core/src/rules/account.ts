@@ -1,0 +1,40 @@
+import type { FieldMap } from '../values.js';
+import { sameValue, valueOf } from '../values.js';
+
+/** R7: per-contact Change Data Value activities are logged up to this many contacts (inclusive). */
+export const DEFAULT_CHANGE_DATA_VALUE_THRESHOLD = 5_000;
+
+/**
+ * R7: a change to an account logs a Change Data Value activity on each of its contacts, unless the
+ * account has more than `threshold` contacts: exactly `threshold` still logs, one more does not.
+ * The change itself reaches every contact either way.
+ */
+export function logsPerContactActivities(contactCount: number, threshold = DEFAULT_CHANGE_DATA_VALUE_THRESHOLD): boolean {
+  return contactCount <= threshold;
+}
+
+/**
+ * R4: the account values every contact must show after a CRM change to the account: all of its
+ * synced fields, from the CRM, not only the fields that changed (local account edits are wiped).
+ * `changed` lists the fields whose local value differs from the CRM's (what activities report).
+ */
+export function accountOverwrite(
+  syncedFields: readonly string[],
+  local: FieldMap,
+  crm: FieldMap,
+): { company: FieldMap; changed: string[] } {
+  const company: FieldMap = {};
+  const changed: string[] = [];
+  for (const field of syncedFields) {
+    const value = valueOf(crm, field);
+    company[field] = value;
+    if (!sameValue(valueOf(local, field), value)) changed.push(field);
+  }
+  return { company, changed };
+}
+
+/** R4: a local account edit: the fields that actually change, to set on the account and all its contacts. */
+export function localAccountEdit(current: FieldMap, edits: FieldMap): { company: FieldMap; changed: string[] } {
+  const changed = Object.keys(edits).filter((f) => !sameValue(valueOf(current, f), edits[f]));
+  return { company: Object.fromEntries(changed.map((f) => [f, edits[f] ?? null])), changed };
+}

@@ -1,0 +1,57 @@
+import type { CrmEntitySchema } from '../contracts/crm.js';
+import type { EntityDefinition } from '../entities.js';
+
+/** Why a CRM field is not synced (R6). */
+export type FieldExclusionReason = 'not-selected' | 'not-valid-for-read' | 'secured-no-read-privilege';
+
+export interface FieldExclusion {
+  field: string;
+  reason: FieldExclusionReason;
+  /** The CRM's or adapter's own words, when it gave any. */
+  detail?: string;
+}
+
+export interface FieldPlan {
+  /** Fields read from the CRM and kept locally. */
+  synced: string[];
+  /** Synced fields the sync user may update, so local changes are pushed (persons only). */
+  pushable: string[];
+  /** Every CRM field left out, with the reason. */
+  excluded: FieldExclusion[];
+  /** Selected names the CRM does not have (typos, deleted columns, local-only fields: R8). */
+  unknown: string[];
+}
+
+/**
+ * R6: which fields sync. The selection defaults to every field the sync user can read; a field is
+ * synced only if selected and readable, and pushed only if also updatable on a two-way entity.
+ * Lookups are pulled but not pushed (their target is set in the CRM).
+ */
+export function planFields(
+  entity: EntityDefinition,
+  schema: CrmEntitySchema,
+  selection: readonly string[] | 'all',
+): FieldPlan {
+  const selected = selection === 'all' ? null : new Set(selection);
+  const plan: FieldPlan = { synced: [], pushable: [], excluded: [], unknown: [] };
+  for (const field of schema.fields) {
+    if (field.name === entity.primaryKey) continue;
+    if (!field.canRead) {
+      plan.excluded.push({
+        field: field.name,
+        reason: field.secured ? 'secured-no-read-privilege' : 'not-valid-for-read',
+        ...(field.reason ? { detail: field.reason } : {}),
+      });
+    } else if (selected && !selected.has(field.name)) {
+      plan.excluded.push({ field: field.name, reason: 'not-selected' });
+    } else {
+      plan.synced.push(field.name);
+      if (entity.direction === 'both' && field.canUpdate && field.type !== 'Lookup') plan.pushable.push(field.name);
+    }
+  }
+  if (selected) {
+    const known = new Set(schema.fields.map((f) => f.name));
+    plan.unknown = [...selected].filter((name) => !known.has(name));
+  }
+  return plan;
+}

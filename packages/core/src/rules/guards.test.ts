@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { CrmEntitySchema } from '../contracts/crm.js';
+import { createEntityRegistry } from '../entities.js';
+import { isSyncError } from '../errors.js';
+import { planFields } from './fields.js';
+import { assertCanCreateInCrm, assertPushable, pushableSubset } from './guards.js';
+
+const registry = createEntityRegistry({
+  custom: [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }],
+});
+
+function thrown(fn: () => void): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+describe('assertCanCreateInCrm (R5)', () => {
+  it.each(['account', 'systemuser', 'team', 'opportunity', 'new_membership'])('refuses to create a %s', (name) => {
+    const error = thrown(() => assertCanCreateInCrm(registry.get(name)));
+    expect(isSyncError(error, 'CRM_CREATE_REFUSED')).toBe(true);
+    expect((error as Error).message).toContain(name);
+  });
+  it.each(['lead', 'contact'])('allows creating a %s', (name) => {
+    expect(() => assertCanCreateInCrm(registry.get(name))).not.toThrow();
+  });
+});
+
+const leadSchema: CrmEntitySchema = {
+  entity: 'lead',
+  changeTracking: true,
+  fields: [
+    { name: 'leadid', type: 'Uniqueidentifier', custom: false, canRead: true, canUpdate: false, secured: false },
+    { name: 'emailaddress1', type: 'String', custom: false, canRead: true, canUpdate: true, secured: false },
+    { name: 'fullname', type: 'String', custom: false, canRead: true, canUpdate: false, secured: false },
+    { name: 'new_score', type: 'Integer', custom: true, canRead: false, canUpdate: false, secured: true },
+    { name: 'ownerid', type: 'Lookup', custom: false, canRead: true, canUpdate: true, secured: false, lookupTargets: ['systemuser', 'team'] },
+  ],
+};
+
+describe('assertPushable (R8, R6)', () => {
+  const plan = planFields(registry.get('lead'), leadSchema, 'all');
+  it('refuses a local-only field, naming it', () => {
+    const error = thrown(() => assertPushable(registry.get('lead'), { emailaddress1: 'a@b.c', marketing_score: 7 }, plan));
+    expect(isSyncError(error, 'FIELD_NOT_IN_CRM')).toBe(true);
+    expect((error as Error).message).toContain('marketing_score');
+  });
+  it('refuses a field the sync user may not update', () => {
+    const error = thrown(() => assertPushable(registry.get('lead'), { fullname: 'X' }, plan));
+    expect(isSyncError(error, 'FIELD_NOT_UPDATABLE')).toBe(true);
+  });
+  it('refuses a secured field the sync user cannot read', () => {
+    expect(isSyncError(thrown(() => assertPushable(registry.get('lead'), { new_score: 1 }, plan)), 'FIELD_NOT_UPDATABLE')).toBe(true);
+  });
+  it('accepts updatable synced fields and keeps only them in pushableSubset', () => {
+    expect(() => assertPushable(registry.get('lead'), { emailaddress1: 'a@b.c' }, plan)).not.toThrow();
+    expect(pushableSubset({ emailaddress1: 'a', fullname: 'b', mine: 1 }, plan)).toEqual({ emailaddress1: 'a' });
+  });
+  it('refuses any push to a one-way entity', () => {
+    expect(isSyncError(thrown(() => assertPushable(registry.get('account'), {}, plan)), 'CRM_CREATE_REFUSED')).toBe(true);
+  });
+});
+
+describe('planFields (R6)', () => {
+  it('syncs readable fields, pushes updatable non-lookup ones, and gives a reason for every exclusion', () => {
+    const plan = planFields(registry.get('lead'), leadSchema, 'all');
+    expect(plan.synced).toEqual(['emailaddress1', 'fullname', 'ownerid']);
+    expect(plan.pushable).toEqual(['emailaddress1']);
+    expect(plan.excluded).toEqual([{ field: 'new_score', reason: 'secured-no-read-privilege' }]);
+  });
+  it('lists unselected fields as not-selected and unknown selections separately', () => {
+    const plan = planFields(registry.get('lead'), leadSchema, ['emailaddress1', 'new_score', 'no_such_field']);
+    expect(plan.synced).toEqual(['emailaddress1']);
+    expect(plan.excluded).toContainEqual({ field: 'fullname', reason: 'not-selected' });
+    expect(plan.excluded).toContainEqual({ field: 'new_score', reason: 'secured-no-read-privilege' });
+    expect(plan.unknown).toEqual(['no_such_field']);
+  });
+  it('never pushes fields of one-way entities', () => {
+    const plan = planFields(registry.get('account'), { ...leadSchema, entity: 'account' }, 'all');
+    expect(plan.pushable).toEqual([]);
+  });
+  it('reports a column that is not valid for read', () => {
+    const plan = planFields(registry.get('lead'), {
+      ...leadSchema,
+      fields: [{ name: 'x', type: 'Virtual', custom: false, canRead: false, canUpdate: false, secured: false }],
+    }, 'all');
+    expect(plan.excluded).toEqual([{ field: 'x', reason: 'not-valid-for-read' }]);
+  });
+});

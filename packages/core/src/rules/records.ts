@@ -1,0 +1,44 @@
+import type { CrmRecord } from '../contracts/crm.js';
+import type { LocalRecord } from '../contracts/store.js';
+import type { EntityDefinition } from '../entities.js';
+import type { FieldMap } from '../values.js';
+import { accountLinkOf } from '../entities.js';
+
+/**
+ * R11: a record with the filter field explicitly false is not synced; null, absent or true syncs.
+ * Entities without a filter field always sync.
+ */
+export function passesSyncFilter(entity: EntityDefinition, fields: FieldMap): boolean {
+  const field = entity.syncFilterField;
+  return field === null || fields[field] !== false;
+}
+
+/**
+ * R13: a pulled row is an echo of the sync's own write (or a replay of a page already applied) when
+ * the local record already holds exactly this CRM version. Echoes are not applied or logged again.
+ * Rows changed by the sync user at an unknown version still go through the merge, which finds
+ * nothing changed for fields that hold what was pushed: only real changes are logged.
+ */
+export function isEcho(local: LocalRecord | undefined, row: CrmRecord): boolean {
+  return local !== undefined && local.crmVersion !== null && local.crmVersion === row.version;
+}
+
+/**
+ * R12: a record deleted in the CRM is kept locally and flagged, once. Returns false when there is
+ * nothing to do (unknown locally, or already flagged). A local delete never reaches the CRM: the
+ * CRM contract has no delete operation at all.
+ */
+export function shouldFlagCrmDelete(local: LocalRecord | undefined): local is LocalRecord {
+  return local !== undefined && !local.crmDeleted;
+}
+
+/**
+ * R15: the account a row belongs to, from the entity's account-link lookup, only when it points
+ * to an account (a contact's parentcustomerid may point to another contact).
+ */
+export function accountIdOf(entity: EntityDefinition, row: CrmRecord): string | null {
+  const link = accountLinkOf(entity);
+  if (!link) return null;
+  const lookup = row.lookups[link.field];
+  return lookup && lookup.entity === 'account' ? lookup.id : null;
+}

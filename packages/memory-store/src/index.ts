@@ -1,0 +1,2 @@
+export { createMemoryStore, createMemoryStoreData } from './memory-store.js';
+export type { MemoryStoreData, MemoryStoreOptions } from './memory-store.js';

@@ -1,0 +1,152 @@
+import { isSyncError } from '@crm-sync/core';
+import { expect } from 'vitest';
+import { newRecord, rejection, uid } from './context.js';
+import type { TestContext } from './types.js';
+
+export const recordTests = (ctx: TestContext) => ({
+  'commit(records) creates a record at revision 1 that getRecords() returns': () =>
+    ctx.withStore(async (store, raw) => {
+      const id = uid();
+      await store.commit({ entity: 'contact', records: [newRecord(id, { fields: { firstname: 'Ada' }, base: { firstname: 'Ada' } })] });
+      const [record] = await store.getRecords('contact', [id]);
+      expect(record).toMatchObject({
+        entity: 'contact', id, crmId: id, crmVersion: '1', revision: 1, fields: { firstname: 'Ada' }, base: { firstname: 'Ada' },
+        pending: [], accountId: null, company: {}, crmDeleted: false, syncToCrm: false, seenIn: null,
+      });
+      expect(Number.isNaN(Date.parse(record?.updatedAt ?? ''))).toBe(false);
+      if (raw) expect(await raw.readRecord('contact', id)).toMatchObject({ id, revision: 1, fields: { firstname: 'Ada' } });
+    }),
+
+  'commit(records) merges fields, base and company key by key and keeps omitted members': () =>
+    ctx.withStore(async (store, raw) => {
+      const id = uid();
+      await store.commit({
+        entity: 'contact',
+        records: [newRecord(id, { fields: { a: 1, b: 'x' }, base: { a: 1 }, company: { name: 'Acme' }, accountId: 'acc', pending: ['b'] })],
+      });
+      await store.commit({ entity: 'contact', records: [{ id, expectedRevision: 1, fields: { b: 'y', c: null }, company: { city: 'Oslo' } }] });
+      const [record] = await store.getRecords('contact', [id]);
+      expect(record?.fields).toEqual({ a: 1, b: 'y', c: null });
+      expect(record?.base).toEqual({ a: 1 });
+      expect(record?.company).toEqual({ name: 'Acme', city: 'Oslo' });
+      expect(record?.accountId).toBe('acc');
+      expect(record?.pending).toEqual(['b']);
+      expect(record?.revision).toBe(2);
+      if (raw) expect((await raw.readRecord('contact', id))?.fields).toEqual({ a: 1, b: 'y', c: null });
+    }),
+
+  'commit(records) replaces the pending list and the flags when given': () =>
+    ctx.withStore(async (store) => {
+      const id = uid();
+      await store.commit({ entity: 'lead', records: [newRecord(id, { pending: ['a', 'b'] })] });
+      await store.commit({ entity: 'lead', records: [{ id, expectedRevision: 1, pending: ['c'], crmDeleted: true, syncToCrm: true, seenIn: 's1', crmVersion: '9' }] });
+      const [record] = await store.getRecords('lead', [id]);
+      expect(record).toMatchObject({ pending: ['c'], crmDeleted: true, syncToCrm: true, seenIn: 's1', crmVersion: '9' });
+    }),
+
+  'commit(records) rejects a stale revision with STORE_CONFLICT and writes nothing of the batch': () =>
+    ctx.withStore(async (store, raw) => {
+      const a = uid();
+      const b = uid();
+      await store.commit({ entity: 'contact', records: [newRecord(a), newRecord(b)], checkpoint: 'cp1' });
+      const error = await rejection(
+        store.commit({
+          entity: 'contact',
+          records: [
+            { id: a, expectedRevision: 1, fields: { x: 'new' } },
+            { id: b, expectedRevision: 7, fields: { x: 'new' } },
+          ],
+          checkpoint: 'cp2',
+          activities: [{ entity: 'contact', recordId: a, type: 'change-data-value', source: 'crm', field: 'x', newValue: 'new' }],
+          collisions: [{ entity: 'contact', recordId: a, field: 'x', localValue: 1, crmValue: 2, winner: 'crm' }],
+          state: { k: 'v' },
+        }),
+      );
+      expect(isSyncError(error, 'STORE_CONFLICT')).toBe(true);
+      expect((error as { details: { ids?: string[] } }).details.ids).toEqual([b]);
+      const records = await store.getRecords('contact', [a, b]);
+      expect(records.map((r) => [r.revision, r.fields])).toEqual([[1, {}], [1, {}]]);
+      expect(await store.getCheckpoint('contact')).toBe('cp1');
+      expect(await store.getState('k')).toBeNull();
+      expect((await store.listActivities({ limit: 10 })).items).toEqual([]);
+      expect((await store.listCollisions({ limit: 10 })).items).toEqual([]);
+      if (raw) {
+        expect(await raw.readCheckpoint('contact')).toBe('cp1');
+        expect(await raw.countActivities()).toBe(0);
+      }
+    }),
+
+  'commit(records) rejects creating an id that exists with STORE_CONFLICT': () =>
+    ctx.withStore(async (store) => {
+      const id = uid();
+      await store.commit({ entity: 'lead', records: [newRecord(id)] });
+      expect(isSyncError(await rejection(store.commit({ entity: 'lead', records: [newRecord(id)] })), 'STORE_CONFLICT')).toBe(true);
+    }),
+
+  'commit(records) rejects an update of a missing record with STORE_CONFLICT': () =>
+    ctx.withStore(async (store) => {
+      const error = await rejection(store.commit({ entity: 'lead', records: [{ id: uid(), expectedRevision: 1, fields: { a: 1 } }] }));
+      expect(isSyncError(error, 'STORE_CONFLICT')).toBe(true);
+    }),
+
+  'commit(records) rejects the same id twice in one batch with STORE_BATCH_INVALID': () =>
+    ctx.withStore(async (store) => {
+      const id = uid();
+      const error = await rejection(store.commit({ entity: 'lead', records: [newRecord(id), newRecord(id)] }));
+      expect(isSyncError(error, 'STORE_BATCH_INVALID')).toBe(true);
+      expect(await store.getRecords('lead', [id])).toEqual([]);
+    }),
+
+  'getRecords() and getRecordsByCrmId() omit missing ids and keep entities apart': () =>
+    ctx.withStore(async (store) => {
+      const id = uid();
+      const local = uid('local');
+      await store.commit({ entity: 'contact', records: [newRecord(id)] });
+      await store.commit({ entity: 'lead', records: [newRecord(id), newRecord(local, { crmId: null, syncToCrm: true })] });
+      expect((await store.getRecords('contact', [id, 'missing'])).map((r) => r.entity)).toEqual(['contact']);
+      expect((await store.getRecordsByCrmId('lead', [id, 'missing'])).map((r) => r.id)).toEqual([id]);
+      expect(await store.getRecordsByCrmId('account', [id])).toEqual([]);
+      expect((await store.getRecords('lead', [local]))[0]?.crmId).toBeNull();
+    }),
+
+  'commit(records) can attach a CRM id to a local record later (R14)': () =>
+    ctx.withStore(async (store) => {
+      const local = uid('local');
+      await store.commit({ entity: 'lead', records: [newRecord(local, { crmId: null, syncToCrm: true })] });
+      await store.commit({ entity: 'lead', records: [{ id: local, expectedRevision: 1, crmId: 'crm-guid-1', crmVersion: '5' }] });
+      expect((await store.getRecordsByCrmId('lead', ['crm-guid-1'])).map((r) => r.id)).toEqual([local]);
+    }),
+
+  'listRecords() pages by id and filters on exact field values': () =>
+    ctx.withStore(async (store) => {
+      const ids = ['b', 'a', 'd', 'c', 'e'].map((s) => `${uid()}-${s}`);
+      await store.commit({
+        entity: 'account',
+        records: ids.map((id, i) => newRecord(id, { fields: { tier: i % 2 === 0 ? 'gold' : 'silver', n: i } })),
+      });
+      const sorted = [...ids].sort();
+      const first = await store.listRecords('account', { limit: 2 });
+      expect(first.items.map((r) => r.id)).toEqual(sorted.slice(0, 2));
+      const second = await store.listRecords('account', { limit: 2, after: first.next ?? undefined });
+      expect(second.items.map((r) => r.id)).toEqual(sorted.slice(2, 4));
+      const last = await store.listRecords('account', { limit: 2, after: second.next ?? undefined });
+      expect(last.items.map((r) => r.id)).toEqual(sorted.slice(4));
+      expect(last.next).toBeNull();
+      const gold = await store.listRecords('account', { limit: 10, where: { tier: 'gold' } });
+      expect(gold.items.map((r) => r.id).sort()).toEqual([ids[0], ids[2], ids[4]].sort());
+      const byNumber = await store.listRecords('account', { limit: 10, where: { n: 3 } });
+      expect(byNumber.items.map((r) => r.id)).toEqual([ids[3]]);
+    }),
+
+  'stats() counts records, pending, CRM-deleted and open quarantine per entity': () =>
+    ctx.withStore(async (store) => {
+      await store.commit({
+        entity: 'lead',
+        records: [newRecord(uid(), { pending: ['a'] }), newRecord(uid(), { crmDeleted: true }), newRecord(uid())],
+        quarantine: [{ entity: 'lead', recordId: 'x', direction: 'pull', reason: 'bad', payload: {} }],
+      });
+      await store.commit({ entity: 'contact', records: [newRecord(uid())] });
+      expect(await store.stats('lead')).toEqual({ records: 3, pending: 1, crmDeleted: 1, quarantined: 1 });
+      expect(await store.stats('contact')).toEqual({ records: 1, pending: 0, crmDeleted: 0, quarantined: 0 });
+    }),
+});

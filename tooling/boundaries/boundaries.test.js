@@ -1,0 +1,74 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const RULE = '@nx/enforce-module-boundaries';
+let eslint;
+
+// The rule reads nx's cached project graph and silently skips without one, so build it first.
+beforeAll(() => {
+  execFileSync('pnpm', ['exec', 'nx', 'show', 'projects'], {
+    cwd: root,
+    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+    stdio: 'ignore',
+  });
+  eslint = new ESLint({ cwd: root });
+}, 120_000);
+
+/** Lints `code` as if it were the file at `path` (nothing is written to the tree). */
+async function boundaryErrors(path, code) {
+  const [result] = await eslint.lintText(code, { filePath: `${root}/${path}` });
+  return result.messages.filter((m) => m.ruleId === RULE).map((m) => m.message);
+}
+
+describe('module boundaries (DESIGN.md section 2)', () => {
+  it('fails when core imports a store', async () => {
+    const errors = await boundaryErrors(
+      'packages/core/src/planted.ts',
+      "import { createMemoryStore } from '@crm-sync/memory-store';\nexport const planted = createMemoryStore;\n",
+    );
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('fails when core imports the simulator, naming the tag rule', async () => {
+    const errors = await boundaryErrors(
+      'packages/core/src/planted.ts',
+      "import * as sim from '@crm-sync/dynamics-simulator';\nexport const planted = sim;\n",
+    );
+    expect(errors.join('\n')).toMatch(/tagged with "type:core" can only depend on libs tagged with "type:tooling"/);
+  });
+
+  it('fails when the simulator imports core (it depends on nothing of ours)', async () => {
+    const errors = await boundaryErrors(
+      'packages/dynamics-simulator/src/planted.ts',
+      "import { mergeRecord } from '@crm-sync/core';\nexport const planted = mergeRecord;\n",
+    );
+    expect(errors.join('\n')).toMatch(/tagged with "type:simulator" can only depend on libs tagged with "type:tooling"/);
+  });
+
+  it('fails when the conformance suite imports a store', async () => {
+    const errors = await boundaryErrors(
+      'packages/store-testkit/src/planted.ts',
+      "import { createMemoryStore } from '@crm-sync/memory-store';\nexport const planted = createMemoryStore;\n",
+    );
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('fails on a relative import into another package', async () => {
+    const errors = await boundaryErrors(
+      'packages/memory-store/src/planted.ts',
+      "import { mergeRecord } from '../../core/src/index.js';\nexport const planted = mergeRecord;\n",
+    );
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('passes an allowed import (a store using core)', async () => {
+    const errors = await boundaryErrors(
+      'packages/memory-store/src/planted.ts',
+      "import { mergeRecord } from '@crm-sync/core';\nexport const planted = mergeRecord;\n",
+    );
+    expect(errors).toEqual([]);
+  });
+});
