@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 /**
  * Module boundaries (DESIGN.md section 2), by the nx tags in each package.json:
  * core depends on nothing of ours (shared build and test config aside); stores and the adapter only on core; the simulator on nothing;
- * the testkit on core; the runner on anything; nothing depends on the runner.
+ * the testkit on core; the runner and the end-to-end tests on anything; nothing depends on them.
  * `pnpm lint` runs `nx show projects` first: without a cached project graph the rule skips silently.
  */
 export const boundaryConstraints = [
@@ -15,6 +15,10 @@ export const boundaryConstraints = [
   { sourceTag: 'type:simulator', onlyDependOnLibsWithTags: ['type:tooling'] },
   { sourceTag: 'type:testkit', onlyDependOnLibsWithTags: ['type:core', 'type:tooling'] },
   { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:tooling'] },
+  {
+    sourceTag: 'type:e2e',
+    onlyDependOnLibsWithTags: ['type:core', 'type:store', 'type:adapter', 'type:simulator', 'type:testkit', 'type:tooling'],
+  },
   {
     sourceTag: 'type:app',
     onlyDependOnLibsWithTags: ['type:core', 'type:store', 'type:adapter', 'type:simulator', 'type:tooling'],

@@ -44,6 +44,11 @@ export const syncConfigSchema = z.strictObject({
   pageSize: z.number().int().min(1).max(5_000).default(5_000),
   /** R16: pages one entity may pull per turn before the next entity gets its turn. */
   pagesPerTurn: z.number().int().min(1).default(10),
+  /**
+   * R12: after a full read, records not seen are flagged as deleted in the CRM, unless they are more
+   * than this share of the entity's records (then nothing is flagged and the entity reports why).
+   */
+  reconcileMaxDeleteShare: z.number().min(0).max(1).default(0.5),
   /** Per-entity selection, by logical name; entities not listed sync with every readable field. */
   entities: z.record(logicalName, entitySelectionSchema).default({}),
   /** R1: custom entities, always synced from the CRM only. */

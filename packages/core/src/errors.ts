@@ -12,6 +12,8 @@ export const errorCodes = {
   CRM_CREATE_REFUSED: 'Creating this record in the CRM is not allowed',
   /** R8: the field does not exist in the CRM (local-only), so it is never pushed. */
   FIELD_NOT_IN_CRM: 'Field does not exist in the CRM',
+  /** R6, R10: the sync user may not read the field, so it cannot be synced. */
+  FIELD_NOT_READABLE: 'Field cannot be read by the sync user',
   /** R6: the sync user may not update the field, so it cannot be pushed. */
   FIELD_NOT_UPDATABLE: 'Field cannot be updated by the sync user',
   /** A local write is not allowed (unknown record, one-way field edited on a person, ...). */
@@ -34,6 +36,11 @@ export const errorCodes = {
   CRM_REQUEST_REJECTED: 'CRM rejected the request',
   /** A checkpoint could not be used (expired delta token, unknown format); a full resync follows. */
   CHECKPOINT_INVALID: 'Checkpoint is no longer valid',
+  /**
+   * R12: a full read would flag more records as deleted in the CRM than the configured share allows;
+   * nothing was flagged (protects against mass-flagging after a partial read).
+   */
+  RECONCILE_REFUSED: 'Delete reconciliation refused',
   /** The operation was stopped (graceful shutdown). */
   ABORTED: 'Operation aborted',
 } as const;

@@ -64,3 +64,7 @@ export {
   logsPerContactActivities,
 } from './rules/account.js';
 export { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from './rules/records.js';
+export { createSyncEngine } from './engine/engine.js';
+export type { CycleOptions, SyncEngine, SyncEngineOptions } from './engine/engine.js';
+export type { CycleSummary, EntityCycleSummary, SyncEvent } from './engine/events.js';
+export type { LocalEdit } from './engine/local.js';

@@ -76,6 +76,7 @@ export type ActivityType =
 /** An entry of a record's activity log (Marketo's Activity Log). */
 export interface ActivityInput {
   entity: string;
+  /** The record's local id; `*` for an entry about the whole entity (a Quick Sync summary). */
   recordId: string;
   type: ActivityType;
   /** Where the change came from: the CRM, a local edit, or the sync itself. */

@@ -1,0 +1,78 @@
+import type { CrmAdapter, CrmEntitySchema } from '../contracts/crm.js';
+import type { StoreBatch, SyncStore } from '../contracts/store.js';
+import type { SyncConfig } from '../config.js';
+import type { EntityDefinition, EntityRegistry } from '../entities.js';
+import { isSyncError } from '../errors.js';
+import { planFields } from '../rules/fields.js';
+import type { FieldPlan } from '../rules/fields.js';
+import type { SyncEvent } from './events.js';
+
+export interface EngineContext {
+  adapter: CrmAdapter;
+  store: SyncStore;
+  registry: EntityRegistry;
+  config: SyncConfig;
+  now: () => Date;
+  emit: (event: SyncEvent) => void;
+}
+
+/** State keys the engine keeps in the store. */
+export const stateKeys = {
+  /** Fields added to an entity's selection at run time (R10), JSON array. */
+  addedFields: (entity: string) => `fields:added:${entity}`,
+  /** Fields whose values every local record holds (initial sync or Quick Sync done), JSON array. */
+  syncedFields: (entity: string) => `fields:synced:${entity}`,
+  /** Snapshot id whose delete reconciliation is still to run (R12), set with the snapshot's last page. */
+  reconcile: (entity: string) => `reconcile:${entity}`,
+};
+
+export interface EntityPlan {
+  entity: EntityDefinition;
+  schema: CrmEntitySchema;
+  plan: FieldPlan;
+  /** Fields to ask the CRM for: synced fields plus the sync filter field when the CRM has it. */
+  pullFields: string[];
+  /** Synced fields that existing records do not hold yet (need a Quick Sync backfill). */
+  newFields: string[];
+  /** Value to store as the synced-field list. */
+  syncedState: string;
+}
+
+export async function readJsonList(store: SyncStore, key: string): Promise<string[] | null> {
+  const raw = await store.getState(key);
+  if (raw === null) return null;
+  const parsed: unknown = JSON.parse(raw);
+  return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : null;
+}
+
+/** R6, R9: reads the entity's current metadata and works out what syncs. */
+export async function planEntity(ctx: EngineContext, entity: EntityDefinition): Promise<EntityPlan> {
+  const schema = await ctx.adapter.describeEntity(entity);
+  const configured = ctx.config.entities[entity.name]?.fields ?? 'all';
+  const added = (await readJsonList(ctx.store, stateKeys.addedFields(entity.name))) ?? [];
+  const selection = configured === 'all' ? 'all' : [...new Set([...configured, ...added])];
+  const plan = planFields(entity, schema, selection);
+  const filterField = entity.syncFilterField;
+  const pullFields = [...plan.synced];
+  if (filterField && !pullFields.includes(filterField) && schema.fields.some((f) => f.name === filterField && f.canRead)) {
+    pullFields.push(filterField);
+  }
+  const synced = await readJsonList(ctx.store, stateKeys.syncedFields(entity.name));
+  const checkpoint = await ctx.store.getCheckpoint(entity.name);
+  // Before the first full read every field arrives with it; afterwards new fields need a backfill.
+  const newFields = synced === null || checkpoint === null ? [] : plan.synced.filter((f) => !synced.includes(f));
+  return { entity, schema, plan, pullFields, newFields, syncedState: JSON.stringify(plan.synced) };
+}
+
+/** Commits a batch built from fresh reads, rebuilding it when a record changed in between. */
+export async function commitWithRetry(ctx: EngineContext, build: () => Promise<StoreBatch>, attempts = 5): Promise<StoreBatch> {
+  for (let attempt = 1; ; attempt += 1) {
+    const batch = await build();
+    try {
+      await ctx.store.commit(batch);
+      return batch;
+    } catch (error) {
+      if (!isSyncError(error, 'STORE_CONFLICT') || attempt >= attempts) throw error;
+    }
+  }
+}

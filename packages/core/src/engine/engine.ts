@@ -1,0 +1,333 @@
+import type { ChangePage, CrmAdapter } from '../contracts/crm.js';
+import type { LocalRecord, SyncStore } from '../contracts/store.js';
+import type { SyncConfig, SyncConfigInput } from '../config.js';
+import { parseSyncConfig } from '../config.js';
+import type { EntityDefinition, EntityRegistry } from '../entities.js';
+import { createEntityRegistry } from '../entities.js';
+import { isSyncError, SyncError } from '../errors.js';
+import type { FieldPlan } from '../rules/fields.js';
+import type { FieldMap } from '../values.js';
+import type { EngineContext, EntityPlan } from './context.js';
+import { commitWithRetry, planEntity, readJsonList, stateKeys } from './context.js';
+import type { CycleSummary, EntityCycleSummary, SyncEvent } from './events.js';
+import { emptySummary } from './events.js';
+import type { LocalEdit } from './local.js';
+import { applyLocalEdit, createLocalPerson } from './local.js';
+import { buildPageBatch } from './pull.js';
+import { pushOutbox } from './push.js';
+import { backfillFields } from './quick-sync.js';
+import { reconcileDeletes } from './reconcile.js';
+
+export interface SyncEngineOptions {
+  adapter: CrmAdapter;
+  store: SyncStore;
+  /** Sync settings (validated); defaults apply for anything left out. */
+  config?: SyncConfigInput;
+  /** Defaults to the built-ins plus `config.customEntities`. */
+  registry?: EntityRegistry;
+  now?: () => Date;
+  onEvent?: (event: SyncEvent) => void;
+}
+
+export interface CycleOptions {
+  /** Only these entities (default: every enabled entity). */
+  entities?: readonly string[];
+  /** Stops after the page in hand; its checkpoint is committed. */
+  signal?: AbortSignal;
+}
+
+export interface SyncEngine {
+  readonly config: SyncConfig;
+  readonly registry: EntityRegistry;
+  /** One cycle (R3, R16): per entity Quick Sync of new fields, pull pages, reconcile deletes, push. */
+  runCycle(options?: CycleOptions): Promise<CycleSummary>;
+  /** R6, R9: fresh metadata and what syncs, with the reason for each field left out. */
+  fieldPlan(entity: string): Promise<FieldPlan & { changeTracking: boolean }>;
+  /** R10: adds a field to the selection and backfills it for every record (Quick Sync). */
+  addField(entity: string, field: string): Promise<{ entity: string; field: string; backfilled: number }>;
+  /** A local edit: persons (pushed next cycle), accounts (R4, never pushed). */
+  editLocal(entity: string, id: string, edit: LocalEdit): Promise<LocalRecord>;
+  /** R14: a new local person (a lead), created in the CRM by the next cycle when `syncToCrm`. */
+  createPerson(fields: FieldMap, options?: { syncToCrm?: boolean }): Promise<LocalRecord>;
+  /** R3: cycle, wait the interval, cycle again, until `stop()`. */
+  start(): void;
+  /** Runs a cycle now (after the one in progress, if any); resolves with its summary. */
+  trigger(options?: Omit<CycleOptions, 'signal'>): Promise<CycleSummary>;
+  /** Graceful stop: the page in hand is finished and committed, then the scheduler ends. */
+  stop(): Promise<void>;
+  /** Summary of the last finished cycle. */
+  readonly lastCycle: CycleSummary | null;
+}
+
+/** Creates the sync engine over a CRM adapter and a store. */
+export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
+  const config = parseSyncConfig(options.config ?? {});
+  const registry =
+    options.registry ?? createEntityRegistry({ custom: config.customEntities, syncFilterField: config.syncFilterField });
+  const listeners = options.onEvent;
+  const ctx: EngineContext = {
+    adapter: options.adapter,
+    store: options.store,
+    registry,
+    config,
+    now: options.now ?? (() => new Date()),
+    emit: (event) => listeners?.(event),
+  };
+  const plans = new Map<string, EntityPlan>();
+  let lastCycle: CycleSummary | null = null;
+  // Cycles (and Quick Syncs) run one at a time, so no entity is ever synced twice at once (R3).
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  async function plan(entity: EntityDefinition): Promise<EntityPlan> {
+    const ep = await planEntity(ctx, entity);
+    plans.set(entity.name, ep);
+    return ep;
+  }
+  const cachedPlan = async (entity: EntityDefinition) => plans.get(entity.name) ?? plan(entity);
+
+  function selected(names?: readonly string[]): EntityDefinition[] {
+    const wanted = names ? new Set(names.map((n) => registry.get(n).name)) : null;
+    return registry.all.filter((e) => (wanted ? wanted.has(e.name) : config.entities[e.name]?.enabled !== false));
+  }
+
+  interface EntityRun {
+    entity: EntityDefinition;
+    ep?: EntityPlan;
+    pages?: AsyncIterator<ChangePage>;
+    summary: EntityCycleSummary;
+    started: number;
+    done: boolean;
+  }
+
+  function fail(run: EntityRun, error: unknown): void {
+    run.done = true;
+    const code = isSyncError(error) ? error.code : 'UNEXPECTED';
+    const message = error instanceof Error ? error.message : String(error);
+    if (code === 'ABORTED') {
+      run.summary.status = 'partial';
+      return;
+    }
+    run.summary.status = 'failed';
+    run.summary.error = { code, message };
+    ctx.emit({ type: 'entity-failed', entity: run.entity.name, code, message });
+  }
+
+  async function prepare(run: EntityRun, signal?: AbortSignal): Promise<void> {
+    const name = run.entity.name;
+    const ep = await plan(run.entity);
+    run.ep = ep;
+    const pendingSnapshot = await ctx.store.getState(stateKeys.reconcile(name));
+    if (pendingSnapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, name, pendingSnapshot);
+    if (ep.newFields.length > 0) run.summary.backfilled += await backfillFields(ctx, ep, ep.newFields, signal);
+    if ((await readJsonList(ctx.store, stateKeys.syncedFields(name))) !== null && ep.newFields.length === 0) {
+      // Fields that left the selection are forgotten, so adding them back later backfills them again.
+      await ctx.store.commit({ entity: name, state: { [stateKeys.syncedFields(name)]: ep.syncedState } });
+    }
+    const checkpoint = await ctx.store.getCheckpoint(name);
+    const pages = ctx.adapter.pullChanges(run.entity, { checkpoint, fields: ep.pullFields, ...(signal ? { signal } : {}) });
+    run.pages = pages[Symbol.asyncIterator]();
+  }
+
+  /** Pulls up to `budget` pages; returns when the entity is drained, the budget is spent, or on stop. */
+  async function pullTurn(run: EntityRun, budget: number, signal?: AbortSignal): Promise<void> {
+    const ep = run.ep as EntityPlan;
+    for (let n = 0; n < budget; n += 1) {
+      if (signal?.aborted) {
+        run.summary.status = 'partial';
+        run.done = true;
+        return;
+      }
+      const next = await (run.pages as AsyncIterator<ChangePage>).next();
+      if (next.done) {
+        run.done = true;
+        const snapshot = await ctx.store.getState(stateKeys.reconcile(run.entity.name));
+        if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot);
+        return;
+      }
+      const page = next.value;
+      let counts: Awaited<ReturnType<typeof buildPageBatch>>['counts'] | undefined;
+      await commitWithRetry(ctx, async () => {
+        const built = await buildPageBatch(ctx, ep, page);
+        counts = built.counts;
+        return built.batch;
+      });
+      const s = run.summary;
+      s.pages += 1;
+      s.pulled += page.upserts.length + page.deletes.length + page.rejected.length;
+      if (counts) {
+        s.applied += counts.applied;
+        s.echoes += counts.echoes;
+        s.filtered += counts.filtered;
+        s.deleted += counts.deleted;
+        s.collisions += counts.collisions;
+        s.quarantined += counts.quarantined;
+      }
+      const seconds = Math.max((Date.now() - run.started) / 1000, 0.001);
+      ctx.emit({
+        type: 'page-applied', entity: run.entity.name, pages: s.pages, pulled: s.pulled, applied: s.applied,
+        recordsPerSecond: Math.round(s.pulled / seconds),
+      });
+    }
+  }
+
+  async function cycle(cycleOptions: CycleOptions = {}): Promise<CycleSummary> {
+    const signal = cycleOptions.signal;
+    const startedAt = ctx.now();
+    const runs: EntityRun[] = selected(cycleOptions.entities).map((entity) => ({
+      entity, summary: emptySummary(entity.name), started: Date.now(), done: false,
+    }));
+    ctx.emit({ type: 'cycle-started', at: startedAt.toISOString(), entities: runs.map((r) => r.entity.name) });
+    for (const run of runs) {
+      try {
+        await prepare(run, signal);
+      } catch (error) {
+        fail(run, error);
+      }
+    }
+    // R16: entities take turns of `pagesPerTurn` pages in dependency order, so one entity's backlog
+    // delays the others by a turn, not by the whole backlog.
+    while (runs.some((r) => !r.done) && !signal?.aborted) {
+      for (const run of runs.filter((r) => !r.done)) {
+        try {
+          await pullTurn(run, config.pagesPerTurn, signal);
+        } catch (error) {
+          fail(run, error);
+        }
+      }
+    }
+    for (const run of runs) {
+      if (run.summary.status !== 'ok' || signal?.aborted) {
+        if (signal?.aborted && run.summary.status === 'ok') run.summary.status = 'partial';
+        await run.pages?.return?.();
+        continue;
+      }
+      try {
+        const ep = run.ep as EntityPlan;
+        let pushed = await pushOutbox(ctx, ep, signal);
+        if (pushed.collisions > 0 && !signal?.aborted) {
+          // A 412 means the CRM changed the record after our pull: pull again (R2 merge), push again.
+          const again: EntityRun = { ...run, done: false };
+          await prepare(again, signal);
+          while (!again.done) await pullTurn(again, Number.MAX_SAFE_INTEGER, signal);
+          const second = await pushOutbox(ctx, again.ep as EntityPlan, signal);
+          pushed = {
+            pushed: pushed.pushed + second.pushed,
+            created: pushed.created + second.created,
+            collisions: pushed.collisions + second.collisions,
+            quarantined: pushed.quarantined + second.quarantined,
+          };
+        }
+        run.summary.pushed += pushed.pushed;
+        run.summary.created += pushed.created;
+        run.summary.collisions += pushed.collisions;
+        run.summary.quarantined += pushed.quarantined;
+      } catch (error) {
+        fail(run, error);
+      }
+    }
+    for (const run of runs) {
+      run.summary.durationMs = Date.now() - run.started;
+      ctx.emit({ type: 'entity-finished', summary: run.summary });
+    }
+    const finishedAt = ctx.now();
+    const summary: CycleSummary = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      ok: runs.every((r) => r.summary.status === 'ok'),
+      entities: runs.map((r) => r.summary),
+    };
+    lastCycle = summary;
+    ctx.emit({ type: 'cycle-finished', summary });
+    return summary;
+  }
+
+  let stopController: AbortController | null = null;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+
+  const engine: SyncEngine = {
+    config,
+    registry,
+    get lastCycle() {
+      return lastCycle;
+    },
+
+    runCycle: (cycleOptions) => exclusive(() => cycle(cycleOptions)),
+
+    async fieldPlan(entityName) {
+      const ep = await plan(registry.get(entityName));
+      return { ...ep.plan, changeTracking: ep.schema.changeTracking };
+    },
+
+    addField: (entityName, field) =>
+      exclusive(async () => {
+        const entity = registry.get(entityName);
+        const before = await plan(entity);
+        const crmField = before.schema.fields.find((f) => f.name === field);
+        if (!crmField) {
+          throw new SyncError('FIELD_NOT_IN_CRM', `${entityName}.${field} does not exist in the CRM (crm-sync never creates CRM fields)`, {
+            details: { entity: entityName, field },
+          });
+        }
+        if (!crmField.canRead) {
+          throw new SyncError('FIELD_NOT_READABLE', `${entityName}.${field} cannot be read by the sync user: ${crmField.reason ?? 'no read access'}`, {
+            details: { entity: entityName, field },
+          });
+        }
+        const added = (await readJsonList(ctx.store, stateKeys.addedFields(entityName))) ?? [];
+        if (!added.includes(field)) {
+          await ctx.store.commit({ entity: entityName, state: { [stateKeys.addedFields(entityName)]: JSON.stringify([...added, field]) } });
+        }
+        const ep = await plan(entity);
+        if (!ep.newFields.includes(field)) return { entity: entityName, field, backfilled: 0 };
+        const backfilled = await backfillFields(ctx, ep, [field]);
+        return { entity: entityName, field, backfilled };
+      }),
+
+    editLocal: (entityName, id, edit) => applyLocalEdit(ctx, cachedPlan, registry.get(entityName), id, edit),
+
+    async createPerson(fields, personOptions = {}) {
+      const ep = await cachedPlan(registry.get('lead'));
+      return createLocalPerson(ctx, ep, fields, { syncToCrm: personOptions.syncToCrm ?? true });
+    },
+
+    start() {
+      if (loop) return;
+      stopController = new AbortController();
+      const signal = stopController.signal;
+      loop = (async () => {
+        while (!signal.aborted) {
+          await engine.runCycle({ signal }).catch(() => undefined);
+          if (signal.aborted) break;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, config.intervalMs);
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            signal.addEventListener('abort', wake, { once: true });
+          });
+          wake = null;
+        }
+      })();
+    },
+
+    trigger: (cycleOptions) => exclusive(() => cycle({ ...cycleOptions, ...(stopController ? { signal: stopController.signal } : {}) })),
+
+    async stop() {
+      stopController?.abort();
+      wake?.();
+      await loop;
+      await queue;
+      loop = null;
+      stopController = null;
+    },
+  };
+  return engine;
+}

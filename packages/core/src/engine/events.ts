@@ -1,0 +1,53 @@
+/** What one entity did in one cycle. */
+export interface EntityCycleSummary {
+  entity: string;
+  /** ok: done; partial: stopped early (shutdown) or has more to pull next cycle; failed: see `error`. */
+  status: 'ok' | 'partial' | 'failed' | 'skipped';
+  pages: number;
+  /** Rows received from the CRM (upserts and deletes). */
+  pulled: number;
+  /** Local records created or changed by pulled rows. */
+  applied: number;
+  /** Rows that were the sync's own writes coming back (R13), ignored. */
+  echoes: number;
+  /** Rows skipped by the sync filter (R11). */
+  filtered: number;
+  /** Records flagged as deleted in the CRM (R12). */
+  deleted: number;
+  /** Local persons created in the CRM (R14). */
+  created: number;
+  /** Local changes written to the CRM. */
+  pushed: number;
+  collisions: number;
+  quarantined: number;
+  /** Records backfilled by Quick Sync (R10). */
+  backfilled: number;
+  durationMs: number;
+  error?: { code: string; message: string };
+}
+
+export interface CycleSummary {
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** True when every entity finished (no failure, nothing left for the next cycle). */
+  ok: boolean;
+  entities: EntityCycleSummary[];
+}
+
+/** Progress events for runners (terminal progress, dashboards, metrics). */
+export type SyncEvent =
+  | { type: 'cycle-started'; at: string; entities: string[] }
+  | { type: 'page-applied'; entity: string; pages: number; pulled: number; applied: number; recordsPerSecond: number }
+  | { type: 'backfill-progress'; entity: string; fields: string[]; records: number }
+  | { type: 'pushed'; entity: string; pushed: number; created: number; failed: number }
+  | { type: 'entity-finished'; summary: EntityCycleSummary }
+  | { type: 'entity-failed'; entity: string; code: string; message: string }
+  | { type: 'cycle-finished'; summary: CycleSummary };
+
+export function emptySummary(entity: string): EntityCycleSummary {
+  return {
+    entity, status: 'ok', pages: 0, pulled: 0, applied: 0, echoes: 0, filtered: 0, deleted: 0, created: 0,
+    pushed: 0, collisions: 0, quarantined: 0, backfilled: 0, durationMs: 0,
+  };
+}

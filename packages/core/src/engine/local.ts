@@ -1,0 +1,135 @@
+import type { LocalRecord, RecordWrite } from '../contracts/store.js';
+import type { EntityDefinition } from '../entities.js';
+import { SyncError } from '../errors.js';
+import { localAccountEdit, logsPerContactActivities } from '../rules/account.js';
+import type { FieldMap } from '../values.js';
+import { isFieldValue, sameValue } from '../values.js';
+import type { EngineContext, EntityPlan } from './context.js';
+import { commitWithRetry } from './context.js';
+import { accountLinkOf } from '../entities.js';
+
+/** A local change through the API: person or account fields, or account fields through a contact. */
+export interface LocalEdit {
+  fields?: FieldMap;
+  /** Account fields edited through a contact (R4): applied to its account and all its contacts. */
+  company?: FieldMap;
+}
+
+function invalid(message: string, details: Record<string, unknown>): SyncError {
+  return new SyncError('LOCAL_EDIT_INVALID', message, { details });
+}
+
+function checkValues(entity: string, fields: FieldMap): void {
+  for (const [field, value] of Object.entries(fields)) {
+    if (!/^[a-z][a-z0-9_]*$/.test(field)) throw invalid(`${entity}.${field}: not a valid field name`, { entity, field });
+    if (!isFieldValue(value)) throw invalid(`${entity}.${field}: values must be text, a finite number, true/false or null`, { entity, field });
+  }
+}
+
+/**
+ * Person fields a local edit may change: fields the sync user can update (they are pushed), and
+ * local-only fields the CRM does not have (never pushed, R8). CRM fields it cannot update are refused.
+ */
+function checkPersonFields(ep: EntityPlan, fields: FieldMap): string[] {
+  const pushable = new Set(ep.plan.pushable);
+  const crmFields = new Map(ep.schema.fields.map((f) => [f.name, f]));
+  const refused = Object.keys(fields).filter((f) => crmFields.has(f) && !pushable.has(f));
+  if (refused.length > 0) {
+    const why = refused.map((f) => `${f} (${crmFields.get(f)?.reason ?? 'not updatable by the sync user or not selected'})`);
+    throw invalid(`${ep.entity.name}: these CRM fields cannot be changed locally: ${why.join(', ')}`, { entity: ep.entity.name, fields: refused });
+  }
+  return Object.keys(fields).filter((f) => pushable.has(f));
+}
+
+async function readOne(ctx: EngineContext, entity: string, id: string): Promise<LocalRecord> {
+  const [record] = await ctx.store.getRecords(entity, [id]);
+  if (!record) throw invalid(`No ${entity} with id ${id}`, { entity, id, notFound: true });
+  return record;
+}
+
+/** R4: an account edit reaches the account and, set-wise, every record linked to it; never the CRM. */
+async function editAccount(ctx: EngineContext, account: LocalRecord, edits: FieldMap): Promise<void> {
+  const { company, changed } = localAccountEdit(account.fields, edits);
+  if (changed.length === 0) return;
+  const fanOuts = [];
+  for (const target of ctx.registry.all.filter((e) => accountLinkOf(e))) {
+    const count = (await ctx.store.countByAccount(target.name, [account.id])).get(account.id) ?? 0;
+    const log = logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
+    fanOuts.push({ entity: target.name, accountId: account.id, company, logFields: log ? changed : [], source: 'local' as const });
+  }
+  await ctx.store.commit({
+    entity: 'account',
+    records: [{ id: account.id, expectedRevision: account.revision, fields: company }],
+    fanOuts,
+  });
+}
+
+export async function applyLocalEdit(
+  ctx: EngineContext,
+  plan: (entity: EntityDefinition) => Promise<EntityPlan>,
+  entity: EntityDefinition,
+  id: string,
+  edit: LocalEdit,
+): Promise<LocalRecord> {
+  const fields = edit.fields ?? {};
+  const company = edit.company ?? {};
+  checkValues(entity.name, fields);
+  checkValues(entity.name, company);
+  if (entity.kind === 'account') {
+    if (Object.keys(company).length > 0) throw invalid('account: edit account fields through `fields`', { entity: entity.name });
+    await editAccount(ctx, await readOne(ctx, entity.name, id), fields);
+    return readOne(ctx, entity.name, id);
+  }
+  if (entity.kind !== 'person') {
+    throw invalid(`${entity.name} syncs one way, from the CRM: edit it in the CRM`, { entity: entity.name });
+  }
+  const ep = await plan(entity);
+  const pushable = checkPersonFields(ep, fields);
+  const record = await readOne(ctx, entity.name, id);
+  if (Object.keys(company).length > 0) {
+    if (!accountLinkOf(entity) || record.accountId === null) {
+      throw invalid(`${entity.name} ${id} has no account, so it has no account fields to edit`, { entity: entity.name, id });
+    }
+    const [account] = await ctx.store.getRecords('account', [record.accountId]);
+    if (!account) throw invalid(`The account ${record.accountId} of ${entity.name} ${id} is not synced yet`, { entity: entity.name, id });
+    await editAccount(ctx, account, company);
+  }
+  await commitWithRetry(ctx, async () => {
+    const fresh = await readOne(ctx, entity.name, id);
+    const changed = Object.keys(fields).filter((f) => !sameValue(fresh.fields[f], fields[f]));
+    const pending = [...new Set([...fresh.pending, ...changed.filter((f) => pushable.includes(f))])];
+    const write: RecordWrite = {
+      id, expectedRevision: fresh.revision, fields: Object.fromEntries(changed.map((f) => [f, fields[f] ?? null])), pending,
+    };
+    return {
+      entity: entity.name,
+      records: changed.length > 0 ? [write] : [],
+      activities: changed.map((f) => ({
+        entity: entity.name, recordId: id, type: 'change-data-value' as const, source: 'local' as const, field: f,
+        oldValue: fresh.fields[f] ?? null, newValue: fields[f] ?? null,
+      })),
+    };
+  });
+  return readOne(ctx, entity.name, id);
+}
+
+/**
+ * R14: a new local person, created as a lead; marked for sync it is created in the CRM by the next
+ * cycle with this id (so a retried create is recognised).
+ */
+export async function createLocalPerson(
+  ctx: EngineContext,
+  ep: EntityPlan,
+  fields: FieldMap,
+  options: { syncToCrm: boolean; id?: string },
+): Promise<LocalRecord> {
+  checkValues(ep.entity.name, fields);
+  checkPersonFields(ep, fields);
+  const id = options.id ?? globalThis.crypto.randomUUID();
+  await ctx.store.commit({
+    entity: ep.entity.name,
+    records: [{ id, expectedRevision: 0, crmId: null, fields, syncToCrm: options.syncToCrm, pending: [] }],
+    activities: [{ entity: ep.entity.name, recordId: id, type: 'new-person', source: 'local' }],
+  });
+  return readOne(ctx, ep.entity.name, id);
+}

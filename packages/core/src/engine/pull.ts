@@ -1,0 +1,186 @@
+import type { ChangePage, CrmRecord } from '../contracts/crm.js';
+import type {
+  AccountFanOut,
+  ActivityInput,
+  CollisionInput,
+  LocalRecord,
+  QuarantineInput,
+  RecordWrite,
+  StoreBatch,
+} from '../contracts/store.js';
+import { accountLinkOf } from '../entities.js';
+import { logsPerContactActivities } from '../rules/account.js';
+import { mergeRecord } from '../rules/merge.js';
+import { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
+import type { FieldMap } from '../values.js';
+import type { EngineContext, EntityPlan } from './context.js';
+import { readJsonList, stateKeys } from './context.js';
+import type { EntityCycleSummary } from './events.js';
+
+type PageCounts = Pick<EntityCycleSummary, 'applied' | 'echoes' | 'filtered' | 'deleted' | 'collisions' | 'quarantined'>;
+
+function pick(fields: FieldMap, names: readonly string[]): FieldMap {
+  const out: FieldMap = {};
+  for (const name of names) out[name] = fields[name] ?? null;
+  return out;
+}
+
+/** A company map that replaces `previous` entirely (cleared keys become null). */
+function replaceCompany(previous: FieldMap, next: FieldMap): FieldMap {
+  return { ...Object.fromEntries(Object.keys(previous).map((k) => [k, null])), ...next };
+}
+
+/**
+ * Turns one page of CRM changes into one store batch: merged records (R2), new records, deletes
+ * flagged (R12), echoes skipped (R13), filtered rows skipped (R11), account changes fanned out to
+ * contacts (R4, R7), activities, collisions and quarantined rows, plus the page's checkpoint.
+ */
+export async function buildPageBatch(
+  ctx: EngineContext,
+  ep: EntityPlan,
+  page: ChangePage,
+): Promise<{ batch: StoreBatch; counts: PageCounts }> {
+  const { entity, plan } = ep;
+  const name = entity.name;
+  const counts: PageCounts = { applied: 0, echoes: 0, filtered: 0, deleted: 0, collisions: 0, quarantined: 0 };
+  const deleted = new Set(page.deletes);
+  // The last version of a row wins if a page repeats it; a row also deleted in the page is a delete.
+  const rows = new Map<string, CrmRecord>();
+  for (const row of page.upserts) if (!deleted.has(row.id)) rows.set(row.id, row);
+
+  const locals = new Map<string, LocalRecord>();
+  for (const r of await ctx.store.getRecordsByCrmId(name, [...rows.keys(), ...deleted])) locals.set(r.crmId as string, r);
+
+  const link = accountLinkOf(entity);
+  const accounts = new Map<string, LocalRecord>();
+  if (link) {
+    const ids = [...new Set([...rows.values()].map((r) => accountIdOf(entity, r)).filter((id): id is string => id !== null))];
+    for (const a of await ctx.store.getRecordsByCrmId('account', ids)) accounts.set(a.crmId as string, a);
+  }
+  const fanOutEntities = entity.kind === 'account' ? ctx.registry.all.filter((e) => accountLinkOf(e)) : [];
+  const members = new Map<string, Map<string, number>>();
+  for (const target of fanOutEntities) members.set(target.name, await ctx.store.countByAccount(target.name, [...rows.keys()]));
+
+  const pushable = new Set(plan.pushable);
+  const merged = new Set(ep.pullFields);
+  const snapshotId = page.snapshot?.id ?? null;
+  const records: RecordWrite[] = [];
+  const activities: ActivityInput[] = [];
+  const collisions: CollisionInput[] = [];
+  const quarantine: QuarantineInput[] = [];
+  const fanOuts: AccountFanOut[] = [];
+  const resolved: string[] = [];
+
+  const markSeen = (local: LocalRecord | undefined) => {
+    if (local && snapshotId !== null && local.seenIn !== snapshotId) {
+      records.push({ id: local.id, expectedRevision: local.revision, seenIn: snapshotId });
+    }
+  };
+  const fanOut = (accountId: string, company: FieldMap, changed: string[]) => {
+    for (const target of fanOutEntities) {
+      const count = members.get(target.name)?.get(accountId) ?? 0;
+      if (count === 0) continue;
+      const log = changed.length > 0 && logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
+      fanOuts.push({ entity: target.name, accountId, company, logFields: log ? changed : [], source: 'crm' });
+    }
+  };
+
+  for (const rejected of page.rejected) {
+    counts.quarantined += 1;
+    const local = rejected.id === null ? undefined : locals.get(rejected.id);
+    quarantine.push({ entity: name, recordId: local?.id ?? rejected.id, direction: 'pull', reason: rejected.reason, payload: rejected.raw });
+    if (local && entity.kind === 'person') {
+      activities.push({ entity: name, recordId: local.id, type: 'sync-failed', source: 'sync', detail: rejected.reason });
+    }
+  }
+
+  for (const row of rows.values()) {
+    const local = locals.get(row.id);
+    if (!passesSyncFilter(entity, row.fields)) {
+      counts.filtered += 1;
+      const filterField = entity.syncFilterField as string;
+      // Keep the flag locally so pushes stop too; nothing else of the row is applied.
+      if (local && local.fields[filterField] !== false) {
+        records.push({
+          id: local.id, expectedRevision: local.revision, fields: { [filterField]: false }, base: { [filterField]: false },
+          ...(snapshotId !== null ? { seenIn: snapshotId } : {}),
+        });
+      } else markSeen(local);
+      continue;
+    }
+    if (isEcho(local, row)) {
+      counts.echoes += 1;
+      markSeen(local);
+      continue;
+    }
+    const crm = pick(row.fields, ep.pullFields);
+    const accountId = link ? accountIdOf(entity, row) : null;
+    const accountFields = accountId ? (accounts.get(accountId)?.fields ?? {}) : {};
+
+    if (!local) {
+      counts.applied += 1;
+      records.push({
+        id: row.id, expectedRevision: 0, crmId: row.id, crmVersion: row.version, fields: crm, base: crm, pending: [],
+        seenIn: snapshotId, ...(link ? { accountId, company: { ...accountFields } } : {}),
+      });
+      if (entity.kind === 'person') activities.push({ entity: name, recordId: row.id, type: 'new-person', source: 'crm' });
+      if (entity.kind === 'account') fanOut(row.id, crm, []);
+      continue;
+    }
+
+    const merge = mergeRecord({ entity, fields: ep.pullFields, base: local.base, local: local.fields, crm });
+    const pending = [
+      ...local.pending.filter((f) => !merged.has(f)),
+      ...merge.pending.filter((f) => pushable.has(f)),
+    ];
+    const write: RecordWrite = {
+      id: local.id, expectedRevision: local.revision, crmVersion: row.version, fields: merge.fields, base: merge.base, pending,
+    };
+    if (snapshotId !== null) write.seenIn = snapshotId;
+    if (local.crmDeleted) write.crmDeleted = false;
+    const relinked = link !== undefined && accountId !== local.accountId;
+    if (relinked) {
+      write.accountId = accountId;
+      write.company = replaceCompany(local.company, accountFields);
+    }
+    records.push(write);
+    resolved.push(local.id);
+    if (merge.changes.length > 0 || merge.collisions.length > 0 || relinked) counts.applied += 1;
+    for (const c of merge.collisions) {
+      counts.collisions += 1;
+      collisions.push({ entity: name, recordId: local.id, field: c.field, localValue: c.localValue, crmValue: c.crmValue, winner: c.winner });
+    }
+    if (entity.kind === 'person') {
+      for (const c of merge.changes) {
+        activities.push({
+          entity: name, recordId: local.id, type: 'change-data-value', source: 'crm', field: c.field, oldValue: c.oldValue, newValue: c.newValue,
+        });
+      }
+    }
+    // R4: a CRM change to an account overwrites all its synced fields on every contact.
+    if (entity.kind === 'account' && merge.changes.length > 0) fanOut(local.id, merge.fields, merge.changes.map((c) => c.field));
+  }
+
+  for (const id of deleted) {
+    const local = locals.get(id);
+    if (!shouldFlagCrmDelete(local)) {
+      markSeen(local);
+      continue;
+    }
+    counts.deleted += 1;
+    records.push({ id: local.id, expectedRevision: local.revision, crmDeleted: true, pending: [] });
+    activities.push({ entity: name, recordId: local.id, type: 'crm-deleted', source: 'crm' });
+  }
+
+  const state: Record<string, string | null> = {};
+  if (page.snapshot?.complete) state[stateKeys.reconcile(name)] = page.snapshot.id;
+  if ((await readJsonList(ctx.store, stateKeys.syncedFields(name))) === null) state[stateKeys.syncedFields(name)] = ep.syncedState;
+
+  return {
+    batch: {
+      entity: name, records, checkpoint: page.checkpoint, state, activities, collisions, quarantine, fanOuts,
+      resolveQuarantine: resolved,
+    },
+    counts,
+  };
+}

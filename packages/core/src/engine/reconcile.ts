@@ -1,0 +1,47 @@
+import type { LocalRecord } from '../contracts/store.js';
+import { SyncError } from '../errors.js';
+import type { EngineContext } from './context.js';
+import { stateKeys } from './context.js';
+
+const PAGE = 1_000;
+
+/**
+ * R12 after a complete full read: records that have a CRM id but were not in snapshot `snapshotId`
+ * were deleted in the CRM (or are no longer visible to the sync user); flag them, with an activity.
+ * Refuses (RECONCILE_REFUSED, nothing flagged) when that would flag more than the configured share,
+ * so a partial read can never mass-flag a table. Returns the number flagged.
+ */
+export async function reconcileDeletes(ctx: EngineContext, entity: string, snapshotId: string): Promise<number> {
+  const total = (await ctx.store.stats(entity)).records;
+  let unseen = 0;
+  for (let after: string | number | undefined; ; ) {
+    const page = await ctx.store.listUnseen(entity, snapshotId, { limit: PAGE, ...(after !== undefined ? { after } : {}) });
+    unseen += page.items.length;
+    if (page.next === null) break;
+    after = page.next;
+  }
+  const limit = Math.floor(total * ctx.config.reconcileMaxDeleteShare);
+  if (unseen > 0 && unseen > limit && unseen > 10) {
+    throw new SyncError(
+      'RECONCILE_REFUSED',
+      `A full read of ${entity} did not contain ${unseen} of ${total} local records; flagging them as deleted in the CRM exceeds reconcileMaxDeleteShare (${ctx.config.reconcileMaxDeleteShare}). Nothing was flagged. Check the sync user's privileges, or raise the share to accept.`,
+      { details: { entity, unseen, total } },
+    );
+  }
+  let flagged = 0;
+  for (;;) {
+    const page = await ctx.store.listUnseen(entity, snapshotId, { limit: PAGE });
+    const last = page.next === null;
+    const items: LocalRecord[] = page.items;
+    await ctx.store.commit({
+      entity,
+      records: items.map((r) => ({ id: r.id, expectedRevision: r.revision, crmDeleted: true, pending: [] })),
+      activities: items.map((r) => ({
+        entity, recordId: r.id, type: 'crm-deleted' as const, source: 'crm' as const, detail: 'not found in a full read of the CRM',
+      })),
+      ...(last ? { state: { [stateKeys.reconcile(entity)]: null } } : {}),
+    });
+    flagged += items.length;
+    if (last) return flagged;
+  }
+}

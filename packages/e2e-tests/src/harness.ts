@@ -1,0 +1,86 @@
+import type { CrmAdapter, FieldMap, LookupValue, SyncStore } from '@crm-sync/core';
+import { createMemoryStore } from '@crm-sync/memory-store';
+import type { CrmField } from '@crm-sync/core';
+import { createFakeCrm, field } from './fake-crm.js';
+
+/** The CRM side of a scenario: the adapter the engine uses, and a hand on the CRM's data. */
+export interface CrmHarness {
+  adapter: CrmAdapter;
+  /** Creates or updates a row as a salesperson (not the sync user). */
+  put(entity: string, id: string, fields: FieldMap, lookups?: Record<string, LookupValue | null>): Promise<void>;
+  remove(entity: string, id: string): Promise<void>;
+  /** The row's current values, or null when it does not exist. */
+  get(entity: string, id: string): Promise<FieldMap | null>;
+  /** Adds a readable, updatable text column. */
+  addColumn(entity: string, name: string): Promise<void>;
+  /** Expires delta tokens and forgets deletes, so only a full read can find them. */
+  expireTokensAndForgetDeletes(): Promise<void>;
+  /** Makes the CRM refuse the next update of this row with `reason`. */
+  rejectNextUpdate(entity: string, id: string, reason: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Harness {
+  name: string;
+  crm(): Promise<CrmHarness>;
+  store(): Promise<SyncStore>;
+}
+
+/** Columns of the scenario tables (a small Dataverse-like org). */
+export const scenarioColumns: Record<string, CrmField[]> = {
+  systemuser: [field('fullname', { canUpdate: false })],
+  team: [field('name', { canUpdate: false })],
+  account: [field('name'), field('industry'), field('city'), field('new_synctomkto', { type: 'Boolean', custom: true })],
+  contact: [
+    field('firstname'), field('lastname'), field('emailaddress1'), field('jobtitle'),
+    field('fullname', { canUpdate: false, reason: 'not valid for update' }),
+    field('parentcustomerid', { type: 'Lookup', lookupTargets: ['account', 'contact'] }),
+    field('new_synctomkto', { type: 'Boolean', custom: true }),
+    field('new_creditlimit', { type: 'Money', custom: true, secured: true, canRead: false, canUpdate: false, reason: 'secured column: no read privilege' }),
+  ],
+  lead: [
+    field('firstname'), field('lastname'), field('emailaddress1'), field('jobtitle'), field('companyname'),
+    field('new_synctomkto', { type: 'Boolean', custom: true }),
+  ],
+  opportunity: [field('name'), field('customerid', { type: 'Lookup', lookupTargets: ['account', 'contact'] })],
+  new_membership: [field('new_name', { custom: true })],
+};
+
+export const customEntities = [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }];
+
+/** The in-process fake CRM with the memory store: fast, for rule scenarios. */
+export const fakeCrmWithMemoryStore: Harness = {
+  name: 'fake CRM + memory store',
+  async crm() {
+    const crm = createFakeCrm();
+    crm.pageSize = 50;
+    for (const [entity, columns] of Object.entries(scenarioColumns)) crm.defineTable(entity, columns.map((c) => ({ ...c })));
+    return {
+      adapter: crm,
+      async put(entity, id, fields, lookups) {
+        crm.put(entity, id, fields, lookups ? { lookups } : {});
+      },
+      async remove(entity, id) {
+        crm.remove(entity, id);
+      },
+      async get(entity, id) {
+        const row = crm.row(entity, id);
+        return row ? { ...row.fields } : null;
+      },
+      async addColumn(entity, name) {
+        crm.addField(entity, field(name, { custom: true }));
+      },
+      async expireTokensAndForgetDeletes() {
+        crm.expireCheckpoints();
+        crm.forgetDeletes();
+      },
+      async rejectNextUpdate(_entity, id, reason) {
+        crm.rejectUpdates.set(id, reason);
+      },
+      async close() {},
+    };
+  },
+  async store() {
+    return createMemoryStore();
+  },
+};

@@ -1,0 +1,130 @@
+import type { SyncEvent } from '@crm-sync/core';
+import { createSyncEngine } from '@crm-sync/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Harness } from '../src/harness.js';
+import { customEntities, fakeCrmWithMemoryStore } from '../src/harness.js';
+import type { World } from '../src/world.js';
+import { createWorld, newId } from '../src/world.js';
+
+const harnesses: Harness[] = [fakeCrmWithMemoryStore];
+
+describe.each(harnesses)('engine end to end: $name', (harness) => {
+  let world: World;
+  afterEach(async () => world?.close());
+  const setup = async (config = {}) => (world = await createWorld(harness, config));
+
+  it('R3: runs a cycle, waits the interval, runs again, never two at once, and stops cleanly', async () => {
+    const w = await setup();
+    const events: SyncEvent['type'][] = [];
+    const engine = createSyncEngine({
+      adapter: w.crm.adapter, store: w.store, config: { intervalMs: 1_000, customEntities },
+      onEvent: (e) => { if (e.type === 'cycle-started' || e.type === 'cycle-finished') events.push(e.type); },
+    });
+    await w.crm.put('lead', newId(), { firstname: 'A' });
+    const started = Date.now();
+    engine.start();
+    while (events.filter((e) => e === 'cycle-finished').length < 2) await new Promise((r) => setTimeout(r, 20));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    const manual = await engine.trigger();
+    expect(manual.ok).toBe(true);
+    await engine.stop();
+    const count = events.length;
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(events.length).toBe(count);
+    for (let i = 0; i < events.length; i += 2) expect([events[i], events[i + 1]]).toEqual(['cycle-started', 'cycle-finished']);
+  });
+
+  it('R12: a full read after an expired token flags records the CRM no longer has', async () => {
+    const w = await setup();
+    const [kept, gone] = [newId(), newId()];
+    await w.crm.put('contact', kept, { firstname: 'Kept' });
+    await w.crm.put('contact', gone, { firstname: 'Gone' });
+    await w.cycle();
+    await w.crm.remove('contact', gone);
+    await w.crm.expireTokensAndForgetDeletes();
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'contact')?.deleted).toBe(1);
+    expect((await w.local('contact', gone))?.crmDeleted).toBe(true);
+    expect((await w.local('contact', kept))?.crmDeleted).toBe(false);
+    expect((await w.activities('contact', gone)).at(-1)?.detail).toMatch(/full read/);
+  });
+
+  it('R12: refuses to flag most of a table after a full read that lost it, and says why', async () => {
+    const w = await setup();
+    const ids = Array.from({ length: 20 }, newId);
+    for (const id of ids) await w.crm.put('lead', id, { firstname: 'x' });
+    await w.cycle();
+    for (const id of ids.slice(0, 15)) await w.crm.remove('lead', id);
+    await w.crm.expireTokensAndForgetDeletes();
+    const summary = await w.engine.runCycle();
+    const lead = summary.entities.find((e) => e.entity === 'lead');
+    expect(lead?.status).toBe('failed');
+    expect(lead?.error?.code).toBe('RECONCILE_REFUSED');
+    expect((await w.store.stats('lead')).crmDeleted).toBe(0);
+  });
+
+  it('quarantines a record the CRM refuses on push, logs it on the person, and goes on', async () => {
+    const w = await setup();
+    const [bad, good] = [newId(), newId()];
+    await w.crm.put('lead', bad, { firstname: 'Bad' });
+    await w.crm.put('lead', good, { firstname: 'Good' });
+    await w.cycle();
+    await w.engine.editLocal('lead', bad, { fields: { emailaddress1: 'not-an-email' } });
+    await w.engine.editLocal('lead', good, { fields: { emailaddress1: 'good@x.test' } });
+    await w.crm.rejectNextUpdate('lead', bad, 'A validation error occurred. emailaddress1 is not a valid e-mail address.');
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'lead')).toMatchObject({ pushed: 1, quarantined: 1, status: 'ok' });
+    expect((await w.crm.get('lead', good))?.emailaddress1).toBe('good@x.test');
+    const [entry] = (await w.store.listQuarantine({ limit: 10, entity: 'lead' })).items;
+    expect(entry).toMatchObject({ recordId: bad, direction: 'push', reason: expect.stringContaining('validation error') });
+    expect((await w.activities('lead', bad)).at(-1)).toMatchObject({ type: 'sync-failed', detail: expect.stringContaining('validation') });
+    expect((await w.local('lead', bad))?.pending).toEqual([]);
+  });
+
+  it('R2: a CRM change between pull and push (412) is merged and the push retried in the same cycle', async () => {
+    const w = await setup();
+    const con = newId();
+    await w.crm.put('contact', con, { firstname: 'Ada', jobtitle: 'Engineer' });
+    await w.cycle();
+    await w.engine.editLocal('contact', con, { fields: { emailaddress1: 'ada@local.test' } });
+    let meddled = false;
+    const engine = createSyncEngine({
+      adapter: w.crm.adapter, store: w.store, config: { customEntities },
+      onEvent: (e) => {
+        if (!meddled && e.type === 'page-applied' && e.entity === 'new_membership') {
+          meddled = true;
+          void w.crm.put('contact', con, { jobtitle: 'Director' });
+        }
+      },
+    });
+    const summary = await engine.runCycle();
+    expect(meddled).toBe(true);
+    const contact = summary.entities.find((e) => e.entity === 'contact');
+    expect(contact?.collisions).toBeGreaterThanOrEqual(1);
+    expect(await w.crm.get('contact', con)).toMatchObject({ jobtitle: 'Director', emailaddress1: 'ada@local.test' });
+    expect((await w.local('contact', con))?.fields).toMatchObject({ jobtitle: 'Director', emailaddress1: 'ada@local.test' });
+    expect((await w.local('contact', con))?.pending).toEqual([]);
+  });
+
+  it('a graceful stop commits the page in hand; the next cycle finishes with every record once', async () => {
+    const w = await setup();
+    const ids = Array.from({ length: 400 }, newId);
+    for (const id of ids) await w.crm.put('contact', id, { firstname: 'x' });
+    const controller = new AbortController();
+    let pages = 0;
+    const engine = createSyncEngine({
+      adapter: w.crm.adapter, store: w.store, config: { customEntities },
+      onEvent: (e) => {
+        if (e.type === 'page-applied' && e.entity === 'contact' && ++pages === 2) controller.abort();
+      },
+    });
+    const summary = await engine.runCycle({ signal: controller.signal });
+    expect(summary.entities.find((e) => e.entity === 'contact')?.status).toBe('partial');
+    expect((await w.store.stats('contact')).records).toBe(100);
+    expect(await w.store.getCheckpoint('contact')).not.toBeNull();
+    await w.cycle();
+    expect((await w.store.stats('contact')).records).toBe(400);
+    const listed = (await w.store.listRecords('contact', { limit: 1_000 })).items.map((r) => r.id);
+    expect(new Set(listed).size).toBe(400);
+  });
+});

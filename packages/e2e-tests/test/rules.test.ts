@@ -1,0 +1,261 @@
+import { isSyncError } from '@crm-sync/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Harness } from '../src/harness.js';
+import { fakeCrmWithMemoryStore } from '../src/harness.js';
+import type { World } from '../src/world.js';
+import { createWorld, newId } from '../src/world.js';
+
+const harnesses: Harness[] = [fakeCrmWithMemoryStore];
+
+describe.each(harnesses)('rules end to end: $name', (harness) => {
+  let world: World;
+  afterEach(async () => world?.close());
+  const setup = async (config = {}) => (world = await createWorld(harness, config));
+
+  it('R1: pulls every entity, pushes persons only', async () => {
+    const w = await setup();
+    const [user, team, acc, con, lead, opp, mem] = [newId(), newId(), newId(), newId(), newId(), newId(), newId()];
+    await w.crm.put('systemuser', user, { fullname: 'Sam Seller' });
+    await w.crm.put('team', team, { name: 'EMEA' });
+    await w.crm.put('account', acc, { name: 'Acme' });
+    await w.crm.put('contact', con, { firstname: 'Ada' }, { parentcustomerid: { id: acc, entity: 'account' } });
+    await w.crm.put('lead', lead, { firstname: 'Lin' });
+    await w.crm.put('opportunity', opp, { name: 'Big deal' }, { customerid: { id: acc, entity: 'account' } });
+    await w.crm.put('new_membership', mem, { new_name: 'Gold' });
+    await w.cycle();
+    for (const [entity, id] of [['systemuser', user], ['team', team], ['account', acc], ['contact', con], ['lead', lead], ['opportunity', opp], ['new_membership', mem]] as const) {
+      expect((await w.local(entity, id))?.crmId, entity).toBe(id);
+    }
+    await w.engine.editLocal('contact', con, { fields: { jobtitle: 'CTO' } });
+    await w.engine.editLocal('lead', lead, { fields: { jobtitle: 'CMO' } });
+    const refused = await w.engine.editLocal('opportunity', opp, { fields: { name: 'x' } }).catch((e: unknown) => e);
+    expect(isSyncError(refused, 'LOCAL_EDIT_INVALID')).toBe(true);
+    await w.cycle();
+    expect((await w.crm.get('contact', con))?.jobtitle).toBe('CTO');
+    expect((await w.crm.get('lead', lead))?.jobtitle).toBe('CMO');
+    expect((await w.crm.get('opportunity', opp))?.name).toBe('Big deal');
+  });
+
+  it('R2: the same field edited on both sides keeps the local value on a lead, in both systems', async () => {
+    const w = await setup();
+    const lead = newId();
+    await w.crm.put('lead', lead, { jobtitle: 'Analyst', firstname: 'Lin' });
+    await w.cycle();
+    await w.engine.editLocal('lead', lead, { fields: { jobtitle: 'Local title' } });
+    await w.crm.put('lead', lead, { jobtitle: 'CRM title', firstname: 'Linda' });
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'lead')?.collisions).toBeGreaterThan(0);
+    expect((await w.local('lead', lead))?.fields).toMatchObject({ jobtitle: 'Local title', firstname: 'Linda' });
+    expect(await w.crm.get('lead', lead)).toMatchObject({ jobtitle: 'Local title', firstname: 'Linda' });
+    const [collision] = (await w.store.listCollisions({ limit: 10, entity: 'lead' })).items;
+    expect(collision).toMatchObject({ recordId: lead, field: 'jobtitle', localValue: 'Local title', crmValue: 'CRM title', winner: 'local' });
+  });
+
+  it('R2: the same field edited on both sides keeps the CRM value on a contact, in both systems', async () => {
+    const w = await setup();
+    const con = newId();
+    await w.crm.put('contact', con, { jobtitle: 'Analyst', lastname: 'Lovelace' });
+    await w.cycle();
+    await w.engine.editLocal('contact', con, { fields: { jobtitle: 'Local title', emailaddress1: 'ada@local.test' } });
+    await w.crm.put('contact', con, { jobtitle: 'CRM title' });
+    await w.cycle();
+    expect((await w.local('contact', con))?.fields).toMatchObject({ jobtitle: 'CRM title', emailaddress1: 'ada@local.test' });
+    expect(await w.crm.get('contact', con)).toMatchObject({ jobtitle: 'CRM title', emailaddress1: 'ada@local.test' });
+    const [collision] = (await w.store.listCollisions({ limit: 10, entity: 'contact' })).items;
+    expect(collision).toMatchObject({ field: 'jobtitle', winner: 'crm', localValue: 'Local title', crmValue: 'CRM title' });
+  });
+
+  it('R4: a local account edit reaches every contact locally, is not pushed, and the next CRM change wipes it', async () => {
+    const w = await setup();
+    const acc = newId();
+    const contacts = [newId(), newId(), newId()];
+    await w.crm.put('account', acc, { name: 'Acme', industry: 'Retail', city: 'Oslo' });
+    for (const c of contacts) await w.crm.put('contact', c, { firstname: 'C' }, { parentcustomerid: { id: acc, entity: 'account' } });
+    await w.cycle();
+    expect((await w.local('contact', contacts[0] as string))?.company).toMatchObject({ name: 'Acme', industry: 'Retail' });
+
+    await w.engine.editLocal('contact', contacts[0] as string, { company: { industry: 'Local industry' } });
+    for (const c of contacts) expect((await w.local('contact', c))?.company.industry).toBe('Local industry');
+    expect((await w.local('account', acc))?.fields.industry).toBe('Local industry');
+    await w.cycle();
+    expect((await w.crm.get('account', acc))?.industry).toBe('Retail');
+    expect((await w.local('account', acc))?.fields.industry).toBe('Local industry');
+
+    await w.crm.put('account', acc, { city: 'Bergen' });
+    await w.cycle();
+    for (const c of contacts) expect((await w.local('contact', c))?.company).toMatchObject({ industry: 'Retail', city: 'Bergen' });
+    expect((await w.local('account', acc))?.fields).toMatchObject({ industry: 'Retail', city: 'Bergen' });
+  });
+
+  it('R6/R9: syncs only readable fields, names why others are left out, and sees columns added later', async () => {
+    const w = await setup();
+    const plan = await w.engine.fieldPlan('contact');
+    expect(plan.synced).not.toContain('new_creditlimit');
+    expect(plan.excluded).toContainEqual(expect.objectContaining({ field: 'new_creditlimit', reason: 'secured-no-read-privilege' }));
+    expect(plan.pushable).not.toContain('fullname');
+    await w.crm.addColumn('contact', 'new_segment');
+    expect((await w.engine.fieldPlan('contact')).synced).toContain('new_segment');
+  });
+
+  it('R7: an account with exactly 5,000 contacts logs 5,000 activities; 5,001 logs none but updates all', async () => {
+    const w = await setup();
+    const small = newId();
+    const big = newId();
+    await w.crm.put('account', small, { name: 'Small', industry: 'A' });
+    await w.crm.put('account', big, { name: 'Big', industry: 'A' });
+    for (let i = 0; i < 5_000; i += 1) await w.crm.put('contact', newId(), { lastname: `s${i}` }, { parentcustomerid: { id: small, entity: 'account' } });
+    for (let i = 0; i < 5_001; i += 1) await w.crm.put('contact', newId(), { lastname: `b${i}` }, { parentcustomerid: { id: big, entity: 'account' } });
+    await w.cycle();
+    const before = (await w.store.listActivities({ limit: 1_000_000, entity: 'contact' })).items.filter((a) => a.type === 'change-data-value').length;
+    await w.crm.put('account', small, { industry: 'B' });
+    await w.crm.put('account', big, { industry: 'B' });
+    await w.cycle();
+    const logged = (await w.store.listActivities({ limit: 1_000_000, entity: 'contact' })).items.filter((a) => a.type === 'change-data-value');
+    expect(logged.length - before).toBe(5_000);
+    expect(logged.every((a) => a.field === 'industry' && a.newValue === 'B' && a.source === 'crm')).toBe(true);
+    const all = (await w.store.listRecords('contact', { limit: 20_000 })).items;
+    expect(all.filter((c) => c.accountId === big && c.company.industry === 'B')).toHaveLength(5_001);
+    expect(all.filter((c) => c.accountId === small && c.company.industry === 'B')).toHaveLength(5_000);
+  }, 120_000);
+
+  it('R8: a local-only field is kept locally and never pushed', async () => {
+    const w = await setup();
+    const lead = newId();
+    await w.crm.put('lead', lead, { firstname: 'Lin' });
+    await w.cycle();
+    await w.engine.editLocal('lead', lead, { fields: { mkto_score: 42, jobtitle: 'VP' } });
+    await w.cycle();
+    expect(await w.crm.get('lead', lead)).toMatchObject({ jobtitle: 'VP' });
+    expect(await w.crm.get('lead', lead)).not.toHaveProperty('mkto_score');
+    expect((await w.local('lead', lead))?.fields.mkto_score).toBe(42);
+    expect((await w.local('lead', lead))?.pending).toEqual([]);
+  });
+
+  it('R10: Quick Sync backfills a newly selected field for every record with one summary entry', async () => {
+    const w = await setup({ entities: { contact: { fields: ['firstname', 'lastname'] } } });
+    const ids = [newId(), newId(), newId()];
+    for (const id of ids) await w.crm.put('contact', id, { firstname: 'F', lastname: 'L', jobtitle: `title-${id.slice(0, 4)}` });
+    await w.cycle();
+    expect((await w.local('contact', ids[0] as string))?.fields).not.toHaveProperty('jobtitle');
+    const checkpoint = await w.store.getCheckpoint('contact');
+    const activitiesBefore = (await w.store.listActivities({ limit: 1000 })).items.length;
+    const result = await w.engine.addField('contact', 'jobtitle');
+    expect(result.backfilled).toBe(3);
+    for (const id of ids) expect((await w.local('contact', id))?.fields.jobtitle).toBe(`title-${id.slice(0, 4)}`);
+    expect(await w.store.getCheckpoint('contact')).toBe(checkpoint);
+    const added = (await w.store.listActivities({ limit: 1000 })).items.slice(activitiesBefore);
+    expect(added.map((a) => a.type)).toEqual(['quick-sync']);
+    await w.crm.put('contact', ids[0] as string, { jobtitle: 'changed later' });
+    await w.cycle();
+    expect((await w.local('contact', ids[0] as string))?.fields.jobtitle).toBe('changed later');
+  });
+
+  it('R10: a column that appears in the CRM under an "all fields" selection is backfilled by the next cycle', async () => {
+    const w = await setup();
+    const id = newId();
+    await w.crm.put('lead', id, { firstname: 'Lin' });
+    await w.cycle();
+    await w.crm.addColumn('lead', 'new_region');
+    await w.crm.put('lead', id, { new_region: 'Nordics' });
+    const other = newId();
+    await w.cycle();
+    expect((await w.local('lead', id))?.fields.new_region).toBe('Nordics');
+    void other;
+  });
+
+  it('R11: records with the sync filter explicitly false are not synced; null and true are', async () => {
+    const w = await setup();
+    const [no, yes, unset] = [newId(), newId(), newId()];
+    await w.crm.put('lead', no, { firstname: 'No', new_synctomkto: false });
+    await w.crm.put('lead', yes, { firstname: 'Yes', new_synctomkto: true });
+    await w.crm.put('lead', unset, { firstname: 'Unset', new_synctomkto: null });
+    await w.cycle();
+    expect(await w.local('lead', no)).toBeUndefined();
+    expect(await w.local('lead', yes)).toBeDefined();
+    expect(await w.local('lead', unset)).toBeDefined();
+    await w.engine.editLocal('lead', yes, { fields: { jobtitle: 'before filter' } });
+    await w.crm.put('lead', yes, { new_synctomkto: false, firstname: 'Changed in CRM' });
+    await w.cycle();
+    expect((await w.local('lead', yes))?.fields.firstname).toBe('Yes');
+    expect((await w.crm.get('lead', yes))?.jobtitle).toBeUndefined();
+  });
+
+  it('R12: a contact deleted in the CRM stays local, flagged, with an activity', async () => {
+    const w = await setup();
+    const con = newId();
+    await w.crm.put('contact', con, { firstname: 'Gone' });
+    await w.cycle();
+    await w.crm.remove('contact', con);
+    await w.cycle();
+    const record = await w.local('contact', con);
+    expect(record?.crmDeleted).toBe(true);
+    expect(record?.fields.firstname).toBe('Gone');
+    expect((await w.activities('contact', con)).map((a) => a.type)).toContain('crm-deleted');
+  });
+
+  it('R13: the sync user\'s own writes come back and change nothing', async () => {
+    const w = await setup();
+    const lead = newId();
+    await w.crm.put('lead', lead, { firstname: 'Lin' });
+    await w.cycle();
+    await w.engine.editLocal('lead', lead, { fields: { jobtitle: 'Pushed' } });
+    await w.cycle();
+    const before = await w.local('lead', lead);
+    const activities = (await w.activities('lead', lead)).length;
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'lead')).toMatchObject({ echoes: 1, applied: 0, pushed: 0 });
+    const after = await w.local('lead', lead);
+    expect(after?.fields).toEqual(before?.fields);
+    expect(after?.revision).toBe(before?.revision);
+    expect((await w.activities('lead', lead)).length).toBe(activities);
+  });
+
+  it('R14: a local person marked for sync is created as a CRM lead with its id stored; matching is by id', async () => {
+    const w = await setup();
+    const existing = newId();
+    await w.crm.put('lead', existing, { emailaddress1: 'same@x.test', firstname: 'CRM' });
+    await w.cycle();
+    const person = await w.engine.createPerson({ firstname: 'New', emailaddress1: 'same@x.test' });
+    expect(person.crmId).toBeNull();
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'lead')?.created).toBe(1);
+    const synced = await w.local('lead', person.id);
+    expect(synced?.crmId).toBe(person.id);
+    expect(await w.crm.get('lead', person.id)).toMatchObject({ firstname: 'New', emailaddress1: 'same@x.test' });
+    expect((await w.crm.get('lead', existing))?.firstname).toBe('CRM');
+    await w.cycle();
+    expect((await w.store.listRecords('lead', { limit: 10 })).items).toHaveLength(2);
+  });
+
+  it('R15: a contact is linked to its account only when parentcustomerid points to an account', async () => {
+    const w = await setup();
+    const [acc, parent, child] = [newId(), newId(), newId()];
+    await w.crm.put('account', acc, { name: 'Acme' });
+    await w.crm.put('contact', parent, {}, { parentcustomerid: { id: acc, entity: 'account' } });
+    await w.crm.put('contact', child, {}, { parentcustomerid: { id: parent, entity: 'contact' } });
+    await w.cycle();
+    expect((await w.local('contact', parent))?.accountId).toBe(acc);
+    expect((await w.local('contact', parent))?.company.name).toBe('Acme');
+    expect((await w.local('contact', child))?.accountId).toBeNull();
+  });
+
+  it('R16: a large account backlog does not hold contacts back until it is drained', async () => {
+    const w = await setup({ pagesPerTurn: 1 });
+    const applied: string[] = [];
+    const order = (await import('@crm-sync/core')).createSyncEngine({
+      adapter: w.crm.adapter,
+      store: w.store,
+      config: { pagesPerTurn: 1, customEntities: [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }] },
+      onEvent: (e) => {
+        if (e.type === 'page-applied') applied.push(e.entity);
+      },
+    });
+    for (let i = 0; i < 500; i += 1) await w.crm.put('account', newId(), { name: `a${i}` });
+    await w.crm.put('contact', newId(), { firstname: 'waiting' });
+    await order.runCycle();
+    const firstContact = applied.indexOf('contact');
+    const lastAccount = applied.lastIndexOf('account');
+    expect(firstContact).toBeGreaterThan(-1);
+    expect(firstContact).toBeLessThan(lastAccount);
+  });
+});
