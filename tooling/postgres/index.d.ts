@@ -8,3 +8,5 @@ export interface ThrowawayPostgres {
 export function startThrowawayPostgres(): ThrowawayPostgres;
 /** DATABASE_URL when set, else a throwaway server; fails with a message saying how to fix it. */
 export function postgresForTests(): ThrowawayPostgres;
+/** In a test worker: the URL of the run's PostgreSQL server (set by the vitest-setup globalSetup). */
+export function testDatabaseUrl(): string;

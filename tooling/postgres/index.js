@@ -39,3 +39,14 @@ export function postgresForTests() {
   if (external) return { url: external, stop() {} };
   return startThrowawayPostgres();
 }
+
+/** In a test worker: the URL of the run's PostgreSQL server (see vitest-setup.js). */
+export function testDatabaseUrl() {
+  const url = process.env.CRM_SYNC_TEST_DATABASE_URL;
+  if (!url) {
+    throw new Error(
+      "No test database: add '@crm-sync/postgres-tooling/vitest-setup' to the vitest globalSetup of this package.",
+    );
+  }
+  return url;
+}

@@ -1,6 +1,7 @@
-import type { CrmAdapter, FieldMap, LookupValue, SyncStore } from '@crm-sync/core';
+import type { CrmAdapter, CrmField, FieldMap, LookupValue, SyncStore } from '@crm-sync/core';
 import { createMemoryStore } from '@crm-sync/memory-store';
-import type { CrmField } from '@crm-sync/core';
+import { createPostgresStore, migrate } from '@crm-sync/postgres-store';
+import pg from 'pg';
 import { createFakeCrm, field } from './fake-crm.js';
 
 /** The CRM side of a scenario: the adapter the engine uses, and a hand on the CRM's data. */
@@ -48,10 +49,7 @@ export const scenarioColumns: Record<string, CrmField[]> = {
 
 export const customEntities = [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }];
 
-/** The in-process fake CRM with the memory store: fast, for rule scenarios. */
-export const fakeCrmWithMemoryStore: Harness = {
-  name: 'fake CRM + memory store',
-  async crm() {
+async function fakeCrm(): Promise<CrmHarness> {
     const crm = createFakeCrm();
     crm.pageSize = 50;
     for (const [entity, columns] of Object.entries(scenarioColumns)) crm.defineTable(entity, columns.map((c) => ({ ...c })));
@@ -79,8 +77,36 @@ export const fakeCrmWithMemoryStore: Harness = {
       },
       async close() {},
     };
-  },
+}
+
+/** The in-process fake CRM with the memory store. */
+export const fakeCrmWithMemoryStore: Harness = {
+  name: 'fake CRM + memory store',
+  crm: fakeCrm,
   async store() {
     return createMemoryStore();
   },
 };
+
+let schemas = 0;
+/** The in-process fake CRM with the PostgreSQL store, a fresh schema per world. */
+export function fakeCrmWithPostgresStore(databaseUrl: string): Harness {
+  return {
+    name: 'fake CRM + postgres store',
+    crm: fakeCrm,
+    async store() {
+      const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+      const schema = `e2e_${process.pid}_${++schemas}`;
+      await migrate(pool, schema);
+      const store = createPostgresStore({ pool, schema });
+      return {
+        ...store,
+        async close() {
+          await store.close();
+          await pool.query(`drop schema "${schema}" cascade`).catch(() => undefined);
+          await pool.end();
+        },
+      };
+    },
+  };
+}

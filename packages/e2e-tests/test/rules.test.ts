@@ -1,11 +1,12 @@
 import { isSyncError } from '@crm-sync/core';
+import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Harness } from '../src/harness.js';
-import { fakeCrmWithMemoryStore } from '../src/harness.js';
+import { fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from '../src/harness.js';
 import type { World } from '../src/world.js';
 import { createWorld, newId } from '../src/world.js';
 
-const harnesses: Harness[] = [fakeCrmWithMemoryStore];
+const harnesses: Harness[] = [fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl())];
 
 describe.each(harnesses)('rules end to end: $name', (harness) => {
   let world: World;

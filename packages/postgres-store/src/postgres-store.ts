@@ -1,0 +1,429 @@
+import type {
+  AccountFanOut,
+  Activity,
+  Collision,
+  FieldMap,
+  LocalRecord,
+  Page,
+  QuarantineEntry,
+  StoreBatch,
+  SyncStore,
+} from '@crm-sync/core';
+import { SyncError } from '@crm-sync/core';
+import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { migrate, quoteIdent } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  /** A pg Pool the caller owns (the store never ends it). */
+  pool: Pool;
+  /** Schema holding the tables (default `crm_sync`); one schema per organization. */
+  schema?: string;
+}
+
+interface RecordRow {
+  entity: string;
+  id: string;
+  crm_id: string | null;
+  crm_version: string | null;
+  revision: string;
+  fields: FieldMap;
+  base: FieldMap;
+  pending: string[];
+  account_id: string | null;
+  company: FieldMap;
+  crm_deleted: boolean;
+  sync_to_crm: boolean;
+  seen_in: string | null;
+  updated_at: Date;
+}
+
+const RECORD_COLUMNS =
+  'entity, id, crm_id, crm_version, revision, fields, base, pending, account_id, company, crm_deleted, sync_to_crm, seen_in, updated_at';
+
+function toRecord(row: RecordRow): LocalRecord {
+  return {
+    entity: row.entity, id: row.id, crmId: row.crm_id, crmVersion: row.crm_version, revision: Number(row.revision),
+    fields: row.fields, base: row.base, pending: row.pending, accountId: row.account_id, company: row.company,
+    crmDeleted: row.crm_deleted, syncToCrm: row.sync_to_crm, seenIn: row.seen_in, updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+function pageOf<T>(items: T[], limit: number, key: (item: T) => string | number): Page<T> {
+  const more = items.length > limit;
+  const kept = more ? items.slice(0, limit) : items;
+  return { items: kept, next: more ? key(kept[kept.length - 1] as T) : null };
+}
+
+/** JSON for a jsonb parameter; undefined members are dropped, which the SQL reads as "not given". */
+const json = (value: unknown): string => JSON.stringify(value);
+
+function unavailable(error: unknown): SyncError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new SyncError('STORE_UNAVAILABLE', `[postgres-store] ${message}`, { cause: error });
+}
+
+/** Merges fan-outs of the same account and entity, so one UPDATE never touches a row twice. */
+function mergeFanOuts(fanOuts: readonly AccountFanOut[]): AccountFanOut[] {
+  const merged = new Map<string, AccountFanOut>();
+  for (const f of fanOuts) {
+    const key = `${f.entity}\u0000${f.accountId}`;
+    const prev = merged.get(key);
+    merged.set(
+      key,
+      prev
+        ? { ...f, company: { ...prev.company, ...f.company }, logFields: [...new Set([...prev.logFields, ...f.logFields])] }
+        : f,
+    );
+  }
+  return [...merged.values()];
+}
+
+/**
+ * A SyncStore on PostgreSQL. Every commit is one transaction; the records, checkpoint, engine state
+ * and log rows of a batch are written by one statement from JSON arrays (set-wise, no statement per
+ * row), and account fan-outs by two more, whatever the number of contacts.
+ */
+export function createPostgresStore(options: PostgresStoreOptions): SyncStore {
+  const { pool } = options;
+  const s = quoteIdent(options.schema ?? 'crm_sync');
+  let closed = false;
+
+  async function query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    if (closed) throw new SyncError('STORE_UNAVAILABLE', '[postgres-store] the store is closed');
+    try {
+      return (await pool.query<R>(text, values)).rows;
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  // One statement writes a batch's records (optimistic revisions), checkpoint, state and logs.
+  const writeBatchSql = `
+with input as (
+  select e->>'id' as id, (e->>'expectedRevision')::bigint as expected, e
+  from jsonb_array_elements($2::jsonb) as e
+),
+updated as (
+  update ${s}.records r set
+    crm_id      = case when i.e ? 'crmId' then i.e->>'crmId' else r.crm_id end,
+    crm_version = case when i.e ? 'crmVersion' then i.e->>'crmVersion' else r.crm_version end,
+    fields      = case when i.e ? 'fields' then r.fields || (i.e->'fields') else r.fields end,
+    base        = case when i.e ? 'base' then r.base || (i.e->'base') else r.base end,
+    pending     = case when i.e ? 'pending' then array(select jsonb_array_elements_text(i.e->'pending')) else r.pending end,
+    account_id  = case when i.e ? 'accountId' then i.e->>'accountId' else r.account_id end,
+    company     = case when i.e ? 'company' then r.company || (i.e->'company') else r.company end,
+    crm_deleted = case when i.e ? 'crmDeleted' then (i.e->>'crmDeleted')::boolean else r.crm_deleted end,
+    sync_to_crm = case when i.e ? 'syncToCrm' then (i.e->>'syncToCrm')::boolean else r.sync_to_crm end,
+    seen_in     = case when i.e ? 'seenIn' then i.e->>'seenIn' else r.seen_in end,
+    revision    = r.revision + 1,
+    updated_at  = $1
+  from input i
+  where r.entity = $3 and r.id = i.id and i.expected > 0 and r.revision = i.expected
+  returning r.id
+),
+inserted as (
+  insert into ${s}.records (${RECORD_COLUMNS})
+  select $3, i.id, i.e->>'crmId', i.e->>'crmVersion', 1,
+         coalesce(i.e->'fields', '{}'), coalesce(i.e->'base', '{}'),
+         coalesce(array(select jsonb_array_elements_text(i.e->'pending')), '{}'),
+         i.e->>'accountId', coalesce(i.e->'company', '{}'),
+         coalesce((i.e->>'crmDeleted')::boolean, false), coalesce((i.e->>'syncToCrm')::boolean, false),
+         i.e->>'seenIn', $1
+  from input i where i.expected = 0
+  on conflict (entity, id) do nothing
+  returning id
+),
+checkpoint_set as (
+  insert into ${s}.checkpoints (entity, checkpoint, updated_at)
+  select $3, $4, $1 where $5::boolean and $4::text is not null
+  on conflict (entity) do update set checkpoint = excluded.checkpoint, updated_at = excluded.updated_at
+  returning 1
+),
+checkpoint_cleared as (
+  delete from ${s}.checkpoints where $5::boolean and $4::text is null and entity = $3 returning 1
+),
+state_set as (
+  insert into ${s}.state (key, value)
+  select key, value #>> '{}' from jsonb_each($6::jsonb) where jsonb_typeof(value) <> 'null'
+  on conflict (key) do update set value = excluded.value
+  returning 1
+),
+state_cleared as (
+  delete from ${s}.state where key in (select key from jsonb_each($6::jsonb) where jsonb_typeof(value) = 'null') returning 1
+),
+activities_added as (
+  insert into ${s}.activities (entity, record_id, type, source, field, old_value, new_value, detail, at)
+  select a->>'entity', a->>'recordId', a->>'type', a->>'source', a->>'field',
+         coalesce(a->'oldValue', 'null'), coalesce(a->'newValue', 'null'), a->>'detail', $1
+  from jsonb_array_elements($7::jsonb) with ordinality as t(a, n) order by n
+  returning 1
+),
+collisions_added as (
+  insert into ${s}.collisions (entity, record_id, field, local_value, crm_value, winner, at)
+  select c->>'entity', c->>'recordId', c->>'field', coalesce(c->'localValue', 'null'), coalesce(c->'crmValue', 'null'), c->>'winner', $1
+  from jsonb_array_elements($8::jsonb) with ordinality as t(c, n) order by n
+  returning 1
+),
+quarantine_resolved as (
+  update ${s}.quarantine set resolved_at = $1
+  where resolved_at is null and entity = $3 and record_id in (select jsonb_array_elements_text($10::jsonb))
+  returning 1
+),
+quarantine_added as (
+  insert into ${s}.quarantine (entity, record_id, direction, reason, payload, at)
+  select q->>'entity', q->>'recordId', q->>'direction', q->>'reason', coalesce(q->'payload', 'null'), $1
+  from jsonb_array_elements($9::jsonb) with ordinality as t(q, n) order by n
+  returning 1
+)
+select array(select id from updated union all select id from inserted) as written,
+       (select count(*) from checkpoint_set) + (select count(*) from checkpoint_cleared) + (select count(*) from state_set)
+       + (select count(*) from state_cleared) + (select count(*) from activities_added) + (select count(*) from collisions_added)
+       + (select count(*) from quarantine_resolved) + (select count(*) from quarantine_added) as other_rows`;
+
+  // Fan-out, set-wise: the activities (old values read before the update), then the update.
+  const fanOutActivitiesSql = `
+insert into ${s}.activities (entity, record_id, type, source, field, old_value, new_value, at)
+select f.entity, r.id, 'change-data-value', f.source, lf.field,
+       coalesce(r.company->lf.field, 'null'), coalesce(f.company->lf.field, 'null'), $1
+from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb, "logFields" jsonb, source text)
+cross join lateral jsonb_array_elements_text(f."logFields") as lf(field)
+join ${s}.records r on r.entity = f.entity and r.account_id = f."accountId"
+where coalesce(r.company->lf.field, 'null') is distinct from coalesce(f.company->lf.field, 'null')
+order by r.id, lf.field`;
+  const fanOutUpdateSql = `
+update ${s}.records r set company = r.company || f.company, revision = r.revision + 1, updated_at = $1
+from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb)
+where r.entity = f.entity and r.account_id = f."accountId"`;
+
+  async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    if (closed) throw new SyncError('STORE_UNAVAILABLE', '[postgres-store] the store is closed');
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    try {
+      await client.query('begin');
+      const result = await work(client);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error instanceof SyncError ? error : unavailable(error);
+    } finally {
+      client.release();
+    }
+  }
+
+  return {
+    name: 'postgres',
+    capabilities: { persistent: true, sharedAcrossProcesses: true },
+
+    async commit(batch: StoreBatch) {
+      const records = batch.records ?? [];
+      const ids = new Set<string>();
+      for (const r of records) {
+        if (ids.has(r.id)) {
+          throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] record ${batch.entity}/${r.id} appears twice in one batch`, {
+            details: { entity: batch.entity, id: r.id },
+          });
+        }
+        ids.add(r.id);
+      }
+      const now = new Date();
+      await inTransaction(async (client) => {
+        const result = await client.query<{ written: string[] }>(writeBatchSql, [
+          now,
+          json(records),
+          batch.entity,
+          batch.checkpoint ?? null,
+          batch.checkpoint !== undefined,
+          json(batch.state ?? {}),
+          json(batch.activities ?? []),
+          json(batch.collisions ?? []),
+          json(batch.quarantine ?? []),
+          json(batch.resolveQuarantine ?? []),
+        ]);
+        const written = new Set(result.rows[0]?.written ?? []);
+        if (written.size !== records.length) {
+          const stale = records.map((r) => r.id).filter((id) => !written.has(id));
+          throw new SyncError('STORE_CONFLICT', `[postgres-store] ${stale.length} ${batch.entity} record(s) changed since read`, {
+            details: { entity: batch.entity, ids: stale },
+          });
+        }
+        const fanOuts = mergeFanOuts(batch.fanOuts ?? []);
+        if (fanOuts.length > 0) {
+          if (fanOuts.some((f) => f.logFields.length > 0)) await client.query(fanOutActivitiesSql, [now, json(fanOuts)]);
+          await client.query(fanOutUpdateSql, [now, json(fanOuts)]);
+        }
+      });
+    },
+
+    async getCheckpoint(entity) {
+      const rows = await query<{ checkpoint: string }>(`select checkpoint from ${s}.checkpoints where entity = $1`, [entity]);
+      return rows[0]?.checkpoint ?? null;
+    },
+
+    async getState(key) {
+      const rows = await query<{ value: string }>(`select value from ${s}.state where key = $1`, [key]);
+      return rows[0]?.value ?? null;
+    },
+
+    async getRecords(entity, ids) {
+      if (ids.length === 0) return [];
+      const rows = await query<RecordRow>(`select ${RECORD_COLUMNS} from ${s}.records where entity = $1 and id = any($2::text[])`, [entity, ids]);
+      const byId = new Map(rows.map((r) => [r.id, toRecord(r)]));
+      return ids.flatMap((id) => byId.get(id) ?? []);
+    },
+
+    async getRecordsByCrmId(entity, crmIds) {
+      if (crmIds.length === 0) return [];
+      const rows = await query<RecordRow>(
+        `select ${RECORD_COLUMNS} from ${s}.records where entity = $1 and crm_id = any($2::text[])`,
+        [entity, crmIds],
+      );
+      const byCrmId = new Map(rows.map((r) => [r.crm_id, toRecord(r)]));
+      return crmIds.flatMap((id) => byCrmId.get(id) ?? []);
+    },
+
+    async listRecords(entity, options) {
+      const rows = await query<RecordRow>(
+        `select ${RECORD_COLUMNS} from ${s}.records
+         where entity = $1 and ($2::text is null or id > $2) and fields @> $3::jsonb
+         order by id limit $4`,
+        [entity, options.after ?? null, json(options.where ?? {}), options.limit + 1],
+      );
+      return pageOf(rows.map(toRecord), options.limit, (r) => r.id);
+    },
+
+    async listOutbox(entity, options) {
+      const rows = await query<RecordRow>(
+        `select ${RECORD_COLUMNS} from ${s}.records
+         where entity = $1 and ($2::text is null or id > $2)
+           and (cardinality(pending) > 0 or (sync_to_crm and crm_id is null and not crm_deleted))
+         order by id limit $3`,
+        [entity, options.after ?? null, options.limit + 1],
+      );
+      return pageOf(rows.map(toRecord), options.limit, (r) => r.id);
+    },
+
+    async listUnseen(entity, snapshotId, options) {
+      const rows = await query<RecordRow>(
+        `select ${RECORD_COLUMNS} from ${s}.records
+         where entity = $1 and ($2::text is null or id > $2)
+           and crm_id is not null and not crm_deleted and seen_in is distinct from $3
+         order by id limit $4`,
+        [entity, options.after ?? null, snapshotId, options.limit + 1],
+      );
+      return pageOf(rows.map(toRecord), options.limit, (r) => r.id);
+    },
+
+    async countByAccount(entity, accountIds) {
+      if (accountIds.length === 0) return new Map();
+      const rows = await query<{ account_id: string; n: string }>(
+        `select account_id, count(*) as n from ${s}.records where entity = $1 and account_id = any($2::text[]) group by account_id`,
+        [entity, accountIds],
+      );
+      return new Map(rows.map((r) => [r.account_id, Number(r.n)]));
+    },
+
+    async listActivities(options) {
+      const rows = await query<{
+        seq: string; entity: string; record_id: string; type: Activity['type']; source: Activity['source'];
+        field: string | null; old_value: Activity['oldValue']; new_value: Activity['newValue']; detail: string | null; at: Date;
+      }>(
+        `select * from ${s}.activities
+         where ($1::bigint is null or seq > $1) and ($2::text is null or entity = $2) and ($3::text is null or record_id = $3)
+         order by seq limit $4`,
+        [options.after ?? null, options.entity ?? null, options.recordId ?? null, options.limit + 1],
+      );
+      const items: Activity[] = rows.map((r) => ({
+        seq: Number(r.seq), entity: r.entity, recordId: r.record_id, type: r.type, source: r.source, field: r.field,
+        oldValue: r.old_value, newValue: r.new_value, detail: r.detail, at: r.at.toISOString(),
+      }));
+      return pageOf(items, options.limit, (a) => a.seq);
+    },
+
+    async listCollisions(options) {
+      const rows = await query<{
+        seq: string; entity: string; record_id: string; field: string; local_value: Collision['localValue'];
+        crm_value: Collision['crmValue']; winner: Collision['winner']; at: Date;
+      }>(
+        `select * from ${s}.collisions where ($1::bigint is null or seq > $1) and ($2::text is null or entity = $2) order by seq limit $3`,
+        [options.after ?? null, options.entity ?? null, options.limit + 1],
+      );
+      const items: Collision[] = rows.map((r) => ({
+        seq: Number(r.seq), entity: r.entity, recordId: r.record_id, field: r.field, localValue: r.local_value,
+        crmValue: r.crm_value, winner: r.winner, at: r.at.toISOString(),
+      }));
+      return pageOf(items, options.limit, (c) => c.seq);
+    },
+
+    async listQuarantine(options) {
+      const rows = await query<{
+        seq: string; entity: string; record_id: string | null; direction: QuarantineEntry['direction']; reason: string;
+        payload: unknown; at: Date; resolved_at: Date | null;
+      }>(
+        `select * from ${s}.quarantine
+         where ($1::bigint is null or seq > $1) and ($2::text is null or entity = $2) and ($3::boolean or resolved_at is null)
+         order by seq limit $4`,
+        [options.after ?? null, options.entity ?? null, options.includeResolved ?? false, options.limit + 1],
+      );
+      const items: QuarantineEntry[] = rows.map((r) => ({
+        seq: Number(r.seq), entity: r.entity, recordId: r.record_id, direction: r.direction, reason: r.reason,
+        payload: r.payload, at: r.at.toISOString(), resolvedAt: r.resolved_at ? r.resolved_at.toISOString() : null,
+      }));
+      return pageOf(items, options.limit, (q) => q.seq);
+    },
+
+    async stats(entity) {
+      const [row] = await query<{ records: string; pending: string; crm_deleted: string; quarantined: string }>(
+        `select count(*) as records,
+                count(*) filter (where cardinality(pending) > 0 or (sync_to_crm and crm_id is null and not crm_deleted)) as pending,
+                count(*) filter (where crm_deleted) as crm_deleted,
+                (select count(*) from ${s}.quarantine where entity = $1 and resolved_at is null) as quarantined
+         from ${s}.records where entity = $1`,
+        [entity],
+      );
+      return {
+        records: Number(row?.records ?? 0), pending: Number(row?.pending ?? 0),
+        crmDeleted: Number(row?.crm_deleted ?? 0), quarantined: Number(row?.quarantined ?? 0),
+      };
+    },
+
+    async close() {
+      closed = true;
+    },
+  };
+}
+
+export interface ConnectOptions {
+  /** postgres://user@host:port/database */
+  url: string;
+  schema?: string;
+  /** Pool size (default 10). */
+  maxConnections?: number;
+}
+
+/**
+ * Opens a pool, applies pending migrations and returns a store that ends the pool on `close()`.
+ */
+export async function connectPostgresStore(options: ConnectOptions): Promise<SyncStore> {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 });
+  try {
+    await migrate(pool, options.schema ?? 'crm_sync');
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw unavailable(error);
+  }
+  const store = createPostgresStore({ pool, ...(options.schema ? { schema: options.schema } : {}) });
+  return {
+    ...store,
+    async close() {
+      await store.close();
+      await pool.end();
+    },
+  };
+}
