@@ -49,6 +49,12 @@ export const syncConfigSchema = z.strictObject({
    * than this share of the entity's records (then nothing is flagged and the entity reports why).
    */
   reconcileMaxDeleteShare: z.number().min(0).max(1).default(0.5),
+  /**
+   * Several runners on one store: how long a runner's claim on an entity lasts without renewal
+   * (renewed at every commit). A crashed runner's entities are taken over after this long.
+   * Default: twice the interval plus a minute.
+   */
+  leaseTtlMs: z.number().int().min(1_000).optional(),
   /** Per-entity selection, by logical name; entities not listed sync with every readable field. */
   entities: z.record(logicalName, entitySelectionSchema).default({}),
   /** R1: custom entities, always synced from the CRM only. */

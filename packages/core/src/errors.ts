@@ -20,6 +20,8 @@ export const errorCodes = {
   LOCAL_EDIT_INVALID: 'Local edit is invalid',
   /** A record changed in the store between read and commit; nothing of the batch was written. */
   STORE_CONFLICT: 'Record changed concurrently',
+  /** The runner no longer holds the entity's lease (it expired and another runner took it); nothing was written. */
+  LEASE_LOST: 'Lease on the entity lost',
   /** A store batch is malformed (e.g. writes for another entity); nothing was written. */
   STORE_BATCH_INVALID: 'Store batch is invalid',
   /** The store cannot be reached or failed; `cause` holds the driver error. */

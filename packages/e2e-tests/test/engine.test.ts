@@ -90,7 +90,7 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     await w.engine.editLocal('contact', con, { fields: { emailaddress1: 'ada@local.test' } });
     let meddled = false;
     const engine = createSyncEngine({
-      adapter: w.crm.adapter, store: w.store, config: { customEntities },
+      adapter: w.crm.adapter, store: w.store, config: { customEntities }, runnerId: w.engine.runnerId,
       onEvent: (e) => {
         if (!meddled && e.type === 'page-applied' && e.entity === 'new_membership') {
           meddled = true;
@@ -107,6 +107,29 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     expect((await w.local('contact', con))?.pending).toEqual([]);
   });
 
+  it('several runners on one store: an entity is synced by the lease holder only, and taken over when it stops or dies', async () => {
+    const w = await setup({ leaseTtlMs: 1_000 });
+    await w.crm.put('lead', newId(), { firstname: 'A' });
+    const second = createSyncEngine({ adapter: w.crm.adapter, store: w.store, config: { customEntities, leaseTtlMs: 1_000 }, runnerId: 'runner-2' });
+    await w.cycle();
+    const skipped = await second.runCycle();
+    expect(skipped.entities.every((e) => e.status === 'skipped')).toBe(true);
+    await w.engine.stop(); // graceful: leases released
+    const takeover = await second.runCycle();
+    expect(takeover.entities.every((e) => e.status === 'ok')).toBe(true);
+    // runner-2 "dies" (never stops); runner-3 takes over once its leases expire.
+    const third = createSyncEngine({ adapter: w.crm.adapter, store: w.store, config: { customEntities, leaseTtlMs: 1_000 }, runnerId: 'runner-3' });
+    expect((await third.runCycle()).entities.every((e) => e.status === 'skipped')).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await w.crm.put('lead', newId(), { firstname: 'B' });
+    const after = await third.runCycle();
+    expect(after.entities.find((e) => e.entity === 'lead')).toMatchObject({ status: 'ok', applied: 1 });
+    // A runner that comes back late finds the entities held and stays off them.
+    const late = await second.runCycle();
+    expect(late.entities.every((e) => e.status === 'skipped')).toBe(true);
+    expect((await w.store.stats('lead')).records).toBe(2);
+  });
+
   it('a graceful stop commits the page in hand; the next cycle finishes with every record once', async () => {
     const w = await setup();
     const ids = Array.from({ length: 400 }, newId);
@@ -114,7 +137,7 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     const controller = new AbortController();
     let pages = 0;
     const engine = createSyncEngine({
-      adapter: w.crm.adapter, store: w.store, config: { customEntities },
+      adapter: w.crm.adapter, store: w.store, config: { customEntities }, runnerId: w.engine.runnerId,
       onEvent: (e) => {
         if (e.type === 'page-applied' && e.entity === 'contact' && ++pages === 2) controller.abort();
       },

@@ -247,6 +247,7 @@ describe.each(harnesses)('rules end to end: $name', (harness) => {
       adapter: w.crm.adapter,
       store: w.store,
       config: { pagesPerTurn: 1, customEntities: [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }] },
+      runnerId: w.engine.runnerId,
       onEvent: (e) => {
         if (e.type === 'page-applied') applied.push(e.entity);
       },

@@ -37,6 +37,7 @@ export interface MemoryStoreData {
   activitiesByRecord: Map<string, Activity[]>;
   collisions: Collision[];
   quarantine: QuarantineEntry[];
+  leases: Map<string, { owner: string; expiresAt: number }>;
   seq: number;
 }
 
@@ -49,6 +50,7 @@ export function createMemoryStoreData(): MemoryStoreData {
     activitiesByRecord: new Map(),
     collisions: [],
     quarantine: [],
+    leases: new Map(),
     seq: 0,
   };
 }
@@ -111,6 +113,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
   }
 
   function validate(batch: StoreBatch): void {
+    if (batch.lease) {
+      const held = data.leases.get(batch.entity);
+      if (!held || held.owner !== batch.lease.owner || held.expiresAt < now().getTime()) {
+        throw new SyncError('LEASE_LOST', `memory store: ${batch.lease.owner} no longer holds the lease on ${batch.entity}`, {
+          details: { entity: batch.entity, owner: batch.lease.owner },
+        });
+      }
+    }
     const t = data.tables.get(batch.entity);
     const seen = new Set<string>();
     const stale: string[] = [];
@@ -203,12 +213,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
 
   return {
     name: 'memory',
-    capabilities: { persistent: false, sharedAcrossProcesses: false },
+    capabilities: { persistent: false, sharedAcrossProcesses: false, leases: true },
 
     async commit(batch) {
       open();
       validate(batch);
       const at = now().toISOString();
+      if (batch.lease) data.leases.set(batch.entity, { owner: batch.lease.owner, expiresAt: now().getTime() + batch.lease.ttlMs });
       const t = table(data, batch.entity);
       for (const w of batch.records ?? []) writeRecord(t, w, at);
       if (batch.checkpoint !== undefined) {
@@ -358,6 +369,20 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         crmDeleted,
         quarantined: data.quarantine.filter((q) => q.entity === entity && q.resolvedAt === null).length,
       };
+    },
+
+    async acquireLease(entity, lease) {
+      open();
+      const held = data.leases.get(entity);
+      const at = now().getTime();
+      if (held && held.owner !== lease.owner && held.expiresAt >= at) return false;
+      data.leases.set(entity, { owner: lease.owner, expiresAt: at + lease.ttlMs });
+      return true;
+    },
+
+    async releaseLease(entity, owner) {
+      open();
+      if (data.leases.get(entity)?.owner === owner) data.leases.delete(entity);
     },
 
     async close() {

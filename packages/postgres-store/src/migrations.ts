@@ -82,6 +82,17 @@ create table {schema}.quarantine (
 create index quarantine_open on {schema}.quarantine (entity, record_id) where resolved_at is null;
 `,
   },
+  {
+    version: 2,
+    name: 'leases for several runners',
+    sql: `
+create table {schema}.leases (
+  entity     text primary key,
+  owner      text        not null,
+  expires_at timestamptz not null
+);
+`,
+  },
 ];
 
 export function quoteIdent(name: string): string {

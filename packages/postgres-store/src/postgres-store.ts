@@ -219,7 +219,7 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
 
   return {
     name: 'postgres',
-    capabilities: { persistent: true, sharedAcrossProcesses: true },
+    capabilities: { persistent: true, sharedAcrossProcesses: true, leases: true },
 
     async commit(batch: StoreBatch) {
       const records = batch.records ?? [];
@@ -234,6 +234,19 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
       }
       const now = new Date();
       await inTransaction(async (client) => {
+        if (batch.lease) {
+          // Fencing: the row lock holds off a takeover until this transaction ends.
+          const held = await client.query(
+            `update ${s}.leases set expires_at = now() + $3 * interval '1 millisecond'
+             where entity = $1 and owner = $2 and expires_at >= now() returning 1`,
+            [batch.entity, batch.lease.owner, batch.lease.ttlMs],
+          );
+          if (held.rowCount !== 1) {
+            throw new SyncError('LEASE_LOST', `[postgres-store] ${batch.lease.owner} no longer holds the lease on ${batch.entity}`, {
+              details: { entity: batch.entity, owner: batch.lease.owner },
+            });
+          }
+        }
         const result = await client.query<{ written: string[] }>(writeBatchSql, [
           now,
           json(records),
@@ -391,6 +404,21 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
         records: Number(row?.records ?? 0), pending: Number(row?.pending ?? 0),
         crmDeleted: Number(row?.crm_deleted ?? 0), quarantined: Number(row?.quarantined ?? 0),
       };
+    },
+
+    async acquireLease(entity, lease) {
+      const rows = await query(
+        `insert into ${s}.leases (entity, owner, expires_at) values ($1, $2, now() + $3 * interval '1 millisecond')
+         on conflict (entity) do update set owner = excluded.owner, expires_at = excluded.expires_at
+         where ${s}.leases.owner = excluded.owner or ${s}.leases.expires_at < now()
+         returning owner`,
+        [entity, lease.owner, lease.ttlMs],
+      );
+      return rows.length === 1;
+    },
+
+    async releaseLease(entity, owner) {
+      await query(`delete from ${s}.leases where entity = $1 and owner = $2`, [entity, owner]);
     },
 
     async close() {

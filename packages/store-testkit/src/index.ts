@@ -1,6 +1,7 @@
 import { describe, it } from 'vitest';
 import { createTestContext } from './context.js';
 import { fanOutTests } from './fanout.js';
+import { leaseTests } from './leases.js';
 import { logTests } from './logs.js';
 import { progressTests } from './progress.js';
 import { recordTests } from './records.js';
@@ -13,6 +14,7 @@ const areas = {
   progress: progressTests,
   fanOut: fanOutTests,
   logs: logTests,
+  leases: leaseTests,
 };
 
 /** The title of every conformance test; keys of the skip map. */

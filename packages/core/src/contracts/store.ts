@@ -13,6 +13,8 @@ export interface StoreCapabilities {
   persistent: boolean;
   /** Several processes may use the store at once (e.g. runners sharing one database). */
   sharedAcrossProcesses: boolean;
+  /** `acquireLease`/`releaseLease` exist and batches with a `lease` are fenced. */
+  leases: boolean;
 }
 
 /** A record of the marketing database. */
@@ -136,9 +138,22 @@ export interface AccountFanOut {
   source: 'crm' | 'local';
 }
 
+/**
+ * A runner's exclusive right to sync one entity (several runners on one store). A batch that carries
+ * a lease is written only while that lease is held, and extends it; otherwise it fails LEASE_LOST.
+ */
+export interface Lease {
+  /** The runner holding it. */
+  owner: string;
+  /** How long the lease lasts from now (acquire) or from this commit (renewal). */
+  ttlMs: number;
+}
+
 /** One atomic unit of progress. Every write concerns `entity` except fan-out and activity rows. */
 export interface StoreBatch {
   entity: string;
+  /** Fencing: write only while `lease.owner` holds the entity's lease (stores with leases). */
+  lease?: Lease;
   records?: RecordWrite[];
   /** New checkpoint of `entity`, committed with the records (undefined leaves it). */
   checkpoint?: string | null;
@@ -199,6 +214,13 @@ export interface SyncStore {
     options: PageOptions & { entity?: string; includeResolved?: boolean },
   ): Promise<Page<QuarantineEntry>>;
   stats(entity: string): Promise<StoreStats>;
+  /**
+   * Takes or renews the entity's lease for `owner`: true when `owner` holds it afterwards (it was
+   * free, expired, or already its own), false when another owner holds an unexpired lease.
+   */
+  acquireLease?(entity: string, lease: Lease): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it (graceful stop), so another runner takes over at once. */
+  releaseLease?(entity: string, owner: string): Promise<void>;
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -27,6 +27,8 @@ export interface SyncEngineOptions {
   registry?: EntityRegistry;
   now?: () => Date;
   onEvent?: (event: SyncEvent) => void;
+  /** This runner's name for leases when several runners share a store (default: a random id). */
+  runnerId?: string;
 }
 
 export interface CycleOptions {
@@ -38,6 +40,8 @@ export interface CycleOptions {
 
 export interface SyncEngine {
   readonly config: SyncConfig;
+  /** This runner's lease owner name. */
+  readonly runnerId: string;
   readonly registry: EntityRegistry;
   /** One cycle (R3, R16): per entity Quick Sync of new fields, pull pages, reconcile deletes, push. */
   runCycle(options?: CycleOptions): Promise<CycleSummary>;
@@ -65,9 +69,25 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const registry =
     options.registry ?? createEntityRegistry({ custom: config.customEntities, syncFilterField: config.syncFilterField });
   const listeners = options.onEvent;
+  const runnerId = options.runnerId ?? `runner-${globalThis.crypto.randomUUID()}`;
+  const leaseTtlMs = config.leaseTtlMs ?? config.intervalMs * 2 + 60_000;
+  const useLeases = options.store.capabilities.leases && typeof options.store.acquireLease === 'function';
+  // Entities this runner holds the lease of; every commit for them carries the lease (fencing).
+  const held = new Set<string>();
+  const baseStore = options.store;
+  const store: SyncStore = new Proxy(baseStore, {
+    get(target, property) {
+      if (property === 'commit') {
+        return (batch: Parameters<SyncStore['commit']>[0]) =>
+          target.commit(held.has(batch.entity) ? { ...batch, lease: { owner: runnerId, ttlMs: leaseTtlMs } } : batch);
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
   const ctx: EngineContext = {
     adapter: options.adapter,
-    store: options.store,
+    store,
     registry,
     config,
     now: options.now ?? (() => new Date()),
@@ -107,6 +127,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   function fail(run: EntityRun, error: unknown): void {
     run.done = true;
     const code = isSyncError(error) ? error.code : 'UNEXPECTED';
+    if (code === 'LEASE_LOST') held.delete(run.entity.name);
     const message = error instanceof Error ? error.message : String(error);
     if (code === 'ABORTED') {
       run.summary.status = 'partial';
@@ -119,6 +140,16 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
 
   async function prepare(run: EntityRun, signal?: AbortSignal): Promise<void> {
     const name = run.entity.name;
+    if (useLeases) {
+      // Several runners: only the holder of the entity's lease syncs it (R3 across processes).
+      if (!(await baseStore.acquireLease?.(name, { owner: runnerId, ttlMs: leaseTtlMs }))) {
+        held.delete(name);
+        run.summary.status = 'skipped';
+        run.done = true;
+        return;
+      }
+      held.add(name);
+    }
     const ep = await plan(run.entity);
     run.ep = ep;
     const pendingSnapshot = await ctx.store.getState(stateKeys.reconcile(name));
@@ -203,6 +234,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     for (const run of runs) {
       if (run.summary.status !== 'ok' || signal?.aborted) {
         if (signal?.aborted && run.summary.status === 'ok') run.summary.status = 'partial';
+        if (run.summary.status === 'skipped') continue;
         await run.pages?.return?.();
         continue;
       }
@@ -239,7 +271,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - startedAt.getTime(),
-      ok: runs.every((r) => r.summary.status === 'ok'),
+      ok: runs.every((r) => r.summary.status === 'ok' || r.summary.status === 'skipped'),
       entities: runs.map((r) => r.summary),
     };
     lastCycle = summary;
@@ -254,6 +286,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const engine: SyncEngine = {
     config,
     registry,
+    runnerId,
     get lastCycle() {
       return lastCycle;
     },
@@ -327,6 +360,9 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       await queue;
       loop = null;
       stopController = null;
+      // Hand the entities over at once instead of after the lease expires.
+      for (const entity of held) await baseStore.releaseLease?.(entity, runnerId).catch(() => undefined);
+      held.clear();
     },
   };
   return engine;

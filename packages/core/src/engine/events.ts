@@ -1,7 +1,10 @@
 /** What one entity did in one cycle. */
 export interface EntityCycleSummary {
   entity: string;
-  /** ok: done; partial: stopped early (shutdown) or has more to pull next cycle; failed: see `error`. */
+  /**
+   * ok: done; partial: stopped early (shutdown); failed: see `error`; skipped: another runner holds
+   * the entity's lease.
+   */
   status: 'ok' | 'partial' | 'failed' | 'skipped';
   pages: number;
   /** Rows received from the CRM (upserts and deletes). */
