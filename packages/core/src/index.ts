@@ -55,7 +55,7 @@ export { isFieldValue, sameValue, valueOf } from './values.js';
 export type { FieldMap, FieldValue } from './values.js';
 export { mergeRecord } from './rules/merge.js';
 export type { FieldChange, FieldCollision, MergeInput, MergeResult } from './rules/merge.js';
-export { planFields } from './rules/fields.js';
+export { planFields, SYSTEM_COLUMNS } from './rules/fields.js';
 export type { FieldExclusion, FieldExclusionReason, FieldPlan } from './rules/fields.js';
 export { assertCanCreateInCrm, assertPushable, pushableSubset } from './rules/guards.js';
 export {

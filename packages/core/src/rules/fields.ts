@@ -1,8 +1,22 @@
-import type { CrmEntitySchema } from '../contracts/crm.js';
+import type { CrmEntitySchema, CrmField } from '../contracts/crm.js';
 import type { EntityDefinition } from '../entities.js';
 
 /** Why a CRM field is not synced (R6). */
-export type FieldExclusionReason = 'not-selected' | 'not-valid-for-read' | 'secured-no-read-privilege';
+export type FieldExclusionReason = 'not-selected' | 'not-valid-for-read' | 'secured-no-read-privilege' | 'system-column';
+
+/**
+ * CRM bookkeeping columns left out of an "all fields" selection (they change on every write and
+ * would flood the activity log); selecting one by name syncs it.
+ */
+export const SYSTEM_COLUMNS: readonly string[] = [
+  'versionnumber', 'modifiedon', 'modifiedby', 'modifiedonbehalfby', 'createdon', 'createdby', 'createdonbehalfby',
+  'overriddencreatedon', 'importsequencenumber', 'timezoneruleversionnumber', 'utcconversiontimezonecode',
+];
+
+/** Lookups are pulled (their target is set in the CRM) but never pushed. */
+function isLookup(field: CrmField): boolean {
+  return field.lookupTargets !== undefined || field.type === 'Lookup' || field.type === 'Customer' || field.type === 'Owner';
+}
 
 export interface FieldExclusion {
   field: string;
@@ -25,7 +39,8 @@ export interface FieldPlan {
 /**
  * R6: which fields sync. The selection defaults to every field the sync user can read; a field is
  * synced only if selected and readable, and pushed only if also updatable on a two-way entity.
- * Lookups are pulled but not pushed (their target is set in the CRM).
+ * Lookups are pulled but not pushed (their target is set in the CRM). CRM bookkeeping columns
+ * (`SYSTEM_COLUMNS`) join an "all" selection only when named.
  */
 export function planFields(
   entity: EntityDefinition,
@@ -44,9 +59,11 @@ export function planFields(
       });
     } else if (selected && !selected.has(field.name)) {
       plan.excluded.push({ field: field.name, reason: 'not-selected' });
+    } else if (!selected && SYSTEM_COLUMNS.includes(field.name)) {
+      plan.excluded.push({ field: field.name, reason: 'system-column' });
     } else {
       plan.synced.push(field.name);
-      if (entity.direction === 'both' && field.canUpdate && field.type !== 'Lookup') plan.pushable.push(field.name);
+      if (entity.direction === 'both' && field.canUpdate && !isLookup(field)) plan.pushable.push(field.name);
     }
   }
   if (selected) {

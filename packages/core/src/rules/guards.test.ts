@@ -90,3 +90,25 @@ describe('planFields (R6)', () => {
     expect(plan.excluded).toEqual([{ field: 'x', reason: 'not-valid-for-read' }]);
   });
 });
+
+describe('planFields system columns and lookups', () => {
+  const schema: CrmEntitySchema = {
+    entity: 'contact',
+    changeTracking: true,
+    fields: [
+      { name: 'modifiedon', type: 'DateTime', custom: false, canRead: true, canUpdate: false, secured: false },
+      { name: 'versionnumber', type: 'BigInt', custom: false, canRead: true, canUpdate: false, secured: false },
+      { name: 'parentcustomerid', type: 'Customer', custom: false, canRead: true, canUpdate: true, secured: false, lookupTargets: ['account', 'contact'] },
+      { name: 'emailaddress1', type: 'String', custom: false, canRead: true, canUpdate: true, secured: false },
+    ],
+  };
+  it('leaves bookkeeping columns out of "all", with a reason, unless named', () => {
+    const all = planFields(registry.get('contact'), schema, 'all');
+    expect(all.synced).toEqual(['parentcustomerid', 'emailaddress1']);
+    expect(all.excluded).toContainEqual({ field: 'modifiedon', reason: 'system-column' });
+    expect(planFields(registry.get('contact'), schema, ['modifiedon']).synced).toEqual(['modifiedon']);
+  });
+  it('never pushes a Customer or Owner lookup', () => {
+    expect(planFields(registry.get('contact'), schema, 'all').pushable).toEqual(['emailaddress1']);
+  });
+});

@@ -1,0 +1,149 @@
+import type { Clock } from './clock.js';
+import { odataError } from './odata/errors.js';
+import type { ODataError } from './odata/errors.js';
+
+/** Service protection API limits, per user, over a sliding window (documented defaults). */
+export interface LimitSettings {
+  enabled: boolean;
+  windowMs: number;
+  maxRequests: number;
+  maxExecutionMs: number;
+  maxConcurrent: number;
+  /** Simulated execution time per request: baseMs + perRowMs × rows returned + perWriteMs × rows written. */
+  cost: { baseMs: number; perRowMs: number; perWriteMs: number };
+}
+
+export const DEFAULT_LIMITS: LimitSettings = {
+  enabled: true,
+  windowMs: 300_000,
+  maxRequests: 6000,
+  maxExecutionMs: 1_200_000,
+  maxConcurrent: 52,
+  cost: { baseMs: 10, perRowMs: 0.4, perWriteMs: 25 },
+};
+
+export type LimitsInput = Partial<Omit<LimitSettings, 'cost'>> & { cost?: Partial<LimitSettings['cost']> };
+
+interface UserWindow {
+  requests: number[];
+  executions: Array<{ at: number; ms: number }>;
+  executionTotal: number;
+  concurrent: number;
+}
+
+export interface Admission {
+  /** Ends the request; its simulated execution time joins the window. */
+  release(executionMs: number): void;
+}
+
+export interface ServiceProtection {
+  settings(): LimitSettings;
+  update(input: LimitsInput): LimitSettings;
+  /** Admits a request or returns the 429 error to send. */
+  admit(userId: string): Admission | ODataError;
+  /** The x-ms-ratelimit-* headers for a user. */
+  headers(userId: string): Record<string, string>;
+  executionMs(usage: { rows: number; writes: number }): number;
+  reset(): void;
+}
+
+const thousands = new Intl.NumberFormat('en-US');
+const seconds = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+export function mergeLimits(base: LimitSettings, input: LimitsInput): LimitSettings {
+  return { ...base, ...input, cost: { ...base.cost, ...input.cost } };
+}
+
+export function createServiceProtection(clock: Clock, initial: LimitsInput = {}): ServiceProtection {
+  let settings = mergeLimits(DEFAULT_LIMITS, initial);
+  const windows = new Map<string, UserWindow>();
+
+  const windowOf = (userId: string): UserWindow => {
+    let window = windows.get(userId);
+    if (!window) {
+      window = { requests: [], executions: [], executionTotal: 0, concurrent: 0 };
+      windows.set(userId, window);
+    }
+    const cutoff = clock.now() - settings.windowMs;
+    let drop = 0;
+    while (drop < window.requests.length && window.requests[drop]! <= cutoff) drop++;
+    if (drop) window.requests.splice(0, drop);
+    drop = 0;
+    while (drop < window.executions.length && window.executions[drop]!.at <= cutoff) {
+      window.executionTotal -= window.executions[drop]!.ms;
+      drop++;
+    }
+    if (drop) window.executions.splice(0, drop);
+    return window;
+  };
+
+  // Retry-After is in real seconds: a scaled clock makes the wait shorter by the same factor.
+  const retryAfter = (simulatedMs: number): string => String(Math.max(1, Math.ceil(simulatedMs / clock.scale / 1000)));
+  const windowSeconds = (): string => String(Math.round(settings.windowMs / 1000));
+
+  return {
+    settings: () => settings,
+    update: (input) => {
+      settings = mergeLimits(settings, input);
+      return settings;
+    },
+    admit: (userId) => {
+      const window = windowOf(userId);
+      const now = clock.now();
+      const release = (executionMs: number): void => {
+        window.concurrent -= 1;
+        window.executions.push({ at: clock.now(), ms: executionMs });
+        window.executionTotal += executionMs;
+      };
+      if (!settings.enabled) {
+        window.requests.push(now);
+        window.concurrent += 1;
+        return { release };
+      }
+      // Concurrency is enforced at once.
+      if (window.concurrent >= settings.maxConcurrent) {
+        window.requests.push(now);
+        return odataError(429, '0x80072326', `Number of concurrent requests exceeded the limit of ${settings.maxConcurrent}.`, { 'Retry-After': retryAfter(1000) });
+      }
+      // Count and time are enforced only once already exceeded; rejected requests still count, so hammering extends the wait.
+      if (window.requests.length > settings.maxRequests) {
+        window.requests.push(now);
+        const freeAt = window.requests[window.requests.length - settings.maxRequests - 1]! + settings.windowMs;
+        return odataError(
+          429,
+          '0x80072322',
+          `Number of requests exceeded the limit of ${settings.maxRequests} over time window of ${windowSeconds()} seconds.`,
+          { 'Retry-After': retryAfter(freeAt - now) },
+        );
+      }
+      if (window.executionTotal > settings.maxExecutionMs) {
+        window.requests.push(now);
+        let excess = window.executionTotal - settings.maxExecutionMs;
+        let freeAt = now;
+        for (const execution of window.executions) {
+          excess -= execution.ms;
+          freeAt = execution.at + settings.windowMs;
+          if (excess <= 0) break;
+        }
+        return odataError(
+          429,
+          '0x80072321',
+          `Combined execution time of incoming requests exceeded limit of ${thousands.format(settings.maxExecutionMs)}  milliseconds over time window of ${windowSeconds()} seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.`,
+          { 'Retry-After': retryAfter(freeAt - now) },
+        );
+      }
+      window.requests.push(now);
+      window.concurrent += 1;
+      return { release };
+    },
+    headers: (userId) => {
+      const window = windowOf(userId);
+      return {
+        'x-ms-ratelimit-burst-remaining-xrm-requests': String(Math.max(0, settings.maxRequests - window.requests.length)),
+        'x-ms-ratelimit-time-remaining-xrm-requests': seconds.format(Math.max(0, settings.maxExecutionMs - window.executionTotal) / 1000),
+      };
+    },
+    executionMs: (usage) => settings.cost.baseMs + settings.cost.perRowMs * usage.rows + settings.cost.perWriteMs * usage.writes,
+    reset: () => windows.clear(),
+  };
+}

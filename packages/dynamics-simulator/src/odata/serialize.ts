@@ -1,0 +1,103 @@
+import type { Row } from '../generator.js';
+import { isLookupValue } from '../generator.js';
+import type { Org, StoredRow } from '../org.js';
+import { isLookup, propertyName } from '../schema.js';
+import type { ColumnDefinition, TableDefinition } from '../schema.js';
+import { wantsAnnotation } from './prefer.js';
+import type { Preferences } from './prefer.js';
+
+export const FORMATTED = 'OData.Community.Display.V1.FormattedValue';
+export const LOOKUP_LOGICAL_NAME = 'Microsoft.Dynamics.CRM.lookuplogicalname';
+export const NAVIGATION_PROPERTY = 'Microsoft.Dynamics.CRM.associatednavigationproperty';
+
+export const etagOf = (version: number): string => `W/"${version}"`;
+
+const money = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/** Formatted value like the user interface shows it (dates in UTC: the simulated users' time zone). */
+export function formatValue(org: Org, column: ColumnDefinition, value: Row[string]): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (isLookupValue(value)) return org.primaryNameOf(value) ?? undefined;
+  switch (column.type) {
+    case 'Picklist':
+    case 'State':
+    case 'Status':
+      return column.options?.find((option) => option.value === value)?.label;
+    case 'Boolean':
+      return column.options?.[value ? 1 : 0]?.label;
+    case 'Money':
+      return typeof value === 'number' ? money.format(value) : undefined;
+    case 'Integer':
+    case 'BigInt':
+      return typeof value === 'number' ? integer.format(value) : undefined;
+    case 'Decimal':
+    case 'Double':
+      return typeof value === 'number' ? decimal.format(value) : undefined;
+    case 'DateTime': {
+      if (typeof value !== 'string') return undefined;
+      const date = new Date(value);
+      if (Number.isNaN(date.getTime())) return undefined;
+      const hours = date.getUTCHours();
+      const minutes = String(date.getUTCMinutes()).padStart(2, '0');
+      return `${date.getUTCMonth() + 1}/${date.getUTCDate()}/${date.getUTCFullYear()} ${hours % 12 === 0 ? 12 : hours % 12}:${minutes} ${hours < 12 ? 'AM' : 'PM'}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Columns a query returns: the selected ones plus the primary key, or every readable column. */
+export function outputColumns(table: TableDefinition, select: ColumnDefinition[] | null): ColumnDefinition[] {
+  const primary = table.columns.get(table.primaryIdAttribute)!;
+  if (!select) return [...table.columns.values()].filter((column) => column.isValidForRead);
+  const columns = [...select];
+  // Selecting a money column also returns the currency lookup, unasked.
+  const currency = table.columns.get('transactioncurrencyid');
+  if (currency && columns.some((column) => column.type === 'Money') && !columns.includes(currency)) columns.push(currency);
+  if (!columns.includes(primary)) columns.push(primary);
+  return columns;
+}
+
+export interface SerializeContext {
+  org: Org;
+  userId: string;
+  preferences: Preferences;
+}
+
+/** One row as the Web API returns it: etag first, lookups as `_x_value` with requested annotations. */
+export function serializeRow(context: SerializeContext, table: TableDefinition, stored: StoredRow, columns: ColumnDefinition[]): Record<string, unknown> {
+  const { org, userId, preferences } = context;
+  const wantsFormatted = preferences.annotations.length > 0 && wantsAnnotation(preferences, FORMATTED);
+  const wantsLookupName = preferences.annotations.length > 0 && wantsAnnotation(preferences, LOOKUP_LOGICAL_NAME);
+  const wantsNavigation = preferences.annotations.length > 0 && wantsAnnotation(preferences, NAVIGATION_PROPERTY);
+  const out: Record<string, unknown> = { '@odata.etag': etagOf(stored.version) };
+  for (const column of columns) {
+    const name = propertyName(column);
+    // Secured columns the caller may not read come back as null, silently.
+    const readable = !column.isSecured || org.fieldPermission(userId, table.logicalName, column).canRead;
+    const raw = readable ? stored.row[column.logicalName] : null;
+    const value = raw === undefined ? null : raw;
+    if (isLookup(column)) {
+      if (isLookupValue(value)) {
+        if (wantsFormatted) {
+          const formatted = formatValue(org, column, value);
+          if (formatted !== undefined) out[`${name}@${FORMATTED}`] = formatted;
+        }
+        if (wantsNavigation) out[`${name}@${NAVIGATION_PROPERTY}`] = column.navigation?.[value.table] ?? column.logicalName;
+        if (wantsLookupName) out[`${name}@${LOOKUP_LOGICAL_NAME}`] = value.table;
+        out[name] = value.id;
+      } else {
+        out[name] = null;
+      }
+      continue;
+    }
+    if (wantsFormatted) {
+      const formatted = formatValue(org, column, value);
+      if (formatted !== undefined) out[`${name}@${FORMATTED}`] = formatted;
+    }
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { createClock } from '../src/index.js';
+import { startOrg } from './helpers.js';
+
+type ErrorBody = { error: { code: string; message: string } };
+
+describe('service protection limits', () => {
+  it('sends the rate-limit headers, formatted like the real service', async () => {
+    const org = await startOrg();
+    const first = await org.api('WhoAmI');
+    expect(first.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('5999');
+    expect(first.headers.get('x-ms-ratelimit-time-remaining-xrm-requests')).toBe('1,200.00');
+    const second = await org.api('WhoAmI');
+    expect(second.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('5998');
+    expect(second.headers.get('x-ms-ratelimit-time-remaining-xrm-requests')).toBe('1,199.99');
+  });
+
+  it('enforces the request count after it is exceeded, per user, with 0x80072322 and Retry-After; the window slides', async () => {
+    const clock = createClock({ start: '2025-05-01T00:00:00Z', manual: true });
+    const org = await startOrg({ clock, limits: { maxRequests: 5 } });
+    for (let i = 0; i < 6; i++) {
+      expect((await org.api('WhoAmI')).status).toBe(200);
+      clock.advance(10_000);
+    }
+    const limited = await org.api('WhoAmI');
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toEqual({ error: { code: '0x80072322', message: 'Number of requests exceeded the limit of 5 over time window of 300 seconds.' } });
+    // Rejected requests count too (hammering extends the wait): 7 in the window, so the two oldest
+    // (t = 0 s and t = 10 s) must leave it; the second leaves at t = 310 s, 250 s from now (t = 60 s).
+    expect(limited.headers.get('retry-after')).toBe('250');
+    // Another user is not affected.
+    expect((await org.api('WhoAmI', { token: org.server.simulator.tokens.admin })).status).toBe(200);
+    clock.advance(300_000);
+    expect((await org.api('WhoAmI')).status).toBe(200);
+  });
+
+  it('enforces combined execution time from the cost model with 0x80072321', async () => {
+    const clock = createClock({ manual: true });
+    const org = await startOrg({ clock, limits: { maxExecutionMs: 3000, cost: { baseMs: 1000, perRowMs: 0, perWriteMs: 0 } } });
+    for (let i = 0; i < 4; i++) expect((await org.api('WhoAmI')).status).toBe(200);
+    const limited = await org.api('WhoAmI');
+    expect(limited.status).toBe(429);
+    const body = (await limited.json()) as ErrorBody;
+    expect(body.error.code).toBe('0x80072321');
+    expect(body.error.message).toBe(
+      'Combined execution time of incoming requests exceeded limit of 3,000  milliseconds over time window of 300 seconds. Decrease number of concurrent requests or reduce the duration of requests and try again later.',
+    );
+    expect(limited.headers.get('x-ms-ratelimit-time-remaining-xrm-requests')).toBe('0.00');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('charges execution time per row returned', async () => {
+    const org = await startOrg({ limits: { cost: { baseMs: 0, perRowMs: 10, perWriteMs: 0 } } });
+    await org.api('contacts?$select=fullname&$top=50');
+    const after = await org.api('WhoAmI');
+    expect(after.headers.get('x-ms-ratelimit-time-remaining-xrm-requests')).toBe('1,199.50');
+    const log = org.server.control.requestLog();
+    expect(log[0]).toMatchObject({ rows: 50, executionMs: 500 });
+  });
+
+  it('rejects concurrent requests above the limit at once with 0x80072326', async () => {
+    const org = await startOrg({ limits: { maxConcurrent: 2 }, faults: { rules: [{ kind: 'slow', rate: 1, delayMs: 400 }] } });
+    const responses = await Promise.all([org.api('WhoAmI'), org.api('WhoAmI'), org.api('WhoAmI')]);
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses).toEqual([200, 200, 429]);
+    const limited = responses.find((response) => response.status === 429)!;
+    expect(await limited.json()).toEqual({ error: { code: '0x80072326', message: 'Number of concurrent requests exceeded the limit of 2.' } });
+  });
+
+  it('gives Retry-After in real seconds when the clock is scaled (a 300 s window passes in 3 s)', async () => {
+    const org = await startOrg({ clock: { scale: 100 }, limits: { maxRequests: 1 } });
+    await org.api('WhoAmI');
+    await org.api('WhoAmI');
+    const limited = await org.api('WhoAmI');
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(3);
+  });
+
+  it('counts a $batch as one request', async () => {
+    const clock = createClock({ manual: true });
+    const org = await startOrg({ clock, limits: { maxRequests: 3 } });
+    const boundary = 'batch_count';
+    const part = (path: string) => `--${boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET ${org.server.webApiUrl}${path} HTTP/1.1\r\nAccept: application/json\r\n\r\n`;
+    const body = `${part('WhoAmI')}${part('WhoAmI')}${part('WhoAmI')}${part('WhoAmI')}--${boundary}--\r\n`;
+    const response = await org.api('$batch', { method: 'POST', body, headers: { 'Content-Type': `multipart/mixed; boundary=${boundary}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('2');
+  });
+});
