@@ -47,8 +47,6 @@ export interface FakeCrm extends CrmAdapter {
   forgetDeletes(): void;
   /** Counts adapter calls by name. */
   calls: Record<string, number>;
-  /** Makes the next update of these ids fail as rejected by the CRM. */
-  rejectUpdates: Map<string, string>;
   pageSize: number;
 }
 
@@ -77,7 +75,6 @@ export function createFakeCrm(): FakeCrm {
     name: 'fake',
     capabilities: { incrementalPull: true, batchWrites: false, createWithClientId: true },
     calls,
-    rejectUpdates: new Map(),
     pageSize: 3,
 
     defineTable(entity, fields) {
@@ -187,10 +184,11 @@ export function createFakeCrm(): FakeCrm {
         if (u.ifVersion !== null && u.ifVersion !== String(row.version)) {
           return { id: u.id, ok: false as const, kind: 'collision' as const, message: "The version of the existing record doesn't match the RowVersion property provided.", status: 412 };
         }
-        const reason = crm.rejectUpdates.get(u.id);
-        if (reason) {
-          crm.rejectUpdates.delete(u.id);
-          return { id: u.id, ok: false as const, kind: 'rejected' as const, message: reason, status: 400 };
+        // Like Dataverse's default text length: longer values fail validation.
+        const tooLong = Object.entries(u.fields).find(([, v]) => typeof v === 'string' && v.length > 100);
+        if (tooLong) {
+          const message = `A validation error occurred.  The length of the '${tooLong[0]}' attribute of the '${entity.name}' entity exceeded the maximum allowed length of '100'.`;
+          return { id: u.id, ok: false as const, kind: 'rejected' as const, message, status: 400 };
         }
         for (const f of Object.keys(u.fields)) {
           if (!t.fields.find((x) => x.name === f)?.canUpdate) throw new Error(`fake CRM: ${f} is not updatable`);

@@ -16,8 +16,6 @@ export interface CrmHarness {
   addColumn(entity: string, name: string): Promise<void>;
   /** Expires delta tokens and forgets deletes, so only a full read can find them. */
   expireTokensAndForgetDeletes(): Promise<void>;
-  /** Makes the CRM refuse the next update of this row with `reason`. */
-  rejectNextUpdate(entity: string, id: string, reason: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -31,19 +29,19 @@ export interface Harness {
 export const scenarioColumns: Record<string, CrmField[]> = {
   systemuser: [field('fullname', { canUpdate: false })],
   team: [field('name', { canUpdate: false })],
-  account: [field('name'), field('industry'), field('city'), field('new_synctomkto', { type: 'Boolean', custom: true })],
+  account: [field('name'), field('address1_city'), field('telephone1'), field('websiteurl'), field('new_synctomkto', { type: 'Boolean', custom: true })],
   contact: [
-    field('firstname'), field('lastname'), field('emailaddress1'), field('jobtitle'),
+    field('firstname'), field('lastname'), field('emailaddress1'), field('jobtitle'), field('telephone1'),
     field('fullname', { canUpdate: false, reason: 'not valid for update' }),
-    field('parentcustomerid', { type: 'Lookup', lookupTargets: ['account', 'contact'] }),
+    field('parentcustomerid', { type: 'Customer', lookupTargets: ['account', 'contact'] }),
     field('new_synctomkto', { type: 'Boolean', custom: true }),
     field('new_creditlimit', { type: 'Money', custom: true, secured: true, canRead: false, canUpdate: false, reason: 'secured column: no read privilege' }),
   ],
   lead: [
-    field('firstname'), field('lastname'), field('emailaddress1'), field('jobtitle'), field('companyname'),
+    field('firstname'), field('lastname'), field('emailaddress1'), field('companyname'), field('subject'), field('telephone1'),
     field('new_synctomkto', { type: 'Boolean', custom: true }),
   ],
-  opportunity: [field('name'), field('customerid', { type: 'Lookup', lookupTargets: ['account', 'contact'] })],
+  opportunity: [field('name'), field('customerid', { type: 'Customer', lookupTargets: ['account', 'contact'] })],
   new_membership: [field('new_name', { custom: true })],
 };
 
@@ -71,9 +69,6 @@ async function fakeCrm(): Promise<CrmHarness> {
       async expireTokensAndForgetDeletes() {
         crm.expireCheckpoints();
         crm.forgetDeletes();
-      },
-      async rejectNextUpdate(_entity, id, reason) {
-        crm.rejectUpdates.set(id, reason);
       },
       async close() {},
     };

@@ -1,0 +1,292 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { isSyncError, SyncError } from '@crm-sync/core';
+import type { SyncErrorCode } from '@crm-sync/core';
+import type { TokenProvider } from './auth.js';
+import type { EventSink } from './events.js';
+import { parseErrorBody } from './odata/error-body.js';
+import type { FetchLike, ResolvedOptions } from './options.js';
+import type { Redactor } from './redact.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface HttpRequest {
+  method: HttpMethod;
+  /** A path below the Web API root (`contacts?$select=name`) or an absolute link the service returned. */
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Statuses the caller handles (returned instead of thrown), e.g. 412 on a conditional write. */
+  pass?: (status: number) => boolean;
+  signal?: AbortSignal | undefined;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+export interface HttpClient {
+  /** The Web API root, ending in `/`. */
+  readonly root: string;
+  send(request: HttpRequest): Promise<HttpResponse>;
+  /**
+   * A link from the service or a checkpoint, as a URL on this environment's Web API, or null if it
+   * points elsewhere. The bearer token is only ever sent to the configured environment.
+   */
+  resolve(link: string): string | null;
+  /** Removes secrets and tokens from text that is about to be shown. */
+  redact(text: string): string;
+}
+
+/** Replaceable for tests: time and randomness. */
+export interface HttpDeps {
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+  now?: () => number;
+}
+
+export interface HttpClientInput {
+  options: Pick<ResolvedOptions, 'environmentUrl' | 'apiPath' | 'maxConcurrency' | 'retry'>;
+  fetch: FetchLike;
+  tokens: TokenProvider;
+  redactor: Redactor;
+  emit: EventSink;
+  deps?: HttpDeps;
+}
+
+const TRANSIENT = new Set([500, 502, 503, 504]);
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  410: 'Gone',
+  412: 'Precondition Failed',
+  413: 'Payload Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+const statusText = (status: number): string => (status === 0 ? 'no response' : `${status} ${REASONS[status] ?? ''}`.trim());
+
+export function abortError(cause?: unknown): SyncError {
+  return new SyncError('ABORTED', '[dynamics-adapter] Aborted', cause === undefined ? {} : { cause });
+}
+
+async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : undefined);
+  } catch (error) {
+    throw abortError(error);
+  }
+}
+
+/** A FIFO semaphore: at most `max` requests in flight. */
+function createLimiter(max: number) {
+  let active = 0;
+  const waiting: Array<{ grant: () => void }> = [];
+  return {
+    async acquire(signal?: AbortSignal): Promise<void> {
+      if (signal?.aborted) throw abortError(signal.reason);
+      if (active < max) {
+        active += 1;
+        return;
+      }
+      await new Promise<void>((resolve, reject) => {
+        const entry = {
+          grant: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+        };
+        const onAbort = () => {
+          const index = waiting.indexOf(entry);
+          if (index >= 0) waiting.splice(index, 1);
+          reject(abortError(signal?.reason));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        waiting.push(entry);
+      });
+    },
+    release(): void {
+      const next = waiting.shift();
+      // The slot passes straight to the next waiter, so `active` stays the same.
+      if (next) next.grant();
+      else active -= 1;
+    },
+  };
+}
+
+/** `Retry-After` in ms: delta-seconds (possibly fractional) or an HTTP date; null when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number): number | null {
+  if (value === null || value.trim() === '') return null;
+  const seconds = Number(value.trim());
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+export function createHttpClient(input: HttpClientInput): HttpClient {
+  const { options, tokens, redactor, emit } = input;
+  const { retry } = options;
+  const sleep = input.deps?.sleep ?? defaultSleep;
+  const random = input.deps?.random ?? Math.random;
+  const now = input.deps?.now ?? (() => performance.now());
+  const env = new URL(options.environmentUrl);
+  const root = `${env.origin}${options.apiPath}/`;
+  const limiter = createLimiter(options.maxConcurrency);
+  // After a 429 every request waits: hammering a throttled server only extends Retry-After.
+  let pausedUntil = 0;
+
+  const resolve = (link: string): string | null => {
+    let url: URL;
+    try {
+      url = new URL(link, root);
+    } catch {
+      return null;
+    }
+    // Links are rebased onto the configured origin; anything outside the Web API path is refused.
+    if (!(url.pathname + '/').startsWith(options.apiPath + '/')) return null;
+    return `${env.origin}${url.pathname}${url.search}`;
+  };
+
+  const pathOf = (url: string): string => {
+    try {
+      return new URL(url).pathname;
+    } catch {
+      return '(invalid url)';
+    }
+  };
+
+  const send = async (request: HttpRequest): Promise<HttpResponse> => {
+    const url = resolve(request.url);
+    const { method, signal } = request;
+    if (url === null) {
+      throw new SyncError('CRM_REQUEST_REJECTED', `[dynamics-adapter] Refusing to send ${method} to a URL outside ${root}`, {
+        details: { method },
+      });
+    }
+    const path = pathOf(url);
+    const what = `${method} ${path}`;
+    const started = now();
+    let attempt = 0;
+    let forceToken = false;
+    let refreshed = false;
+    let lastCause: unknown;
+
+    for (;;) {
+      attempt += 1;
+      if (signal?.aborted) throw abortError(signal.reason);
+      // Wait out a 429 pause; a slot granted while another request got throttled goes back.
+      for (;;) {
+        while (now() < pausedUntil) await sleep(pausedUntil - now(), signal);
+        await limiter.acquire(signal);
+        if (now() >= pausedUntil) break;
+        limiter.release();
+      }
+
+      let response: Response | undefined;
+      let text = '';
+      let failure: unknown;
+      const attemptStarted = now();
+      try {
+        const token = await tokens.getToken(forceToken);
+        forceToken = false;
+        const headers: Record<string, string> = {
+          Accept: 'application/json',
+          'OData-Version': '4.0',
+          'OData-MaxVersion': '4.0',
+          ...(request.body !== undefined ? { 'Content-Type': 'application/json; charset=utf-8' } : {}),
+          ...request.headers,
+          Authorization: `Bearer ${token}`,
+        };
+        const timeout = AbortSignal.timeout(retry.requestTimeoutMs);
+        const init: RequestInit = { method, headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout };
+        if (request.body !== undefined) init.body = request.body;
+        response = await input.fetch(url, init);
+        text = await response.text();
+      } catch (error) {
+        if (signal?.aborted) throw abortError(signal.reason);
+        // A token request that could not reach Entra is retried like a dropped connection.
+        if (isSyncError(error) && error.code !== 'CRM_UNAVAILABLE') throw error;
+        failure = error;
+        response = undefined;
+      } finally {
+        limiter.release();
+      }
+
+      const status = response?.status ?? 0;
+      emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(now() - attemptStarted) });
+
+      if (response && (response.ok || request.pass?.(status))) {
+        return { status, headers: response.headers, text };
+      }
+
+      const body = response ? parseErrorBody(text) : null;
+      const crm = body ? ` (${body.code || 'no code'}) ${redactor.redact(body.message)}` : '';
+      const details = { method, path, status, crmCode: body?.code ?? null, crmMessage: body ? redactor.redact(body.message) : null };
+
+      let waitMs: number;
+      let reason: 'throttled' | 'server-error' | 'network';
+      if (!response) {
+        reason = 'network';
+        lastCause = redactor.error(failure);
+        waitMs = backoff(attempt);
+      } else if (status === 401) {
+        // One forced token refresh: the token may have been revoked or rotated early.
+        if (!refreshed) {
+          refreshed = true;
+          forceToken = true;
+          attempt -= 1;
+          continue;
+        }
+        throw new SyncError('CRM_AUTH_FAILED', `[dynamics-adapter] ${what} was refused with 401 even with a fresh token${crm}`, { details });
+      } else if (status === 403) {
+        throw new SyncError('CRM_AUTH_FAILED', `[dynamics-adapter] ${what} was refused with 403: the sync user lacks a privilege${crm}`, {
+          details,
+        });
+      } else if (status === 429) {
+        reason = 'throttled';
+        const retryAfter = parseRetryAfter(response.headers.get('retry-after'), Date.now());
+        // Without Retry-After, Microsoft's sample waits 2^attempt seconds.
+        waitMs = Math.min(retry.maxRetryAfterMs, retryAfter ?? 1000 * 2 ** Math.min(attempt, 8));
+        pausedUntil = Math.max(pausedUntil, now() + waitMs);
+        emit({ type: 'throttled', method, path, retryAfterMs: waitMs });
+        lastCause = new Error(`HTTP 429${crm}`);
+      } else if (TRANSIENT.has(status)) {
+        reason = 'server-error';
+        waitMs = backoff(attempt);
+        lastCause = new Error(`HTTP ${status}${crm}`);
+      } else {
+        throw new SyncError('CRM_REQUEST_REJECTED', `[dynamics-adapter] ${what} was rejected: ${statusText(status)}${crm}`, { details });
+      }
+      const lastStatus = status;
+
+      const elapsed = now() - started;
+      if (attempt >= retry.maxAttempts || elapsed + waitMs > retry.budgetMs) {
+        const code: SyncErrorCode = lastStatus === 429 ? 'CRM_RATE_LIMITED' : 'CRM_UNAVAILABLE';
+        const seconds = (elapsed / 1000).toFixed(1);
+        throw new SyncError(
+          code,
+          `[dynamics-adapter] ${what} failed ${attempt} time(s) in ${seconds} s, last with ${statusText(lastStatus)}; retry budget spent (${retry.maxAttempts} attempts, ${retry.budgetMs} ms)`,
+          { cause: lastCause, details: { ...details, attempts: attempt, elapsedMs: Math.round(elapsed) } },
+        );
+      }
+      emit({ type: 'retry', method, path, reason, status, attempt, waitMs: Math.round(waitMs) });
+      if (reason !== 'throttled') await sleep(waitMs, signal);
+    }
+  };
+
+  // Full jitter: a random wait up to an exponentially growing cap.
+  function backoff(attempt: number): number {
+    const cap = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+    return random() * cap;
+  }
+
+  return { root, send, resolve, redact: redactor.redact };
+}

@@ -1,0 +1,315 @@
+import { isSyncError, SyncError } from '@crm-sync/core';
+import type { CrmEntitySchema, CrmField, EntityDefinition } from '@crm-sync/core';
+import type { HttpClient } from './http.js';
+import { parseObject, parsePage } from './odata/parse.js';
+import { guid, name, stringLiteral } from './odata/query.js';
+import { LOOKUP_TYPES } from './odata/types.js';
+import type { AttributeInfo, EntityMetadata, LookupBinding } from './odata/types.js';
+
+export interface WhoAmI {
+  userId: string;
+  organizationId: string | null;
+}
+
+export interface Described {
+  schema: CrmEntitySchema;
+  metadata: EntityMetadata;
+}
+
+export interface MetadataService {
+  whoAmI(signal?: AbortSignal): Promise<WhoAmI>;
+  /** Reads metadata and field access afresh (R9: columns added later appear). */
+  describe(entity: EntityDefinition, signal?: AbortSignal): Promise<Described>;
+  /**
+   * Metadata that knows every one of `fields`: the last describe if recent and it does, else a fresh one.
+   * Throws FIELD_NOT_IN_CRM naming fields the CRM does not have.
+   */
+  resolveFields(entity: EntityDefinition, fields: readonly string[], signal?: AbortSignal): Promise<{ metadata: EntityMetadata; attributes: AttributeInfo[] }>;
+  /** How a lookup binds to one of its targets on writes (`<nav>@odata.bind`). */
+  binding(metadata: EntityMetadata, attribute: AttributeInfo, target: string, signal?: AbortSignal): Promise<LookupBinding>;
+  /** EntitySetName of a table. */
+  entitySet(logicalName: string, signal?: AbortSignal): Promise<string>;
+}
+
+const ATTRIBUTE_SELECT = [
+  'LogicalName',
+  'SchemaName',
+  'AttributeType',
+  'AttributeTypeName',
+  'AttributeOf',
+  'IsCustomAttribute',
+  'IsValidForRead',
+  'IsValidForUpdate',
+  'IsValidForCreate',
+  'IsValidODataAttribute',
+  'IsSecured',
+].join(',');
+
+/** Attribute types that hold no value of their own in the Web API. */
+const NO_VALUE_TYPES = new Set(['Virtual', 'EntityName', 'PartyList', 'CalendarRules', 'ManagedProperty']);
+
+interface RawAttribute {
+  logicalName: string;
+  schemaName: string;
+  type: string;
+  typeName: string | null;
+  attributeOf: string | null;
+  custom: boolean;
+  validForRead: boolean;
+  validForUpdate: boolean;
+  validForCreate: boolean;
+  validOData: boolean;
+  secured: boolean;
+  metadataId: string;
+}
+
+const str = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const bool = (value: unknown, fallback: boolean): boolean => (typeof value === 'boolean' ? value : fallback);
+/** FieldPermission flags: 0 = not allowed, 4 = allowed (booleans tolerated). */
+const allowed = (value: unknown): boolean => value === true || (typeof value === 'number' && value > 0);
+
+function invalid(what: string, detail: string): SyncError {
+  return new SyncError('CRM_RESPONSE_INVALID', `[dynamics-adapter] ${what} returned metadata the adapter cannot read: ${detail}`);
+}
+
+function rawAttribute(json: unknown, what: string): RawAttribute {
+  if (typeof json !== 'object' || json === null) throw invalid(what, 'an attribute is not an object');
+  const a = json as Record<string, unknown>;
+  const logicalName = str(a.LogicalName);
+  const type = str(a.AttributeType);
+  const metadataId = str(a.MetadataId);
+  if (!logicalName || !type || !metadataId) throw invalid(what, 'an attribute lacks LogicalName, AttributeType or MetadataId');
+  const typeName = a.AttributeTypeName;
+  return {
+    logicalName,
+    schemaName: str(a.SchemaName) ?? logicalName,
+    type,
+    typeName: typeof typeName === 'object' && typeName !== null ? str((typeName as { Value?: unknown }).Value) : null,
+    attributeOf: str(a.AttributeOf),
+    custom: bool(a.IsCustomAttribute, false),
+    validForRead: bool(a.IsValidForRead, true),
+    validForUpdate: bool(a.IsValidForUpdate, false),
+    validForCreate: bool(a.IsValidForCreate, false),
+    validOData: bool(a.IsValidODataAttribute, true),
+    secured: bool(a.IsSecured, false),
+    metadataId: metadataId.toLowerCase(),
+  };
+}
+
+export function createMetadataService(http: HttpClient, maxAgeMs: number): MetadataService {
+  let who: Promise<WhoAmI> | null = null;
+  const latest = new Map<string, { metadata: EntityMetadata; at: number }>();
+  const sets = new Map<string, Promise<string>>();
+  const relationships = new Map<string, Promise<Map<string, string> | null>>();
+
+  const getJson = async (url: string, what: string, signal?: AbortSignal) => {
+    const response = await http.send({ method: 'GET', url, signal });
+    return parseObject(response.text, what);
+  };
+
+  const whoAmI = (signal?: AbortSignal): Promise<WhoAmI> => {
+    // GET /api/data/v9.2/WhoAmI: the sync user's systemuserid (R13 echoes, field privileges).
+    who ??= getJson('WhoAmI', 'WhoAmI', signal).then((body) => {
+      const userId = str(body.UserId);
+      if (!userId) throw invalid('WhoAmI', 'no UserId');
+      return { userId: guid(userId), organizationId: str(body.OrganizationId)?.toLowerCase() ?? null };
+    });
+    // A failed WhoAmI is not cached.
+    who.catch(() => {
+      who = null;
+    });
+    return who;
+  };
+
+  const describe = async (entity: EntityDefinition, signal?: AbortSignal): Promise<Described> => {
+    const logical = name(entity.name, 'entity logical name');
+    const what = `EntityDefinitions(LogicalName='${logical}')`;
+    const key = `EntityDefinitions(LogicalName=${encodeURIComponent(stringLiteral(logical))})`;
+    let definition: Record<string, unknown>;
+    try {
+      // GET /api/data/v9.2/EntityDefinitions(LogicalName='x')?$select=...&$expand=Attributes($select=...): one response, no paging.
+      definition = await getJson(
+        `${key}?$select=LogicalName,EntitySetName,PrimaryIdAttribute,ChangeTrackingEnabled&$expand=Attributes($select=${ATTRIBUTE_SELECT})`,
+        what,
+        signal,
+      );
+    } catch (error) {
+      if (isSyncError(error, 'CRM_REQUEST_REJECTED') && (error.details.status === 404 || error.details.status === 400)) {
+        throw new SyncError('CRM_REQUEST_REJECTED', `[dynamics-adapter] Entity "${logical}" does not exist in the CRM`, {
+          cause: error,
+          details: { entity: logical, status: error.details.status },
+        });
+      }
+      throw error;
+    }
+    const { userId } = await whoAmI(signal);
+    const [targets, privileges] = await Promise.all([
+      // GET .../Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets: Targets needs the cast.
+      getJson(`${key}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets`, `${what} lookups`, signal),
+      // GET /api/data/v9.2/systemusers(<id>)/Microsoft.Dynamics.CRM.RetrievePrincipalAttributePrivileges(): field security, teams included.
+      getJson(`systemusers(${userId})/Microsoft.Dynamics.CRM.RetrievePrincipalAttributePrivileges()`, 'RetrievePrincipalAttributePrivileges', signal),
+    ]);
+
+    const entitySet = str(definition.EntitySetName);
+    const primaryKey = str(definition.PrimaryIdAttribute);
+    if (!entitySet || !primaryKey) throw invalid(what, 'no EntitySetName or PrimaryIdAttribute');
+    if (entitySet !== entity.entitySet || primaryKey !== entity.primaryKey) {
+      const issues = [
+        ...(entitySet !== entity.entitySet ? [`entities.${logical}.entitySet: the CRM calls it "${entitySet}", not "${entity.entitySet}"`] : []),
+        ...(primaryKey !== entity.primaryKey ? [`entities.${logical}.primaryKey: the CRM calls it "${primaryKey}", not "${entity.primaryKey}"`] : []),
+      ];
+      throw new SyncError('CONFIG_INVALID', `[dynamics-adapter] Entity definition does not match the CRM:\n  ${issues.join('\n  ')}`, {
+        details: { issues },
+      });
+    }
+    if (!Array.isArray(definition.Attributes)) throw invalid(what, 'no Attributes');
+
+    const lookupTargets = new Map<string, string[]>();
+    if (!Array.isArray(targets.value)) throw invalid(`${what} lookups`, 'no value array');
+    for (const row of targets.value) {
+      const r = (row ?? {}) as Record<string, unknown>;
+      const logicalName = str(r.LogicalName);
+      if (logicalName && Array.isArray(r.Targets)) lookupTargets.set(logicalName, r.Targets.filter((t): t is string => typeof t === 'string'));
+    }
+    const fieldAccess = new Map<string, { read: boolean; update: boolean; create: boolean }>();
+    const list = privileges.AttributePrivileges;
+    if (!Array.isArray(list)) throw invalid('RetrievePrincipalAttributePrivileges', 'no AttributePrivileges');
+    for (const p of list as Array<Record<string, unknown>>) {
+      const id = str(p?.AttributeId);
+      if (id) fieldAccess.set(id.toLowerCase(), { read: allowed(p.CanRead), update: allowed(p.CanUpdate), create: allowed(p.CanCreate) });
+    }
+
+    const fields: CrmField[] = [];
+    const attributes = new Map<string, AttributeInfo>();
+    for (const json of definition.Attributes) {
+      const a = rawAttribute(json, what);
+      const multiSelect = a.type === 'Virtual' && a.typeName === 'MultiSelectPicklistType';
+      const type = multiSelect ? 'MultiSelectPicklist' : a.type;
+      const lookup = LOOKUP_TYPES.has(type);
+      const targetsOf = lookup ? (lookupTargets.get(a.logicalName) ?? []) : [];
+      let reasonRead: string | null = null;
+      let reasonUpdate: string | null = null;
+      // Columns without a value of their own (name/yomi shadows of lookups, virtual columns) are listed, never read.
+      if (a.attributeOf) reasonRead = `part of ${a.attributeOf}, not a column of its own`;
+      else if (!multiSelect && NO_VALUE_TYPES.has(a.type)) reasonRead = `${a.type} column: no value in the Web API`;
+      else if (!a.validOData) reasonRead = 'not available in the Web API (IsValidODataAttribute is false)';
+      else if (!a.validForRead) reasonRead = 'not valid for read (IsValidForRead is false)';
+      const access = a.secured ? (fieldAccess.get(a.metadataId) ?? { read: false, update: false, create: false }) : null;
+      if (!reasonRead && access && !access.read) reasonRead = 'secured by field security and the sync user has no read permission';
+      if (!a.validForUpdate) reasonUpdate = 'not valid for update (IsValidForUpdate is false)';
+      else if (access && !access.update) reasonUpdate = 'secured by field security and the sync user has no update permission';
+      const canRead = reasonRead === null;
+      const canUpdate = canRead && reasonUpdate === null;
+      const field: CrmField = { name: a.logicalName, type, custom: a.custom, canRead, canUpdate, secured: a.secured };
+      if (lookup) field.lookupTargets = targetsOf;
+      const reason = reasonRead ?? reasonUpdate;
+      if (reason) field.reason = reason;
+      fields.push(field);
+      const odataColumn = a.validOData && !a.attributeOf && (multiSelect || !NO_VALUE_TYPES.has(a.type));
+      if (odataColumn) {
+        attributes.set(a.logicalName, {
+          logicalName: a.logicalName,
+          schemaName: a.schemaName,
+          type,
+          lookup,
+          targets: targetsOf,
+          custom: a.custom,
+          validForRead: a.validForRead,
+          validForUpdate: a.validForUpdate,
+          validForCreate: a.validForCreate,
+          secured: a.secured,
+          metadataId: a.metadataId,
+          canRead,
+          canUpdate,
+          canCreate: a.validForCreate && (!access || access.create),
+        });
+      }
+    }
+    fields.sort((x, y) => x.name.localeCompare(y.name));
+    const metadata: EntityMetadata = {
+      logicalName: logical,
+      entitySet,
+      primaryKey,
+      changeTracking: definition.ChangeTrackingEnabled === true,
+      attributes,
+      hasModifiedOn: attributes.has('modifiedon'),
+      hasModifiedBy: attributes.get('modifiedby')?.lookup === true,
+    };
+    latest.set(logical, { metadata, at: performance.now() });
+    return { schema: { entity: logical, fields, changeTracking: metadata.changeTracking }, metadata };
+  };
+
+  const resolveFields: MetadataService['resolveFields'] = async (entity, fields, signal) => {
+    const pick = (metadata: EntityMetadata) => {
+      const missing = fields.filter((f) => !metadata.attributes.has(f));
+      return { missing, attributes: fields.filter((f) => metadata.attributes.has(f)).map((f) => metadata.attributes.get(f)!) };
+    };
+    const cached = latest.get(entity.name);
+    let metadata = cached && performance.now() - cached.at <= maxAgeMs ? cached.metadata : undefined;
+    // Unknown fields may be columns added since (R9): read the metadata again before refusing them.
+    if (!metadata || pick(metadata).missing.length > 0) metadata = (await describe(entity, signal)).metadata;
+    const { missing, attributes } = pick(metadata);
+    if (missing.length > 0) {
+      throw new SyncError('FIELD_NOT_IN_CRM', `[dynamics-adapter] ${entity.name} has no column(s) ${missing.join(', ')} in the CRM`, {
+        details: { entity: entity.name, fields: missing },
+      });
+    }
+    return { metadata, attributes };
+  };
+
+  const entitySet = (logicalName: string, signal?: AbortSignal): Promise<string> => {
+    let promise = sets.get(logicalName);
+    if (!promise) {
+      const key = `EntityDefinitions(LogicalName=${encodeURIComponent(stringLiteral(name(logicalName, 'entity logical name')))})`;
+      // GET /api/data/v9.2/EntityDefinitions(LogicalName='x')?$select=EntitySetName
+      promise = getJson(`${key}?$select=EntitySetName`, `${key}`, signal).then((body) => {
+        const set = str(body.EntitySetName);
+        if (!set) throw invalid(key, 'no EntitySetName');
+        return set;
+      });
+      promise.catch(() => sets.delete(logicalName));
+      sets.set(logicalName, promise);
+    }
+    return promise;
+  };
+
+  /** ReferencingAttribute|ReferencedEntity -> navigation property, or null where the service has no relationship metadata. */
+  const navigationProperties = (metadata: EntityMetadata, signal?: AbortSignal): Promise<Map<string, string> | null> => {
+    let promise = relationships.get(metadata.logicalName);
+    if (!promise) {
+      const key = `EntityDefinitions(LogicalName=${encodeURIComponent(stringLiteral(metadata.logicalName))})`;
+      // GET .../ManyToOneRelationships?$select=ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName
+      promise = http
+        .send({
+          method: 'GET',
+          url: `${key}/ManyToOneRelationships?$select=ReferencingAttribute,ReferencedEntity,ReferencingEntityNavigationPropertyName`,
+          pass: (status) => status === 400 || status === 404,
+          signal,
+        })
+        .then((response) => {
+          if (response.status >= 400) return null;
+          const map = new Map<string, string>();
+          for (const row of parsePage(response.text, `${key}/ManyToOneRelationships`).rows) {
+            const r = row as Record<string, unknown>;
+            const attribute = str(r.ReferencingAttribute);
+            const target = str(r.ReferencedEntity);
+            const nav = str(r.ReferencingEntityNavigationPropertyName);
+            if (attribute && target && nav) map.set(`${attribute}|${target}`, nav);
+          }
+          return map;
+        });
+      promise.catch(() => relationships.delete(metadata.logicalName));
+      relationships.set(metadata.logicalName, promise);
+    }
+    return promise;
+  };
+
+  const binding: MetadataService['binding'] = async (metadata, attribute, target, signal) => {
+    const [navigations, targetSet] = await Promise.all([navigationProperties(metadata, signal), entitySet(target, signal)]);
+    // Without relationship metadata, Dataverse's naming: polymorphic `<name>_<target>`, custom by SchemaName.
+    const fallback = attribute.targets.length > 1 ? `${attribute.logicalName}_${target}` : attribute.custom ? attribute.schemaName : attribute.logicalName;
+    return { navigationProperty: navigations?.get(`${attribute.logicalName}|${target}`) ?? fallback, targetEntitySet: targetSet };
+  };
+
+  return { whoAmI, describe, resolveFields, binding, entitySet };
+}

@@ -1,0 +1,102 @@
+import * as z from 'zod';
+import { formatIssues, SyncError } from '@crm-sync/core';
+import type { INetworkModule } from '@azure/msal-node';
+import type { AdapterEvent } from './events.js';
+
+/** The fetch signature the adapter calls; tests inject their own. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+const fn = <T>(what: string) =>
+  z.custom<T>((value) => typeof value === 'function', { message: `must be a function (${what})` });
+
+const guidLike = z.string().min(1, 'must not be empty');
+
+const clientCredentials = z.strictObject({
+  kind: z.literal('client-credentials'),
+  tenantId: guidLike,
+  clientId: guidLike,
+  clientSecret: z.string().min(1, 'must not be empty'),
+  /** Entra authority host; sovereign clouds use another one. Must be https (msal-node insists). */
+  authorityHost: z.url({ protocol: /^https$/, error: 'must be an https URL' }).default('https://login.microsoftonline.com'),
+  /**
+   * Advanced: msal-node's network module. By default MSAL's requests go through the adapter's
+   * `fetch`, so tests and proxies see them too.
+   */
+  networkClient: z.custom<INetworkModule>((v) => typeof v === 'object' && v !== null, 'must be an INetworkModule').optional(),
+  /** Advanced: JSON of the authority's OpenID configuration, to skip discovery (offline or private clouds). */
+  authorityMetadata: z.string().optional(),
+  /** Advanced: JSON of the cloud instance discovery answer, to skip discovery. */
+  cloudDiscoveryMetadata: z.string().optional(),
+});
+
+const staticToken = z.strictObject({
+  kind: z.literal('static-token'),
+  /** A bearer token, or a function returning one (called again after a 401). */
+  token: z.union([z.string().min(1, 'must not be empty'), fn<(forceRefresh: boolean) => Promise<string> | string>('token provider')]),
+});
+
+export const adapterOptionsSchema = z.strictObject({
+  /** The environment URL, e.g. https://contoso.crm.dynamics.com (no path). */
+  environmentUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** Web API path below the environment URL. */
+  apiPath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_./-]*[^/]$/, 'must start with "/" and not end with "/"')
+    .default('/api/data/v9.2'),
+  auth: z.discriminatedUnion('kind', [clientCredentials, staticToken]),
+  fetch: fn<FetchLike>('fetch').optional(),
+  /** Rows per page (Dataverse caps at 5,000 and ignores more). */
+  pageSize: z.number().int().min(1).max(5_000).default(5_000),
+  /** Requests in flight at once; Dataverse rejects the 52nd concurrent request of a user. */
+  maxConcurrency: z.number().int().min(1).max(51).default(8),
+  /** Writes per `$batch` request (Dataverse allows 1,000; smaller batches keep execution time low). */
+  batchSize: z.number().int().min(1).max(1_000).default(100),
+  retry: z
+    .strictObject({
+      /** Attempts per request, the first included. */
+      maxAttempts: z.number().int().min(1).max(100).default(10),
+      /** Time one request may spend waiting and retrying before it fails. */
+      budgetMs: z.number().int().min(0).default(300_000),
+      /** First backoff step for 5xx and dropped connections (full jitter, doubling). */
+      baseDelayMs: z.number().int().min(0).default(500),
+      /** Longest single backoff for 5xx and dropped connections. */
+      maxDelayMs: z.number().int().min(0).default(30_000),
+      /** Longest `Retry-After` honoured; a longer one is waited for this long only. */
+      maxRetryAfterMs: z.number().int().min(0).default(300_000),
+      /** Per-attempt timeout; a request that hangs longer counts as a dropped connection. */
+      requestTimeoutMs: z.number().int().min(1).default(120_000),
+    })
+    .prefault({}),
+  /** Tables without change tracking: every Nth pull is a full read that also finds deletes (0 = never). */
+  reconcileEvery: z.number().int().min(0).default(12),
+  /** Tables without change tracking: rows modified this long before the watermark are read again. */
+  watermarkOverlapMs: z.number().int().min(0).max(3_600_000).default(1_000),
+  /** Pulls and writes reuse metadata read this recently (by describeEntity or an earlier call). */
+  metadataMaxAgeMs: z.number().int().min(0).default(60_000),
+  /** Read the next page while the caller processes the current one. */
+  readAhead: z.boolean().default(true),
+  /** Metrics and diagnostics (requests, retries, throttling, checkpoint resets). Never sees secrets. */
+  onEvent: fn<(event: AdapterEvent) => void>('event listener').optional(),
+});
+
+export type DynamicsAdapterOptions = z.input<typeof adapterOptionsSchema>;
+export type ResolvedOptions = z.output<typeof adapterOptionsSchema>;
+export type AuthOptions = ResolvedOptions['auth'];
+
+/** Validates options; throws CONFIG_INVALID naming every bad path (never echoing values). */
+export function parseOptions(input: unknown): ResolvedOptions {
+  const parsed = adapterOptionsSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const problems = formatIssues(parsed.error.issues);
+    throw new SyncError('CONFIG_INVALID', `[dynamics-adapter] Invalid options:\n  ${problems.join('\n  ')}`, {
+      details: { issues: problems },
+    });
+  }
+  const options = parsed.data;
+  if (new URL(options.environmentUrl).pathname.replace(/\/+$/, '') !== '') {
+    throw new SyncError('CONFIG_INVALID', '[dynamics-adapter] Invalid options:\n  environmentUrl: must have no path (set apiPath)', {
+      details: { issues: ['environmentUrl: must have no path (set apiPath)'] },
+    });
+  }
+  return options;
+}

@@ -1,0 +1,247 @@
+import { assertCanCreateInCrm, isSyncError, SyncError } from '@crm-sync/core';
+import type { CrmCreate, CrmUpdate, CrmWriteResult, EntityDefinition, FieldMap } from '@crm-sync/core';
+import type { HttpClient } from './http.js';
+import type { MetadataService } from './metadata.js';
+import { encodeBatch, parseBatchResponse } from './odata/batch.js';
+import type { BatchOperation, BatchPartResponse } from './odata/batch.js';
+import { parseErrorBody } from './odata/error-body.js';
+import { etagValue, typeProblem } from './odata/parse.js';
+import { isGuid, prefer, rowPath } from './odata/query.js';
+import type { AttributeInfo, EntityMetadata } from './odata/types.js';
+import type { ResolvedOptions } from './options.js';
+
+export interface WriteContext {
+  http: HttpClient;
+  metadata: MetadataService;
+  options: ResolvedOptions;
+}
+
+/** One write, ready to send, with how to read its outcome. */
+interface Operation {
+  index: number;
+  id: string;
+  create: boolean;
+  op: BatchOperation;
+}
+
+/** Statuses that are the outcome of one write; 401 and 429 are the transport's business. */
+const isWriteOutcome = (status: number): boolean => status >= 400 && status < 500 && status !== 401 && status !== 429;
+const isTransient = (status: number): boolean => status === 429 || status >= 500;
+
+export function createWriter(context: WriteContext) {
+  const { http, metadata, options } = context;
+
+  /** Every field exists in the CRM and may be written by the sync user; throws before anything is sent (R8, R6). */
+  const checkFields = async (entity: EntityDefinition, rows: ReadonlyArray<{ fields: FieldMap }>, mode: 'create' | 'update') => {
+    const names = [...new Set(rows.flatMap((r) => Object.keys(r.fields)))].filter((f) => f !== entity.primaryKey);
+    const { metadata: meta, attributes } = await metadata.resolveFields(entity, names, undefined);
+    const refused = attributes.filter((a) => (mode === 'create' ? !a.canCreate : !a.canUpdate)).map((a) => a.logicalName);
+    if (refused.length > 0) {
+      throw new SyncError(
+        'FIELD_NOT_UPDATABLE',
+        `[dynamics-adapter] Refusing to ${mode} ${entity.name}: the sync user may not set ${refused.join(', ')}`,
+        { details: { entity: entity.name, fields: refused } },
+      );
+    }
+    return { meta, byName: new Map(attributes.map((a) => [a.logicalName, a])) };
+  };
+
+  /**
+   * The JSON body: plain columns as they are, lookups as `<nav>@odata.bind`. A polymorphic lookup
+   * holds only a GUID, so its target table is found by asking each possible target for the row.
+   */
+  const bodyOf = async (meta: EntityMetadata, byName: Map<string, AttributeInfo>, fields: FieldMap, probe: (target: string, id: string) => Promise<boolean>) => {
+    const body: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(fields)) {
+      const attribute = byName.get(field);
+      if (!attribute) continue;
+      const problem = typeProblem(attribute, value);
+      if (problem) return { error: `${field}: ${problem}` };
+      if (!attribute.lookup) {
+        body[field] = value;
+        continue;
+      }
+      if (value === null) {
+        const first = attribute.targets[0];
+        if (!first) return { error: `${field}: lookup without targets` };
+        body[`${(await metadata.binding(meta, attribute, first)).navigationProperty}@odata.bind`] = null;
+        continue;
+      }
+      const id = (value as string).toLowerCase();
+      let target = attribute.targets.length === 1 ? attribute.targets[0] : undefined;
+      for (const candidate of attribute.targets.length > 1 ? attribute.targets : []) {
+        if (await probe(candidate, id)) {
+          target = candidate;
+          break;
+        }
+      }
+      if (!target) return { error: `${field}: no ${attribute.targets.join(' or ')} with id ${id}` };
+      const binding = await metadata.binding(meta, attribute, target);
+      body[`${binding.navigationProperty}@odata.bind`] = `/${binding.targetEntitySet}(${id})`;
+    }
+    return { body };
+  };
+
+  /** Does a row exist in this table? (GET /<set>(<id>)?$select=<key>; 404 = no). */
+  const prober = () => {
+    const cache = new Map<string, Promise<boolean>>();
+    return (target: string, id: string): Promise<boolean> => {
+      const key = `${target}|${id}`;
+      let found = cache.get(key);
+      if (!found) {
+        found = metadata.entitySet(target).then(async (set) => {
+          const response = await http.send({ method: 'GET', url: rowPath(set, id), pass: (s) => s === 404 });
+          return response.status < 300;
+        });
+        cache.set(key, found);
+      }
+      return found;
+    };
+  };
+
+  const rejected = (id: string, message: string, status?: number): CrmWriteResult => ({
+    id,
+    ok: false,
+    kind: 'rejected',
+    message: `[dynamics-adapter] ${message}`,
+    ...(status === undefined ? {} : { status }),
+  });
+
+  /** Reads one embedded or direct response into a result. */
+  const outcome = async (operation: Operation, meta: EntityMetadata, response: { status: number; body: string; etag: string | null }): Promise<CrmWriteResult> => {
+    const { id, create } = operation;
+    const { status } = response;
+    if (status >= 200 && status < 300) {
+      let version: string | null = null;
+      try {
+        const parsed = response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {};
+        if (typeof parsed['@odata.etag'] === 'string') version = etagValue(parsed['@odata.etag']);
+      } catch {
+        // fall back to the ETag header or a read
+      }
+      version ??= response.etag ? etagValue(response.etag) : await readVersion(meta, id);
+      return { id, ok: true, version, created: create || status === 201 };
+    }
+    const error = parseErrorBody(response.body);
+    const message = `${operation.op.method} ${meta.entitySet}(${id}) answered ${status}: ${error?.message || 'no message'}`;
+    if (status === 412) return { id, ok: false, kind: create ? 'exists' : 'collision', message: `[dynamics-adapter] ${message}`, status };
+    if (status === 404) return { id, ok: false, kind: 'not-found', message: `[dynamics-adapter] ${message}`, status };
+    return rejected(id, message, status);
+  };
+
+  /** GET /<set>(<id>)?$select=<key>: the version when a write answered without one. */
+  const readVersion = async (meta: EntityMetadata, id: string): Promise<string> => {
+    const response = await http.send({ method: 'GET', url: `${rowPath(meta.entitySet, id)}?$select=${meta.primaryKey}` });
+    const etag = response.headers.get('etag') ?? (JSON.parse(response.text) as { '@odata.etag'?: string })['@odata.etag'];
+    if (!etag) throw new SyncError('CRM_RESPONSE_INVALID', `[dynamics-adapter] ${meta.entitySet}(${id}) has no ETag`);
+    return etagValue(etag);
+  };
+
+  /** One operation on its own (with the transport's retries). */
+  const sendOne = async (operation: Operation, meta: EntityMetadata): Promise<CrmWriteResult> => {
+    const { op } = operation;
+    const response = await http.send({
+      method: op.method,
+      url: op.url,
+      ...(op.headers ? { headers: op.headers } : {}),
+      ...(op.body !== undefined ? { body: op.body } : {}),
+      pass: isWriteOutcome,
+    });
+    return outcome(operation, meta, { status: response.status, body: response.text, etag: response.headers.get('etag') });
+  };
+
+  /**
+   * POST /api/data/v9.2/$batch: each write its own part (own transaction) with
+   * odata.continue-on-error, so one refused row leaves the others applied. Parts that were
+   * throttled or failed on the server are sent again on their own.
+   */
+  const sendBatch = async (operations: readonly Operation[], meta: EntityMetadata): Promise<CrmWriteResult[]> => {
+    const batch = encodeBatch(operations.map((o) => ({ ...o.op, url: `${http.root}${o.op.url}` })));
+    const response = await http.send({
+      method: 'POST',
+      url: '$batch',
+      headers: { 'Content-Type': batch.contentType, Prefer: prefer({ continueOnError: true }) },
+      body: batch.body,
+    });
+    const parts: BatchPartResponse[] = parseBatchResponse(response.text, response.headers.get('content-type'));
+    if (parts.length !== operations.length) {
+      throw new SyncError(
+        'CRM_RESPONSE_INVALID',
+        `[dynamics-adapter] $batch of ${operations.length} writes to ${meta.entitySet} answered with ${parts.length} responses`,
+        { details: { sent: operations.length, received: parts.length } },
+      );
+    }
+    return Promise.all(
+      operations.map((operation, i) => {
+        const part = parts[i]!;
+        if (isTransient(part.status)) return sendOne(operation, meta);
+        return outcome(operation, meta, { status: part.status, body: part.body, etag: part.headers.etag ?? null });
+      }),
+    );
+  };
+
+  const run = async (operations: Operation[], meta: EntityMetadata, results: CrmWriteResult[]): Promise<CrmWriteResult[]> => {
+    const chunks: Operation[][] = [];
+    for (let i = 0; i < operations.length; i += options.batchSize) chunks.push(operations.slice(i, i + options.batchSize));
+    const done = await Promise.all(chunks.map((chunk) => (chunk.length === 1 ? Promise.all([sendOne(chunk[0]!, meta)]) : sendBatch(chunk, meta))));
+    done.flat().forEach((result, i) => {
+      results[operations[i]!.index] = result;
+    });
+    return results;
+  };
+
+  const build = async (
+    entity: EntityDefinition,
+    rows: ReadonlyArray<{ id: string; fields: FieldMap; ifVersion?: string | null }>,
+    mode: 'create' | 'update',
+  ) => {
+    const { meta, byName } = await checkFields(entity, rows, mode);
+    const probe = prober();
+    const results: CrmWriteResult[] = new Array(rows.length);
+    const operations: Operation[] = [];
+    for (const [index, row] of rows.entries()) {
+      if (!isGuid(row.id)) {
+        results[index] = rejected(row.id, `${entity.name} id ${JSON.stringify(row.id)} is not a GUID`);
+        continue;
+      }
+      const id = row.id.toLowerCase();
+      const built = await bodyOf(meta, byName, row.fields, probe);
+      if ('error' in built) {
+        results[index] = rejected(id, `${entity.name} ${id} not sent: ${built.error}`);
+        continue;
+      }
+      const headers: Record<string, string> = {
+        'Content-Type': 'application/json; charset=utf-8',
+        Prefer: prefer({ returnRepresentation: true }),
+        // Update: If-Match keeps PATCH from re-creating a deleted row (PATCH is an upsert).
+        // Create: If-None-Match: * makes a retried create answer 412 instead of duplicating.
+        ...(mode === 'create' ? { 'If-None-Match': '*' } : { 'If-Match': row.ifVersion ? `W/"${row.ifVersion}"` : '*' }),
+      };
+      // PATCH /api/data/v9.2/<set>(<id>)?$select=<key>: update or create-with-id, answering with the new ETag.
+      const url = `${rowPath(meta.entitySet, id)}?$select=${meta.primaryKey}`;
+      operations.push({ index, id, create: mode === 'create', op: { method: 'PATCH', url, headers, body: JSON.stringify(built.body) } });
+    }
+    return { meta, operations, results };
+  };
+
+  const updateRecords = async (entity: EntityDefinition, updates: readonly CrmUpdate[]): Promise<CrmWriteResult[]> => {
+    if (updates.length === 0) return [];
+    const { meta, operations, results } = await build(entity, updates, 'update');
+    return run(operations, meta, results);
+  };
+
+  const createRecords = async (entity: EntityDefinition, creates: readonly CrmCreate[]): Promise<CrmWriteResult[]> => {
+    // R5: one-way entities are never created in the CRM; refused before anything is sent.
+    try {
+      assertCanCreateInCrm(entity);
+    } catch (error) {
+      if (!isSyncError(error)) throw error;
+      throw new SyncError(error.code, `[dynamics-adapter] ${error.message}`, { cause: error, details: error.details });
+    }
+    if (creates.length === 0) return [];
+    const { meta, operations, results } = await build(entity, creates, 'create');
+    return run(operations, meta, results);
+  };
+
+  return { updateRecords, createRecords };
+}

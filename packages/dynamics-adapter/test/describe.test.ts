@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { planFields } from '@crm-sync/core';
+import type { EntityDefinition } from '@crm-sync/core';
+import { account, adapterFor, contact, failure, pull, useMsw } from './helpers.js';
+
+const msw = useMsw();
+
+describe('whoAmI and describeEntity', () => {
+  it('returns the sync user and the organization', async () => {
+    const sim = msw.simulate();
+    const { crm } = adapterFor(sim);
+    expect(await crm.whoAmI()).toEqual({ userId: sim.users.sync.id, organizationId: sim.org.organizationId });
+  });
+
+  it('signs in through msal-node against the simulator (MSW answers the login host too)', async () => {
+    const sim = msw.simulate({ contacts: 5 });
+    const { crm, events } = adapterFor(sim, {
+      auth: { kind: 'client-credentials', tenantId: sim.tenantId, clientId: sim.credentials.clientId, clientSecret: sim.credentials.clientSecret },
+    });
+    expect((await crm.whoAmI()).userId).toBe(sim.users.sync.id);
+    await crm.describeEntity(contact);
+    expect(events.filter((e) => e.type === 'token')).toEqual([{ type: 'token', forced: false }]);
+  });
+
+  it('lists every column with what the sync user can read and update, and why not', async () => {
+    const sim = msw.simulate();
+    const { crm } = adapterFor(sim);
+    const schema = await crm.describeEntity(contact);
+    expect(schema.entity).toBe('contact');
+    expect(schema.changeTracking).toBe(true);
+    const field = (name: string) => schema.fields.find((f) => f.name === name);
+    expect(field('firstname')).toEqual({ name: 'firstname', type: 'String', custom: false, canRead: true, canUpdate: true, secured: false });
+    expect(field('fullname')).toMatchObject({ canRead: true, canUpdate: false, reason: expect.stringContaining('IsValidForUpdate') });
+    // Secured, no field permission: hidden.
+    expect(field('new_creditlimit')).toMatchObject({ secured: true, canRead: false, canUpdate: false, reason: expect.stringContaining('no read permission') });
+    // Secured, read granted but not update.
+    expect(field('new_riskscore')).toMatchObject({ secured: true, canRead: true, canUpdate: false, reason: expect.stringContaining('no update permission') });
+    expect(field('parentcustomerid')).toMatchObject({ type: 'Customer', lookupTargets: ['account', 'contact'], canUpdate: true });
+    expect(field('ownerid')).toMatchObject({ type: 'Owner', lookupTargets: ['systemuser', 'team'] });
+
+    const plan = planFields(contact, schema, 'all');
+    expect(plan.excluded).toContainEqual({ field: 'new_creditlimit', reason: 'secured-no-read-privilege', detail: expect.any(String) });
+    expect(plan.synced).toContain('new_riskscore');
+    expect(plan.pushable).not.toContain('new_riskscore');
+  });
+
+  it('sees a column hidden by field security after setup, and its values come back null', async () => {
+    const sim = msw.simulate({ contacts: 20 });
+    const { crm } = adapterFor(sim);
+    sim.control.addColumn('contact', { logicalName: 'new_salary', type: 'Money', isSecured: false });
+    const id = sim.dataset.idOf('contact', 1);
+    sim.control.updateRow('contact', id, { new_salary: 5000 });
+    const before = await crm.describeEntity(contact);
+    expect(before.fields.find((f) => f.name === 'new_salary')).toMatchObject({ canRead: true, secured: false });
+    expect((await pull(crm, contact, ['new_salary'], null)).upserts.find((r) => r.id === id)?.fields.new_salary).toBe(5000);
+
+    sim.control.setFieldSecurity({ table: 'contact', column: 'new_salary', secured: true });
+    const after = await crm.describeEntity(contact);
+    expect(after.fields.find((f) => f.name === 'new_salary')).toMatchObject({ canRead: false, secured: true, reason: expect.stringContaining('field security') });
+    expect((await pull(crm, contact, ['new_salary'], null)).upserts.find((r) => r.id === id)?.fields.new_salary).toBeNull();
+
+    sim.control.setFieldSecurity({ table: 'contact', column: 'new_salary', userId: sim.users.sync.id, canRead: true, canUpdate: true });
+    expect((await crm.describeEntity(contact)).fields.find((f) => f.name === 'new_salary')).toMatchObject({ canRead: true, canUpdate: true, secured: true });
+  });
+
+  it('sees a column added in the CRM after setup (R9), and Quick Sync backfills it without a checkpoint (R10)', async () => {
+    const sim = msw.simulate({ contacts: 150 });
+    const { crm } = adapterFor(sim);
+    const first = await crm.describeEntity(contact);
+    expect(first.fields.some((f) => f.name === 'new_tier')).toBe(false);
+    sim.control.addColumn('contact', { logicalName: 'new_tier', type: 'Integer' });
+    const id = sim.dataset.idOf('contact', 7);
+    sim.control.updateRow('contact', id, { new_tier: 3 });
+    const second = await crm.describeEntity(contact);
+    expect(second.fields.find((f) => f.name === 'new_tier')).toMatchObject({ type: 'Integer', custom: true, canRead: true, canUpdate: true });
+
+    const pages = [];
+    for await (const page of crm.readAll(contact, { fields: ['new_tier'] })) pages.push(page);
+    expect(pages).toHaveLength(2);
+    const rows = pages.flatMap((p) => p.rows);
+    expect(rows).toHaveLength(150);
+    expect(rows.find((r) => r.id === id)?.fields).toEqual({ new_tier: 3 });
+    expect(rows.filter((r) => r.fields.new_tier === null)).toHaveLength(149);
+    expect(pages.every((p) => !('checkpoint' in p))).toBe(true);
+  });
+
+  it('refuses fields the CRM does not have before sending the query (R8)', async () => {
+    const sim = msw.simulate({ contacts: 5 });
+    const { crm } = adapterFor(sim);
+    const error = await failure(pull(crm, contact, ['firstname', 'local_only_score'], null));
+    expect(error.code).toBe('FIELD_NOT_IN_CRM');
+    expect(error.message).toContain('local_only_score');
+    expect(sim.control.requestLog().some((e) => e.url.includes('local_only_score'))).toBe(false);
+  });
+
+  it('says when the entity definition does not match the CRM, or the entity does not exist', async () => {
+    const sim = msw.simulate({ contacts: 5 });
+    const { crm } = adapterFor(sim);
+    const wrongSet: EntityDefinition = { ...account, entitySet: 'accountz' };
+    const mismatch = await failure(crm.describeEntity(wrongSet));
+    expect(mismatch.code).toBe('CONFIG_INVALID');
+    expect(mismatch.message).toContain('entities.account.entitySet');
+    const missing = await failure(crm.describeEntity({ ...account, name: 'nosuchtable', entitySet: 'nosuchtables', primaryKey: 'nosuchtableid' }));
+    expect(missing.code).toBe('CRM_REQUEST_REJECTED');
+    expect(missing.message).toContain('nosuchtable');
+  });
+});
