@@ -17,7 +17,7 @@ const engine = createSyncEngine({ adapter: crm, store, config: { customEntities 
 
 const accounts = Array.from({ length: 20 }, (_, i) => {
   const id = newId();
-  crm.put('account', id, { name: `Account ${i + 1}`, industry: i % 2 ? 'Retail' : 'Manufacturing', city: 'Oslo' });
+  crm.put('account', id, { name: `Account ${i + 1}`, telephone1: `555-01${String(i).padStart(2, '0')}`, address1_city: 'Oslo' });
   return id;
 });
 const contacts = Array.from({ length: 2_000 }, (_, i) => {
@@ -28,7 +28,7 @@ const contacts = Array.from({ length: 2_000 }, (_, i) => {
 });
 const leads = Array.from({ length: 500 }, (_, i) => {
   const id = newId();
-  crm.put('lead', id, { firstname: `Lead${i}`, lastname: 'Roe', jobtitle: 'Analyst' });
+  crm.put('lead', id, { firstname: `Lead${i}`, lastname: 'Roe', subject: 'Webinar signup' });
   return id;
 });
 
@@ -46,11 +46,11 @@ show('Cycle 1: initial sync', await engine.runCycle());
 
 const lead = leads[0] as string;
 const contact = contacts[0] as string;
-await engine.editLocal('lead', lead, { fields: { jobtitle: 'Marketing says: VP' } });
-crm.put('lead', lead, { jobtitle: 'Sales says: Director' });
+await engine.editLocal('lead', lead, { fields: { subject: 'Marketing says: hot lead' } });
+crm.put('lead', lead, { subject: 'Sales says: cold lead' });
 await engine.editLocal('contact', contact, { fields: { jobtitle: 'Marketing says: CTO' } });
 crm.put('contact', contact, { jobtitle: 'Sales says: CEO' });
-await engine.editLocal('contact', contact, { company: { industry: 'Edited locally' } });
+await engine.editLocal('contact', contact, { company: { telephone1: '555-EDITED-LOCALLY' } });
 crm.remove('contact', contacts[1] as string);
 const person = await engine.createPerson({ firstname: 'New', lastname: 'Person', emailaddress1: 'new.person@example.test' });
 show('Cycle 2: edits on both sides', await engine.runCycle());
@@ -59,10 +59,10 @@ show('Cycle 3: nothing changed (the pushed values come back as echoes)', await e
 const collisions = (await store.listCollisions({ limit: 10 })).items;
 console.log('\nCollisions (R2: local wins for leads, the CRM for contacts):');
 for (const c of collisions) console.log(`  ${c.entity} ${c.field}: local "${c.localValue}" vs CRM "${c.crmValue}" -> ${c.winner} wins`);
-console.log(`\nLead in the CRM now: "${crm.row('lead', lead)?.fields.jobtitle}"; contact in the CRM now: "${crm.row('contact', contact)?.fields.jobtitle}"`);
+console.log(`\nLead in the CRM now: "${crm.row('lead', lead)?.fields.subject}"; contact in the CRM now: "${crm.row('contact', contact)?.fields.jobtitle}"`);
 const accountId = (await store.getRecords('contact', [contact]))[0]?.accountId as string;
 const siblings = (await store.listRecords('contact', { limit: 10_000 })).items.filter((c) => c.accountId === accountId);
-console.log(`Local account edit reached ${siblings.filter((c) => c.company.industry === 'Edited locally').length} of ${siblings.length} contacts of the account (R4); the CRM account still says "${crm.row('account', accountId)?.fields.industry}".`);
+console.log(`Local account edit reached ${siblings.filter((c) => c.company.telephone1 === '555-EDITED-LOCALLY').length} of ${siblings.length} contacts of the account (R4); the CRM account still says "${crm.row('account', accountId)?.fields.telephone1}".`);
 console.log(`Deleted contact flagged locally: ${(await store.getRecords('contact', [contacts[1] as string]))[0]?.crmDeleted} (R12)`);
 console.log(`New local person created in the CRM as lead ${person.id}: ${crm.row('lead', person.id) ? 'yes' : 'no'} (R14)`);
 await engine.stop();

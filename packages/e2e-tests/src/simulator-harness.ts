@@ -1,7 +1,7 @@
 import type { FieldMap } from '@crm-sync/core';
 import { createDynamicsAdapter } from '@crm-sync/dynamics-adapter';
 import { startSimulatorServer } from '@crm-sync/dynamics-simulator';
-import type { SimulatorOptions } from '@crm-sync/dynamics-simulator';
+import type { SimulatorControl, SimulatorOptions } from '@crm-sync/dynamics-simulator';
 import type { CrmHarness, Harness } from './harness.js';
 
 const entitySets: Record<string, string> = {
@@ -15,7 +15,7 @@ const entitySets: Record<string, string> = {
  * a salesperson, never as the sync user. The generated sample data is left out (the scenarios add
  * the rows they need), except users.
  */
-export async function simulatorCrm(options: SimulatorOptions = {}): Promise<CrmHarness> {
+export async function simulatorCrm(options: SimulatorOptions = {}): Promise<CrmHarness & { control: SimulatorControl }> {
   const server = await startSimulatorServer({
     seed: 11, accounts: 0, contacts: 0, leads: 0, opportunities: 0, memberships: 0, teams: 0, users: 3, limits: { enabled: false },
     ...options,
@@ -37,6 +37,7 @@ export async function simulatorCrm(options: SimulatorOptions = {}): Promise<CrmH
   };
   return {
     adapter,
+    control,
     async put(entity, id, fields, lookups) {
       const asUser = staff ? { asUser: staff } : {};
       if (control.getRow(entity, id)) control.updateRow(entity, id, body(fields, lookups), asUser);

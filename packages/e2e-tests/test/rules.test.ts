@@ -90,6 +90,19 @@ describe.each(harnesses)('rules end to end: $name', (harness) => {
     expect((await w.local('account', acc))?.fields).toMatchObject({ telephone1: '555-0100', address1_city: 'Bergen' });
   });
 
+  it('R5: refuses to create an account or any one-way record in the CRM, and sends nothing', async () => {
+    const w = await setup();
+    for (const name of ['account', 'opportunity', 'systemuser', 'team', 'new_membership']) {
+      const id = newId();
+      const error = await w.crm.adapter.createRecords(w.engine.registry.get(name), [{ id, fields: { name: 'Made locally' } }]).catch((e: unknown) => e);
+      expect(isSyncError(error, 'CRM_CREATE_REFUSED'), name).toBe(true);
+      expect(await w.crm.get(name, id)).toBeNull();
+    }
+    const person = await w.engine.createPerson({ lastname: 'Only leads are created' });
+    await w.cycle();
+    expect(await w.crm.get('lead', person.id)).not.toBeNull();
+  });
+
   it('R6/R9: syncs only readable fields, names why others are left out, and sees columns added later', async () => {
     const w = await setup();
     const plan = await w.engine.fieldPlan('contact');

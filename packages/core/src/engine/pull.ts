@@ -119,6 +119,7 @@ export async function buildPageBatch(
 
     if (!local) {
       counts.applied += 1;
+      resolved.push(row.id); // a row quarantined earlier that now reads fine
       records.push({
         id: row.id, expectedRevision: 0, crmId: row.id, crmVersion: row.version, fields: crm, base: crm, pending: [],
         seenIn: snapshotId, ...(link ? { accountId, company: { ...accountFields } } : {}),
