@@ -28,6 +28,8 @@ if (!existsSync(`${root}/node_modules/.modules.yaml`)) {
   run('pnpm', ['install', '--frozen-lockfile']);
 }
 
-// The main job for now: a sync of the memory store from an in-process fake CRM (the runner app with
-// the Dataverse simulator and the dashboard replaces it).
-run('pnpm', ['--filter', '@crm-sync/e2e-tests', 'demo']);
+// The main job: the runner (a simulated Dataverse org, the memory store, a cycle every interval,
+// the HTTP API and the dashboard) unless a config or env names a real org. Node runs it directly so
+// Ctrl+C reaches it without pnpm's noise.
+run('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=@crm-sync/runner', '--output-logs=errors-only']);
+run('node', ['apps/runner/dist/cli.js', 'start', ...process.argv.slice(2)]);

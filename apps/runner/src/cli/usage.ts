@@ -1,0 +1,32 @@
+export const USAGE = `crm-sync: keeps a marketing database in sync with Microsoft Dynamics 365 (Dataverse).
+
+Usage: crm-sync <command> [options]
+
+Commands:
+  start                         Scheduler, HTTP API and dashboard (no config: the demo with a simulated org)
+  sync --once [--entity E]...   One sync cycle (all entities, or the ones named), then exit
+  status                        Last cycle and per-entity counts of a running runner (or of the database)
+  fields list [E]               Fields per entity: synced, pushed, and every field left out with the reason
+  fields add E F                Add field F of entity E to the sync and backfill it (Quick Sync)
+  doctor                        Check credentials, WhoAmI, privileges, change tracking, field access, store
+  simulator                     Run the standalone simulated Dataverse org (see crm-sync simulator --help)
+  migrate                       Apply the PostgreSQL migrations
+
+Options for every command:
+  -c, --config <file>           JSON config file (default: $CRM_SYNC_CONFIG; none = demo defaults)
+      --log-level <level>       debug, info, warn or error
+      --json                    Machine output on stdout (sync, status, fields, doctor, migrate)
+  -h, --help                    This text
+
+start options:
+      --port <n>                HTTP port (default 8787; 0 = any free port)
+      --host <addr>             Bind address (default 127.0.0.1; others need CRM_SYNC_API_TOKEN)
+
+status and fields options:
+      --url <url>               A running runner's address (default: the server address of the config)
+
+Exit codes: 0 done, 1 failed (a sync error, a doctor check, ...), 2 bad usage or configuration.
+Environment: CRM_SYNC_CONFIG, CRM_SYNC_ENVIRONMENT_URL, CRM_SYNC_TENANT_ID, CRM_SYNC_CLIENT_ID,
+CRM_SYNC_CLIENT_SECRET, CRM_SYNC_DATABASE_URL (or DATABASE_URL), CRM_SYNC_INTERVAL_MS, CRM_SYNC_HOST,
+CRM_SYNC_PORT, CRM_SYNC_API_TOKEN, CRM_SYNC_LOG_LEVEL, CRM_SYNC_LOG_FORMAT.
+`;

@@ -1,0 +1,84 @@
+import { parseArgs } from 'node:util';
+import { commonOptions, prepare } from '../cli/prepare.js';
+import { EXIT, cliExit } from '../cli/io.js';
+import type { CliIo } from '../cli/io.js';
+import { onStopSignal } from '../cli/signals.js';
+import type { Override } from '../config/env.js';
+import { startDemoEdits } from '../demo/sales-staff.js';
+import type { DemoEdits } from '../demo/sales-staff.js';
+import { createApiApp } from '../http/app.js';
+import { isLoopback } from '../http/auth.js';
+import { serveHttp } from '../http/serve.js';
+import type { HttpServer } from '../http/serve.js';
+import { createRuntime } from '../wiring/runtime.js';
+import { describeStore } from '../wiring/store.js';
+
+/**
+ * `crm-sync start`: the scheduler (a cycle, the interval, a cycle...), the HTTP API and the
+ * dashboard, until SIGINT or SIGTERM; then the page in hand is finished and committed, and the
+ * process exits 0. Without a config it is the demo: a seeded simulated org in this process.
+ */
+export async function startCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: { ...commonOptions, port: { type: 'string' }, host: { type: 'string' } }, strict: true });
+  const flags: Override[] = [];
+  if (values.port !== undefined) flags.push({ path: ['server', 'port'], value: values.port, from: '--port' });
+  if (values.host !== undefined) flags.push({ path: ['server', 'host'], value: values.host, from: '--host' });
+  const prepared = prepare(io, { ...values, flags });
+  const { loaded, logger } = prepared;
+  const { config } = loaded;
+  if (!isLoopback(config.server.host) && !loaded.secrets.apiToken) {
+    throw cliExit(
+      EXIT.usage,
+      `crm-sync: refusing to listen on ${config.server.host} without an API token: set ${config.server.apiTokenEnv} (at least 16 characters), or bind 127.0.0.1`,
+    );
+  }
+
+  const runtime = await createRuntime(prepared);
+  let server: HttpServer;
+  try {
+    // The demo takes the next free port when 8787 is busy; a port someone chose is kept or fails.
+    const chosen = values.port !== undefined || io.env.CRM_SYNC_PORT !== undefined || !loaded.demo;
+    server = await serveHttp(createApiApp(runtime).fetch, { host: config.server.host, port: config.server.port, tryNextPorts: chosen ? 0 : 20 });
+  } catch (error) {
+    await runtime.close();
+    throw cliExit(EXIT.failed, `crm-sync: cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
+  }
+
+  io.stdout.write(
+    [
+      `crm-sync ${loaded.demo ? 'demo ' : ''}is running`,
+      `  Dashboard: ${server.url}/`,
+      `  API:       ${server.url}/api/v1 (OpenAPI: ${server.url}/openapi.json)`,
+      `  Metrics:   ${server.url}/metrics`,
+      `  CRM:       ${runtime.crm.kind === 'simulator' ? `simulated Dataverse org at ${runtime.crm.url}` : `Dynamics ${runtime.crm.url}`}`,
+      `  Store:     ${describeStore(config.store)}`,
+      `  Interval:  ${Math.round(config.sync.intervalMs / 1000)} s`,
+      'Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  );
+  logger.info('runner started', { url: server.url, crm: runtime.crm.kind, store: config.store.kind, intervalMs: config.sync.intervalMs, demo: loaded.demo });
+
+  runtime.state.scheduled = true;
+  runtime.engine.start();
+  let demo: DemoEdits | null = null;
+  const simulator = runtime.crm.simulator;
+  if (simulator && config.crm.kind === 'simulator' && config.crm.salesStaffEdits) {
+    demo = startDemoEdits({ server: simulator, engine: runtime.engine, logger, everyMs: config.crm.salesStaffEdits.everyMs, seed: config.crm.seed });
+  }
+
+  // A second signal while stopping ends the process at once (onStopSignal).
+  let release = () => {};
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    release = onStopSignal(resolve);
+  });
+  logger.info('stopping: finishing the page in hand', { signal });
+  await demo?.stop();
+  await runtime.engine.stop();
+  runtime.state.scheduled = false;
+  await server.close();
+  await runtime.close();
+  logger.info('stopped');
+  release();
+  return EXIT.ok;
+}

@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util';
+import { createEntityRegistry } from '@crm-sync/core';
+import { commonOptions, prepare } from '../cli/prepare.js';
+import type { LoadedConfig } from '../config/load.js';
+import { EXIT, cliExit, writeJson } from '../cli/io.js';
+import type { CliIo } from '../cli/io.js';
+import { configuredRunnerUrl, findRunner } from '../cli/runner-client.js';
+import { formatTable } from '../cli/table.js';
+import { statusReport } from '../status-report.js';
+import type { StatusReport } from '../status-report.js';
+
+/**
+ * `crm-sync status`: asks the running runner (its API); with no runner running and a PostgreSQL
+ * store, reads the counts from the database (no last cycle then). The memory store lives inside the
+ * runner's process, so without a runner there is nothing to report.
+ */
+export async function statusCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args, options: { ...commonOptions, json: { type: 'boolean' }, url: { type: 'string' } }, strict: true });
+  const { loaded } = prepare(io, values);
+  const runner = await findRunner(loaded, values.url);
+  let report: StatusReport;
+  let source: string;
+  if (runner) {
+    report = (await runner.request('GET', '/api/v1/status')) as StatusReport;
+    source = `runner at ${runner.baseUrl}`;
+  } else if (loaded.config.store.kind === 'postgres') {
+    report = await databaseStatus(loaded);
+    source = `database (schema ${loaded.config.store.schema}); no runner answers at ${configuredRunnerUrl(loaded)}`;
+  } else {
+    throw cliExit(
+      EXIT.failed,
+      `No crm-sync runner answers at ${configuredRunnerUrl(loaded)}. With the memory store the state lives in the runner's process: start one with crm-sync start (or pass --url).`,
+    );
+  }
+  if (values.json) {
+    writeJson(io, { source, ...report });
+    return EXIT.ok;
+  }
+  io.stdout.write(humanStatus(report, source));
+  return EXIT.ok;
+}
+
+async function databaseStatus(loaded: LoadedConfig): Promise<StatusReport> {
+  const { config } = loaded;
+  if (config.store.kind !== 'postgres') throw new Error('unreachable: not a PostgreSQL store');
+  const { default: pg } = await import('pg');
+  const { createPostgresStore } = await import('@crm-sync/postgres-store');
+  const pool = new pg.Pool({ connectionString: loaded.secrets.databaseUrl, max: 2 });
+  try {
+    // No migrations here: status only reads.
+    const store = createPostgresStore({ pool, schema: config.store.schema });
+    const registry = createEntityRegistry({ custom: config.sync.customEntities, syncFilterField: config.sync.syncFilterField });
+    const entities = registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false).map((e) => e.name);
+    return await statusReport({
+      config,
+      demo: loaded.demo,
+      crm: { kind: config.crm.kind, url: config.crm.kind === 'dynamics' ? config.crm.environmentUrl : (config.crm.url ?? '(in process)') },
+      registry,
+      entities,
+      store,
+      history: null,
+      state: null,
+    });
+  } finally {
+    await pool.end().catch(() => undefined);
+  }
+}
+
+function humanStatus(report: StatusReport, source: string): string {
+  const r = report.runner;
+  const lines = [
+    `Source:      ${source}`,
+    `CRM:         ${r.crm.kind} ${r.crm.url}`,
+    `Store:       ${r.store.description}`,
+    `Interval:    ${Math.round(r.intervalMs / 1000)} s${r.scheduled ? '' : ' (scheduler not running)'}`,
+    `Last cycle:  ${report.lastCycle ? `${report.lastCycle.finishedAt} (${report.lastCycle.ok ? 'ok' : 'not ok'}, ${(report.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'}`,
+    ...(r.cycleInProgress ? [`In progress: cycle started ${r.cycleInProgress.startedAt}`] : []),
+    ...(r.nextCycleAt ? [`Next cycle:  ${r.nextCycleAt}`] : []),
+    '',
+  ];
+  const rows = report.entities.map((e) => [
+    e.entity, e.direction === 'both' ? 'both ways' : 'from CRM', e.lastRun?.status ?? '-', e.lastRun?.pulled ?? 0,
+    (e.lastRun?.pushed ?? 0) + (e.lastRun?.created ?? 0), e.stats.records, e.stats.pending, e.stats.quarantined, e.stats.crmDeleted,
+  ]);
+  return `${lines.join('\n')}\n${formatTable(['entity', 'direction', 'last run', 'pulled', 'pushed', 'records', 'pending', 'quarantined', 'crm-deleted'], rows)}`;
+}

@@ -1,0 +1,72 @@
+/**
+ * Environment overrides, applied to the raw file contents before validation so that a bad value is
+ * reported at its config path, with the variable it came from.
+ */
+type Json = Record<string, unknown>;
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Settings a flag or variable can override, by config path. */
+export interface Override {
+  path: readonly [string, string];
+  value: string;
+  /** Where it came from, e.g. `CRM_SYNC_PORT` or `--port`. */
+  from: string;
+}
+
+const NUMERIC = new Set(['sync.intervalMs', 'server.port']);
+
+const ENV_SETTINGS: readonly { env: string; path: readonly [string, string] }[] = [
+  { env: 'CRM_SYNC_ENVIRONMENT_URL', path: ['crm', 'environmentUrl'] },
+  { env: 'CRM_SYNC_TENANT_ID', path: ['crm', 'tenantId'] },
+  { env: 'CRM_SYNC_CLIENT_ID', path: ['crm', 'clientId'] },
+  { env: 'CRM_SYNC_INTERVAL_MS', path: ['sync', 'intervalMs'] },
+  { env: 'CRM_SYNC_HOST', path: ['server', 'host'] },
+  { env: 'CRM_SYNC_PORT', path: ['server', 'port'] },
+  { env: 'CRM_SYNC_LOG_LEVEL', path: ['log', 'level'] },
+  { env: 'CRM_SYNC_LOG_FORMAT', path: ['log', 'format'] },
+];
+
+/** The overrides present in the environment. */
+export function envOverrides(env: Env): Override[] {
+  return ENV_SETTINGS.flatMap(({ env: name, path }) => {
+    const value = env[name];
+    return value === undefined || value === '' ? [] : [{ path, value, from: name }];
+  });
+}
+
+/** The database URL from the environment, as the store settings name it. */
+export function databaseUrlFrom(env: Env, urlEnv?: string): { value: string; from: string } | null {
+  for (const name of urlEnv ? [urlEnv] : ['CRM_SYNC_DATABASE_URL', 'DATABASE_URL']) {
+    const value = env[name];
+    if (value) return { value, from: name };
+  }
+  return null;
+}
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Applies overrides to a copy of `raw`. Numbers are parsed when they look like numbers; anything
+ * else stays a string so validation names the path. Returns the config path each override set.
+ */
+export function applyOverrides(raw: Json, overrides: readonly Override[], env: Env): { input: Json; sources: Map<string, string> } {
+  const input: Json = structuredClone(raw);
+  const sources = new Map<string, string>();
+  const crmKeys = new Set(['environmentUrl', 'tenantId', 'clientId']);
+  // Naming the Dynamics environment in the environment switches the CRM to Dynamics.
+  if (overrides.some((o) => o.path[0] === 'crm' && crmKeys.has(o.path[1]))) {
+    const crm = input.crm;
+    if (!isObject(crm) || crm.kind !== 'dynamics') input.crm = { kind: 'dynamics' };
+  }
+  // Given a database URL and no store section, the store is PostgreSQL.
+  if (input.store === undefined && databaseUrlFrom(env)) input.store = { kind: 'postgres' };
+  for (const o of overrides) {
+    const [section, key] = o.path;
+    const target = isObject(input[section]) ? (input[section] as Json) : {};
+    const dotted = `${section}.${key}`;
+    target[key] = NUMERIC.has(dotted) && /^-?\d+(\.\d+)?$/.test(o.value.trim()) ? Number(o.value) : o.value;
+    input[section] = target;
+    sources.set(dotted, o.from);
+  }
+  return { input, sources };
+}

@@ -1,0 +1,62 @@
+import * as z from 'zod';
+import { createRoute } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Runtime } from '../../wiring/runtime.js';
+import { requireEntity } from '../entity-guard.js';
+import { cycleSummarySchema, errorSchema, jsonErrorResponses } from '../schemas.js';
+
+const historyRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/cycles',
+  summary: 'Finished cycles of this process, oldest first (the last 200)',
+  tags: ['cycles'],
+  responses: {
+    200: { description: 'Cycle history', content: { 'application/json': { schema: z.object({ items: z.array(cycleSummarySchema) }) } } },
+    401: jsonErrorResponses[401],
+  },
+});
+
+const triggerRoute = createRoute({
+  method: 'post',
+  path: '/api/v1/cycles',
+  summary: 'Start a cycle now (after the one in progress, if any)',
+  tags: ['cycles'],
+  request: {
+    body: {
+      required: false,
+      content: {
+        'application/json': {
+          schema: z
+            .strictObject({
+              entities: z.array(z.string().min(1)).min(1).optional().meta({ description: 'Only these entities (default: all).' }),
+              wait: z.boolean().default(true).meta({ description: 'true: answer with the summary when the cycle ends; false: 202 at once.' }),
+            })
+            .meta({ id: 'CycleRequest' }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: { description: 'The finished cycle', content: { 'application/json': { schema: cycleSummarySchema } } },
+    202: { description: 'Accepted; the cycle runs in the background', content: { 'application/json': { schema: z.object({ accepted: z.literal(true) }) } } },
+    ...jsonErrorResponses,
+    404: { description: 'Unknown entity', content: { 'application/json': { schema: errorSchema } } },
+  },
+});
+
+export function registerCycleRoutes(app: OpenAPIHono, runtime: Runtime): void {
+  app.openapi(historyRoute, (c) => c.json({ items: runtime.history.cycles() }, 200));
+  app.openapi(triggerRoute, async (c) => {
+    // No body is fine: every entity, wait for the summary.
+    const body: { entities?: string[] | undefined; wait?: boolean | undefined } = c.req.valid('json') ?? {};
+    const wait = body.wait ?? true;
+    const entities = body.entities?.map((name) => requireEntity(runtime, name));
+    runtime.logger.info('cycle requested through the API', { entities: entities ?? 'all' });
+    const run = runtime.engine.trigger(entities ? { entities } : {});
+    if (!wait) {
+      run.catch((error: unknown) => runtime.logger.error('requested cycle failed', { error }));
+      return c.json({ accepted: true as const }, 202);
+    }
+    return c.json(await run, 200);
+  });
+}

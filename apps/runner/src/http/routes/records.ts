@@ -1,0 +1,186 @@
+import * as z from 'zod';
+import { createRoute } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { FieldMap } from '@crm-sync/core';
+import type { Runtime } from '../../wiring/runtime.js';
+import { requireEntity } from '../entity-guard.js';
+import { apiFailure } from '../errors.js';
+import { latestEntries } from '../tail.js';
+import {
+  activitySchema,
+  booleanText,
+  entityParamSchema,
+  errorSchema,
+  fieldMapSchema,
+  jsonErrorResponses,
+  localRecordSchema,
+  pageOf,
+} from '../schemas.js';
+
+const notFound = { description: 'Unknown entity or record', content: { 'application/json': { schema: errorSchema } } };
+const refused = { description: 'The rules refuse the change (nothing changed)', content: { 'application/json': { schema: errorSchema } } };
+const recordParams = entityParamSchema.extend({ id: z.string().min(1).max(200).meta({ param: { name: 'id', in: 'path' } }) });
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/entities/{entity}/records',
+  summary: 'Local records of an entity, by id, paged and filterable',
+  tags: ['records'],
+  request: {
+    params: entityParamSchema,
+    query: z.object({
+      limit: z.coerce.number().int().min(1).max(1_000).default(50),
+      after: z.string().optional().meta({ description: 'Cursor: the `next` of the previous page (a record id).' }),
+      where: z.string().optional().meta({ description: 'Exact field values as a JSON object, e.g. {"lastname":"Smith"}.' }),
+    }),
+  },
+  responses: {
+    200: { description: 'A page of records', content: { 'application/json': { schema: pageOf(localRecordSchema) } } },
+    ...jsonErrorResponses,
+    404: notFound,
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/entities/{entity}/records/{id}',
+  summary: 'One record with its activity log (oldest first, first page)',
+  tags: ['records'],
+  request: { params: recordParams, query: z.object({ activities: z.coerce.number().int().min(0).max(1_000).default(100) }) },
+  responses: {
+    200: {
+      description: 'The record and its activities',
+      content: {
+        'application/json': {
+          schema: z.object({ record: localRecordSchema, activities: z.array(activitySchema), activitiesNext: z.union([z.string(), z.number()]).nullable() }),
+        },
+      },
+    },
+    ...jsonErrorResponses,
+    404: notFound,
+  },
+});
+
+const editBody = z
+  .strictObject({
+    fields: fieldMapSchema.optional().meta({ description: 'Person or account fields. Person changes are pushed next cycle; account changes never (R4).' }),
+    company: fieldMapSchema.optional().meta({ description: "A contact's account fields: applied to the account and all its contacts locally (R4)." }),
+  })
+  .refine((b) => Object.keys(b.fields ?? {}).length + Object.keys(b.company ?? {}).length > 0, 'give at least one field in `fields` or `company`')
+  .meta({ id: 'LocalEdit' });
+
+const editRoute = createRoute({
+  method: 'patch',
+  path: '/api/v1/entities/{entity}/records/{id}',
+  summary: 'Local edit of a person (lead, contact) or an account',
+  tags: ['records'],
+  request: { params: recordParams, body: { required: true, content: { 'application/json': { schema: editBody } } } },
+  responses: {
+    200: { description: 'The record after the edit', content: { 'application/json': { schema: localRecordSchema } } },
+    ...jsonErrorResponses,
+    404: notFound,
+    413: { description: 'Body too large', content: { 'application/json': { schema: errorSchema } } },
+    422: refused,
+  },
+});
+
+const createBody = z
+  .strictObject({
+    fields: fieldMapSchema.refine((f) => Object.keys(f).length > 0, 'give at least one field'),
+    syncToCrm: z.boolean().default(true).meta({ description: 'Create it in the CRM as a lead next cycle (R14).' }),
+  })
+  .meta({ id: 'NewPerson' });
+
+const createPersonRoute = createRoute({
+  method: 'post',
+  path: '/api/v1/persons',
+  summary: 'A new local person (a lead), created in the CRM by the next cycle',
+  tags: ['records'],
+  request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
+  responses: {
+    201: { description: 'The new local lead', content: { 'application/json': { schema: localRecordSchema } } },
+    ...jsonErrorResponses,
+    413: { description: 'Body too large', content: { 'application/json': { schema: errorSchema } } },
+    422: refused,
+  },
+});
+
+const activitiesRoute = createRoute({
+  method: 'get',
+  path: '/api/v1/entities/{entity}/records/{id}/activities',
+  summary: "A record's activity log, oldest first, paged",
+  tags: ['records'],
+  request: {
+    params: recordParams,
+    query: z.object({ limit: z.coerce.number().int().min(1).max(1_000).default(100), after: z.coerce.number().int().min(0).optional(), latest: booleanText.optional() }),
+  },
+  responses: {
+    200: { description: 'A page of activities', content: { 'application/json': { schema: pageOf(activitySchema) } } },
+    ...jsonErrorResponses,
+    404: notFound,
+  },
+});
+
+function parseWhere(text: string | undefined): { where?: FieldMap } | { error: string } {
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { error: 'query.where: must be a JSON object of field values, e.g. {"lastname":"Smith"}' };
+  }
+  const parsed = fieldMapSchema.safeParse(value);
+  if (!parsed.success) return { error: parsed.error.issues.map((i) => `query.where.${i.path.map(String).join('.')}: ${i.message}`).join('; ') };
+  return { where: parsed.data };
+}
+
+export function registerRecordRoutes(app: OpenAPIHono, runtime: Runtime): void {
+  const { engine, store } = runtime;
+
+  app.openapi(listRoute, async (c) => {
+    const entity = requireEntity(runtime, c.req.valid('param').entity);
+    const q = c.req.valid('query');
+    const where = parseWhere(q.where);
+    if ('error' in where) throw apiFailure(400, 'REQUEST_INVALID', `Invalid request: ${where.error}`, { issues: [where.error] });
+    const page = await store.listRecords(entity, { limit: q.limit, ...(q.after ? { after: q.after } : {}), ...(where.where ? { where: where.where } : {}) });
+    return c.json(page, 200);
+  });
+
+  app.openapi(getRoute, async (c) => {
+    const { entity: name, id } = c.req.valid('param');
+    const entity = requireEntity(runtime, name);
+    const [record] = await store.getRecords(entity, [id]);
+    if (!record) throw apiFailure(404, 'RECORD_NOT_FOUND', `No ${entity} with id ${id}`);
+    const limit = c.req.valid('query').activities;
+    const activities = limit > 0 ? await store.listActivities({ entity, recordId: id, limit }) : { items: [], next: null };
+    return c.json({ record, activities: activities.items, activitiesNext: activities.next }, 200);
+  });
+
+  app.openapi(activitiesRoute, async (c) => {
+    const { entity: name, id } = c.req.valid('param');
+    const entity = requireEntity(runtime, name);
+    const q = c.req.valid('query');
+    if (q.latest) {
+      const items = await latestEntries((o) => store.listActivities({ entity, recordId: id, ...o }), q.limit);
+      return c.json({ items, next: null }, 200);
+    }
+    const page = await store.listActivities({ entity, recordId: id, limit: q.limit, ...(q.after !== undefined ? { after: q.after } : {}) });
+    return c.json(page, 200);
+  });
+
+  app.openapi(editRoute, async (c) => {
+    const { entity: name, id } = c.req.valid('param');
+    const entity = requireEntity(runtime, name);
+    const body = c.req.valid('json');
+    const record = await engine.editLocal(entity, id, { ...(body.fields ? { fields: body.fields } : {}), ...(body.company ? { company: body.company } : {}) });
+    runtime.logger.info('local edit', { entity, id, fields: Object.keys(body.fields ?? {}), company: Object.keys(body.company ?? {}) });
+    return c.json(record, 200);
+  });
+
+  app.openapi(createPersonRoute, async (c) => {
+    const body = c.req.valid('json');
+    const record = await engine.createPerson(body.fields, { syncToCrm: body.syncToCrm });
+    runtime.logger.info('local person created', { entity: record.entity, id: record.id, syncToCrm: record.syncToCrm });
+    return c.json(record, 201);
+  });
+}

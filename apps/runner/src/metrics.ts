@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SyncEvent, SyncStore } from '@crm-sync/core';
+import type { AdapterEvent } from '@crm-sync/dynamics-adapter';
+
+export interface Metrics {
+  readonly registry: Registry;
+  onSyncEvent(event: SyncEvent): void;
+  onAdapterEvent(event: AdapterEvent): void;
+  /** The Prometheus text exposition, with the store gauges read now. */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** Prometheus metrics on a registry of their own (nothing global, no default process metrics). */
+export function createMetrics(store: SyncStore, entities: readonly string[]): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const cycles = new Counter({ name: 'crm_sync_cycles_total', help: 'Finished sync cycles by outcome (ok, failed).', labelNames: ['status'], registers });
+  const pulled = new Counter({ name: 'crm_sync_records_pulled_total', help: 'Rows received from the CRM.', labelNames: ['entity'], registers });
+  const pushed = new Counter({ name: 'crm_sync_records_pushed_total', help: 'Local changes and new persons written to the CRM.', labelNames: ['entity'], registers });
+  const collisions = new Counter({ name: 'crm_sync_collisions_total', help: 'Fields changed on both sides (R2).', labelNames: ['entity'], registers });
+  const quarantined = new Counter({ name: 'crm_sync_quarantined_total', help: 'Records quarantined (not applied or not pushed).', labelNames: ['entity'], registers });
+  const failed = new Counter({ name: 'crm_sync_entity_failures_total', help: 'Entity runs that failed.', labelNames: ['entity'], registers });
+  const throttled = new Counter({ name: 'crm_sync_crm_throttled_total', help: 'CRM answers 429 (service protection limits).', registers });
+  const requests = new Counter({ name: 'crm_sync_crm_requests_total', help: 'CRM HTTP requests by status class.', labelNames: ['status'], registers });
+  const retries = new Counter({ name: 'crm_sync_crm_retries_total', help: 'CRM requests retried, by reason.', labelNames: ['reason'], registers });
+  const duration = new Histogram({
+    name: 'crm_sync_cycle_duration_seconds',
+    help: 'Duration of sync cycles.',
+    buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1_800, 3_600],
+    registers,
+  });
+  const records = new Gauge({ name: 'crm_sync_entity_records', help: 'Local records per entity.', labelNames: ['entity'], registers });
+  const pending = new Gauge({ name: 'crm_sync_pending_pushes', help: 'Local records with changes not yet in the CRM.', labelNames: ['entity'], registers });
+  const openQuarantine = new Gauge({ name: 'crm_sync_quarantine_open', help: 'Open quarantine entries per entity.', labelNames: ['entity'], registers });
+
+  // Every entity shows up from the first scrape, at zero.
+  for (const entity of entities) {
+    for (const counter of [pulled, pushed, collisions, quarantined, failed]) counter.inc({ entity }, 0);
+  }
+  for (const status of ['ok', 'failed']) cycles.inc({ status }, 0);
+  throttled.inc(0);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    onSyncEvent(event) {
+      if (event.type === 'entity-finished') {
+        const s = event.summary;
+        pulled.inc({ entity: s.entity }, s.pulled);
+        pushed.inc({ entity: s.entity }, s.pushed + s.created);
+        collisions.inc({ entity: s.entity }, s.collisions);
+        quarantined.inc({ entity: s.entity }, s.quarantined);
+        if (s.status === 'failed') failed.inc({ entity: s.entity });
+      } else if (event.type === 'cycle-finished') {
+        cycles.inc({ status: event.summary.ok ? 'ok' : 'failed' });
+        duration.observe(event.summary.durationMs / 1000);
+      }
+    },
+    onAdapterEvent(event) {
+      if (event.type === 'throttled') throttled.inc();
+      else if (event.type === 'request') requests.inc({ status: event.status === 0 ? 'none' : `${Math.floor(event.status / 100)}xx` });
+      else if (event.type === 'retry') retries.inc({ reason: event.reason });
+    },
+    async render() {
+      for (const entity of entities) {
+        const stats = await store.stats(entity);
+        records.set({ entity }, stats.records);
+        pending.set({ entity }, stats.pending);
+        openQuarantine.set({ entity }, stats.quarantined);
+      }
+      return registry.metrics();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { CycleSummary, EntityCycleSummary, EntityRegistry, StoreStats, SyncStore } from '@crm-sync/core';
+import type { RunnerConfig } from './config/schema.js';
+import type { CycleHistory } from './history.js';
+import { describeStore } from './wiring/store.js';
+import type { RunnerState } from './wiring/runtime.js';
+import { runnerVersion } from './version.js';
+
+export interface EntityStatus {
+  entity: string;
+  direction: 'both' | 'crm-to-local';
+  kind: string;
+  custom: boolean;
+  stats: StoreStats;
+  lastRun: (EntityCycleSummary & { finishedAt: string }) | null;
+}
+
+export interface StatusReport {
+  runner: {
+    version: string;
+    startedAt: string | null;
+    demo: boolean;
+    crm: { kind: string; url: string };
+    store: { kind: string; description: string };
+    intervalMs: number;
+    scheduled: boolean;
+    cycleInProgress: { startedAt: string; entities: string[] } | null;
+    nextCycleAt: string | null;
+  };
+  lastCycle: CycleSummary | null;
+  entities: EntityStatus[];
+}
+
+export interface StatusSources {
+  config: RunnerConfig;
+  demo: boolean;
+  crm: { kind: string; url: string };
+  registry: EntityRegistry;
+  entities: readonly string[];
+  store: SyncStore;
+  history: CycleHistory | null;
+  state: RunnerState | null;
+}
+
+/** The runner's status: what runs, the last cycle and per-entity counts. */
+export async function statusReport(s: StatusSources): Promise<StatusReport> {
+  const entities: EntityStatus[] = [];
+  for (const name of s.entities) {
+    const def = s.registry.get(name);
+    entities.push({
+      entity: name,
+      direction: def.direction,
+      kind: def.kind,
+      custom: def.custom,
+      stats: await s.store.stats(name),
+      lastRun: s.history?.lastRun(name) ?? null,
+    });
+  }
+  return {
+    runner: {
+      version: runnerVersion(),
+      startedAt: s.state?.startedAt ?? null,
+      demo: s.demo,
+      crm: s.crm,
+      store: { kind: s.config.store.kind, description: describeStore(s.config.store) },
+      intervalMs: s.config.sync.intervalMs,
+      scheduled: s.state?.scheduled ?? false,
+      cycleInProgress: s.state?.cycle ?? null,
+      nextCycleAt: s.state?.nextCycleAt ?? null,
+    },
+    lastCycle: s.history?.last() ?? null,
+    entities,
+  };
+}

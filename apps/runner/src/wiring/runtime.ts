@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createSyncEngine } from '@crm-sync/core';
+import type { SyncEngine, SyncEvent, SyncStore } from '@crm-sync/core';
+import type { AdapterEvent } from '@crm-sync/dynamics-adapter';
+import type { LoadedConfig } from '../config/load.js';
+import type { RunnerConfig } from '../config/schema.js';
+import { createCycleHistory } from '../history.js';
+import type { CycleHistory } from '../history.js';
+import type { Logger } from '../log/logger.js';
+import { createProgressReporter } from '../log/progress.js';
+import type { Redactor } from '../log/redactor.js';
+import { createMetrics } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
+import { connectCrm } from './crm.js';
+import type { CrmConnection } from './crm.js';
+import { openStore } from './store.js';
+
+/** What the runner is doing right now, for the status and the dashboard. */
+export interface RunnerState {
+  startedAt: string;
+  /** The cycle in progress, if any. */
+  cycle: { startedAt: string; entities: string[] } | null;
+  /** True while the scheduler runs (start). */
+  scheduled: boolean;
+  /** When the scheduler starts the next cycle (it waits the interval after each cycle). */
+  nextCycleAt: string | null;
+}
+
+export interface Runtime {
+  readonly loaded: LoadedConfig;
+  readonly config: RunnerConfig;
+  readonly logger: Logger;
+  readonly redactor: Redactor;
+  readonly crm: CrmConnection;
+  readonly store: SyncStore;
+  readonly engine: SyncEngine;
+  readonly history: CycleHistory;
+  readonly metrics: Metrics;
+  readonly state: RunnerState;
+  /** Names of the entities the cycles sync, in cycle order. */
+  readonly entities: string[];
+  /** Stops the scheduler (finishing the page in hand), then closes the store and the CRM side. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  loaded: LoadedConfig;
+  logger: Logger;
+  redactor: Redactor;
+}
+
+/** Wires the CRM side, the store and the engine from a loaded config, with logs and metrics. */
+export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions): Promise<Runtime> {
+  const { config } = loaded;
+  const sinks: { adapter: ((event: AdapterEvent) => void) | null } = { adapter: null };
+  const crm = await connectCrm(config, loaded.secrets, { onAdapterEvent: (event) => sinks.adapter?.(event) });
+  redactor.add(...crm.secrets);
+  let store: SyncStore;
+  try {
+    store = await openStore(config.store, loaded.secrets);
+  } catch (error) {
+    await crm.close().catch(() => undefined);
+    throw error;
+  }
+
+  const history = createCycleHistory();
+  const state: RunnerState = { startedAt: new Date().toISOString(), cycle: null, scheduled: false, nextCycleAt: null };
+  const progress = createProgressReporter(logger, (entity) => crm.total(entity));
+  // Set once the engine exists (the registry decides which entities the metrics know).
+  let metrics: Metrics | null = null;
+  const onEvent = (event: SyncEvent) => {
+    if (event.type === 'cycle-started') {
+      state.cycle = { startedAt: event.at, entities: event.entities };
+      state.nextCycleAt = null;
+    } else if (event.type === 'cycle-finished') {
+      state.cycle = null;
+      history.record(event.summary);
+      if (state.scheduled) state.nextCycleAt = new Date(Date.now() + config.sync.intervalMs).toISOString();
+    }
+    metrics?.onSyncEvent(event);
+    progress(event);
+  };
+
+  let engine: SyncEngine;
+  try {
+    // A readable lease owner when several runners share one database.
+    engine = createSyncEngine({ adapter: crm.adapter, store, config: config.sync, onEvent, runnerId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}` });
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    await crm.close().catch(() => undefined);
+    throw error;
+  }
+  const entities = engine.registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false).map((e) => e.name);
+  const built = createMetrics(store, entities);
+  metrics = built;
+  sinks.adapter = (event) => {
+    built.onAdapterEvent(event);
+    if (event.type === 'throttled') logger.warn('CRM throttled (429), pausing', { path: event.path, retryAfterMs: event.retryAfterMs });
+    else if (event.type === 'retry') logger.debug('CRM request retried', { ...event });
+    else if (event.type === 'checkpoint-reset') logger.warn('checkpoint reset, full read follows', { entity: event.entity, reason: event.error.message });
+    else if (event.type === 'request') logger.debug('CRM request', { ...event });
+  };
+
+  let closed = false;
+  return {
+    loaded,
+    config,
+    logger,
+    redactor,
+    crm,
+    store,
+    engine,
+    history,
+    metrics: built,
+    state,
+    entities,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await engine.stop();
+      state.scheduled = false;
+      await store.close();
+      await crm.close();
+    },
+  };
+}
+
+/** Per-entity store stats, for summaries. */
+export async function statsByEntity(runtime: Pick<Runtime, 'store'>, entities: readonly string[]) {
+  const out: Record<string, Awaited<ReturnType<SyncStore['stats']>>> = {};
+  for (const entity of entities) out[entity] = await runtime.store.stats(entity);
+  return out;
+}

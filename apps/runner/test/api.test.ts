@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
+import { apiClient, eventually } from './helpers/http.js';
+import { cleanEnv, logLines, runCli, startRunner, writeConfig } from './helpers/runner-process.js';
+import type { RunningProcess } from './helpers/runner-process.js';
+import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
+
+let sim: SimulatorServer;
+let runner: RunningProcess & { url: string };
+let api: ReturnType<typeof apiClient>;
+const LEAD_FIELDS = ['firstname', 'lastname', 'emailaddress1', 'telephone1', 'subject', 'companyname'];
+
+/** A synced record id of an entity (the first one the store lists). */
+async function someId(entity: string, skip = 0): Promise<string> {
+  const page = await api.get(`/api/v1/entities/${entity}/records?limit=${skip + 1}`);
+  return page.json.items[skip].id as string;
+}
+
+beforeAll(async () => {
+  sim = await startTestSimulator({ seed: 11, contacts: 400 });
+  const config = writeConfig(simulatorConfig(sim, { sync: { entities: { lead: { fields: LEAD_FIELDS } } }, server: { port: 0, maxBodyBytes: 4_096 } }));
+  runner = await startRunner(['--config', config]);
+  api = apiClient(runner.url);
+  await eventually(async () => (await api.get('/api/v1/status')).json?.lastCycle, 30_000, 'the first cycle');
+});
+
+afterAll(async () => {
+  await runner?.stop();
+  await sim?.close();
+});
+
+describe('HTTP API', () => {
+  it('serves an OpenAPI document with the bearer scheme and every route', async () => {
+    const doc = await api.get('/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.json.openapi).toMatch(/^3\./);
+    expect(doc.json.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    for (const path of [
+      '/api/v1/status',
+      '/api/v1/entities/{entity}/records',
+      '/api/v1/entities/{entity}/records/{id}',
+      '/api/v1/persons',
+      '/api/v1/collisions',
+      '/api/v1/quarantine',
+      '/api/v1/errors',
+      '/api/v1/cycles',
+      '/api/v1/entities/{entity}/fields',
+      '/metrics',
+    ]) {
+      expect(doc.json.paths[path], path).toBeDefined();
+    }
+    expect(Object.keys(doc.json.paths['/api/v1/entities/{entity}/records/{id}'])).toEqual(expect.arrayContaining(['get', 'patch']));
+  });
+
+  it('reports status and pages records by entity, with filters', async () => {
+    const status = await api.get('/api/v1/status');
+    const contact = status.json.entities.find((e: { entity: string }) => e.entity === 'contact');
+    expect(contact.stats.records).toBe(expectedSynced(sim, 'contact'));
+    expect(contact.lastRun.status).toBe('ok');
+    const first = await api.get('/api/v1/entities/contact/records?limit=2');
+    expect(first.json.items).toHaveLength(2);
+    const second = await api.get(`/api/v1/entities/contact/records?limit=2&after=${encodeURIComponent(first.json.next)}`);
+    expect(second.json.items[0].id > first.json.items[1].id).toBe(true);
+    const lastname = first.json.items[0].fields.lastname as string;
+    const filtered = await api.get(`/api/v1/entities/contact/records?limit=1000&where=${encodeURIComponent(JSON.stringify({ lastname }))}`);
+    expect(filtered.json.items.length).toBeGreaterThan(0);
+    expect(filtered.json.items.every((r: { fields: { lastname: string } }) => r.fields.lastname === lastname)).toBe(true);
+    const badWhere = await api.get('/api/v1/entities/contact/records?where=%7Bnot-json');
+    expect(badWhere.status).toBe(400);
+    expect(badWhere.json.error.message).toContain('query.where');
+  });
+
+  it('pushes a local edit of a person to the CRM in the next cycle', async () => {
+    const id = await someId('lead');
+    const edit = await api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { subject: 'Edited through the API' } });
+    expect(edit.status).toBe(200);
+    expect(edit.json.pending).toContain('subject');
+    const cycle = await api.post('/api/v1/cycles', { entities: ['lead'] });
+    expect(cycle.status).toBe(200);
+    expect(cycle.json.entities[0]).toMatchObject({ entity: 'lead', status: 'ok', pushed: 1 });
+    expect(sim.control.getRow('lead', id)?.subject).toBe('Edited through the API');
+    const one = await api.get(`/api/v1/entities/lead/records/${id}`);
+    expect(one.json.record.pending).toEqual([]);
+    expect(one.json.activities).toContainEqual(expect.objectContaining({ type: 'change-data-value', source: 'local', field: 'subject', newValue: 'Edited through the API' }));
+  });
+
+  it('applies a local account edit to every contact of the account and never pushes it', async () => {
+    const contacts = (await api.get('/api/v1/entities/contact/records?limit=1000')).json.items as { id: string; accountId: string | null }[];
+    const accountId = contacts.find((c) => c.accountId !== null)?.accountId as string;
+    const before = sim.control.getRow('account', accountId)?.address1_city;
+    const edit = await api.patch(`/api/v1/entities/account/records/${accountId}`, { fields: { address1_city: 'Edited Locally' } });
+    expect(edit.status).toBe(200);
+    expect(edit.json.fields.address1_city).toBe('Edited Locally');
+    const after = (await api.get('/api/v1/entities/contact/records?limit=1000')).json.items as { accountId: string | null; company: Record<string, unknown> }[];
+    const members = after.filter((c) => c.accountId === accountId);
+    expect(members.length).toBeGreaterThan(0);
+    expect(members.every((c) => c.company.address1_city === 'Edited Locally')).toBe(true);
+    const cycle = await api.post('/api/v1/cycles', { entities: ['account'] });
+    expect(cycle.json.entities[0]).toMatchObject({ entity: 'account', pushed: 0 });
+    expect(sim.control.getRow('account', accountId)?.address1_city).toBe(before);
+  });
+
+  it('answers invalid input with a 4xx and a clear message, and changes nothing', async () => {
+    const id = await someId('lead', 1);
+    const before = (await api.get(`/api/v1/entities/lead/records/${id}`)).json.record;
+    const cases: [number, Promise<{ status: number; json: { error: { code: string; message: string; known?: string[] } } }>, string][] = [
+      [400, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { 'Not A Name': 1 } }), 'body.fields.Not A Name'],
+      [400, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { subject: { nested: true } } }), 'body.fields.subject'],
+      [400, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { subject: 'x' }, extra: 1 }), 'extra'],
+      [400, api.patch(`/api/v1/entities/lead/records/${id}`, {}), 'at least one field'],
+      [400, api.patch(`/api/v1/entities/lead/records/${id}`, '{"fields":'), 'JSON'],
+      [404, api.patch(`/api/v1/entities/nope/records/${id}`, { fields: { subject: 'x' } }), 'known: systemuser'],
+      [404, api.patch('/api/v1/entities/lead/records/no-such-id', { fields: { subject: 'x' } }), 'No lead'],
+      [422, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { fullname: 'Read Only' } }), 'fullname'],
+      [422, api.patch(`/api/v1/entities/opportunity/records/${await someId('opportunity')}`, { fields: { name: 'x' } }), 'one way'],
+      [413, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { subject: 'x'.repeat(10_000) } }), 'limited'],
+      [400, api.post('/api/v1/persons', { fields: {} }), 'at least one field'],
+      [422, api.post('/api/v1/entities/account/fields', { field: 'no_such_column' }), 'does not exist in the CRM'],
+      [404, api.get('/api/v1/entities/nope/fields'), 'Unknown entity'],
+      [400, api.get('/api/v1/collisions?limit=0'), 'query.limit'],
+    ];
+    for (const [status, pending, text] of cases) {
+      const response = await pending;
+      expect(response.status, text).toBe(status);
+      expect(response.json.error.code, text).toMatch(/^[A-Z_]+$/);
+      expect(response.json.error.message, text).toContain(text);
+    }
+    const unknown = await api.get('/api/v1/entities/nope/records');
+    expect(unknown.json.error.known).toEqual(expect.arrayContaining(['contact', 'lead', 'account']));
+    const after = (await api.get(`/api/v1/entities/lead/records/${id}`)).json.record;
+    expect(after.revision).toBe(before.revision);
+    expect(after.fields).toEqual(before.fields);
+  });
+
+  it('creates a local person in the CRM as a lead', async () => {
+    const created = await api.post('/api/v1/persons', { fields: { firstname: 'Nova', lastname: 'Created', emailaddress1: 'nova@example.com' } });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ entity: 'lead', crmId: null, syncToCrm: true });
+    const cycle = await api.post('/api/v1/cycles', { entities: ['lead'] });
+    expect(cycle.json.entities[0].created).toBe(1);
+    expect(sim.control.getRow('lead', created.json.id)).toMatchObject({ lastname: 'Created', emailaddress1: 'nova@example.com' });
+  });
+
+  it('lists collisions and sync errors, with a CSV export', async () => {
+    const contactId = await someId('contact');
+    sim.control.updateRow('contact', contactId, { jobtitle: 'Set in the CRM' });
+    expect((await api.patch(`/api/v1/entities/contact/records/${contactId}`, { fields: { jobtitle: 'Set by marketing' } })).status).toBe(200);
+    // A value the CRM refuses (telephone1 holds 50 characters): the push is quarantined.
+    const leadId = await someId('lead', 2);
+    expect((await api.patch(`/api/v1/entities/lead/records/${leadId}`, { fields: { telephone1: '5'.repeat(80) } })).status).toBe(200);
+    const cycle = await api.post('/api/v1/cycles', {});
+    expect(cycle.status).toBe(200);
+
+    const collisions = await api.get('/api/v1/collisions?latest=true&limit=5');
+    expect(collisions.json.items[0]).toMatchObject({ entity: 'contact', recordId: contactId, field: 'jobtitle', winner: 'crm', crmValue: 'Set in the CRM' });
+    const paged = await api.get('/api/v1/collisions?limit=1');
+    expect(paged.json.items).toHaveLength(1);
+
+    const quarantine = await api.get('/api/v1/quarantine?entity=lead');
+    expect(quarantine.json.items).toContainEqual(expect.objectContaining({ recordId: leadId, direction: 'push' }));
+    const errors = await api.get('/api/v1/errors');
+    expect(errors.json.items).toContainEqual(expect.objectContaining({ entity: 'lead', recordId: leadId, type: 'push' }));
+    const csv = await api.get('/api/v1/errors?format=csv');
+    expect(csv.headers.get('content-type')).toContain('text/csv');
+    expect(csv.text.split('\r\n')[0]).toBe('at,entity,recordId,type,code,message');
+    expect(csv.text).toContain(leadId);
+    const quarantineCsv = await api.get('/api/v1/quarantine?format=csv');
+    expect(quarantineCsv.text).toContain(leadId);
+  });
+
+  it('lists fields with reasons and adds one with Quick Sync', async () => {
+    const plan = await api.get('/api/v1/entities/contact/fields');
+    expect(plan.json.excluded).toContainEqual(expect.objectContaining({ field: 'new_creditlimit', reason: 'secured-no-read-privilege' }));
+    const before = await api.get('/api/v1/entities/lead/fields');
+    expect(before.json.excluded).toContainEqual(expect.objectContaining({ field: 'description', reason: 'not-selected' }));
+    const leads = (await api.get('/api/v1/status')).json.entities.find((e: { entity: string }) => e.entity === 'lead').stats.records as number;
+    // Through the CLI, which finds the running runner at --url.
+    const added = await runCli(['fields', 'add', 'lead', 'description', '--json', '--url', runner.url]);
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ entity: 'lead', field: 'description', backfilled: leads });
+    const after = await api.get('/api/v1/entities/lead/fields');
+    expect(after.json.synced).toContain('description');
+  });
+
+  it('answers crm-sync status through the running runner', async () => {
+    const result = await runCli(['status', '--json', '--url', runner.url]);
+    expect(result.code).toBe(0);
+    const status = JSON.parse(result.stdout);
+    expect(status.source).toContain(runner.url);
+    expect(status.lastCycle.ok).toBe(true);
+    expect(status.entities.find((e: { entity: string }) => e.entity === 'account').stats.records).toBe(expectedSynced(sim, 'account'));
+    const human = await runCli(['status', '--url', runner.url]);
+    expect(human.stdout).toMatch(/^account\s+from CRM\s+ok/m);
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const metrics = await api.get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    const value = (line: string) => Number(new RegExp(`^${line.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(metrics.text)?.[1]);
+    expect(value('crm_sync_cycles_total{status="ok"}')).toBeGreaterThanOrEqual(3);
+    expect(value('crm_sync_records_pulled_total{entity="account"}')).toBeGreaterThanOrEqual(sim.simulator.dataset.counts.account);
+    expect(value('crm_sync_records_pushed_total{entity="lead"}')).toBeGreaterThanOrEqual(2);
+    expect(value('crm_sync_collisions_total{entity="contact"}')).toBeGreaterThanOrEqual(1);
+    expect(value('crm_sync_entity_records{entity="contact"}')).toBe(expectedSynced(sim, 'contact'));
+    for (const name of ['crm_sync_quarantined_total', 'crm_sync_crm_throttled_total', 'crm_sync_cycle_duration_seconds_count', 'crm_sync_pending_pushes']) {
+      expect(metrics.text).toContain(name);
+    }
+  });
+
+  it('logs JSON lines on stderr when it is not a terminal', () => {
+    const lines = logLines(runner.stderr());
+    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.every((l) => typeof l.level === 'string' && typeof l.time === 'string' && typeof l.msg === 'string')).toBe(true);
+    expect(lines.some((l) => l.msg === 'cycle finished')).toBe(true);
+  });
+});
+
+describe('bound beyond loopback', () => {
+  it('refuses to start without an API token', async () => {
+    const config = writeConfig(simulatorConfig(sim, { server: { host: '0.0.0.0', port: 0 } }));
+    const result = await runCli(['start', '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('refusing to listen on 0.0.0.0 without an API token: set CRM_SYNC_API_TOKEN');
+  });
+
+  it('requires the bearer token on every route but /healthz, and stops cleanly on SIGTERM', async () => {
+    const token = 'a-long-enough-api-token-for-tests';
+    const config = writeConfig(simulatorConfig(sim, { server: { host: '0.0.0.0', port: 0 } }));
+    const open = await startRunner(['--config', config], cleanEnv({ CRM_SYNC_API_TOKEN: token }));
+    try {
+      const anonymous = apiClient(open.url);
+      expect((await anonymous.get('/healthz')).status).toBe(200);
+      for (const path of ['/api/v1/status', '/openapi.json', '/metrics', '/api/v1/entities/contact/records']) {
+        const response = await anonymous.get(path);
+        expect(response.status, path).toBe(401);
+        expect(response.headers.get('www-authenticate')).toContain('Bearer');
+      }
+      expect((await apiClient(open.url, 'wrong-token-of-some-length').get('/api/v1/status')).status).toBe(401);
+      expect((await apiClient(open.url, token).get('/api/v1/status')).status).toBe(200);
+    } finally {
+      const result = await open.stop('SIGTERM');
+      expect(result.code).toBe(0);
+      expect(logLines(result.stderr).map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping: finishing the page in hand', 'stopped']));
+      expect(result.stdout + result.stderr).not.toContain(token);
+    }
+  });
+});

@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
+import { cleanEnv, runCli, spawnCli, writeConfig } from './helpers/runner-process.js';
+import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
+
+let sim: SimulatorServer;
+beforeAll(async () => {
+  sim = await startTestSimulator({ seed: 5, contacts: 900 });
+});
+afterAll(() => sim.close());
+
+describe('crm-sync sync --once', () => {
+  it('prints a JSON summary that matches what the simulator holds', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const result = await runCli(['sync', '--once', '--json', '--config', config]);
+    expect(result.stderr).not.toMatch(/"level":"error"/);
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as {
+      ok: boolean;
+      entities: { entity: string; status: string; pulled: number; applied: number; filtered: number }[];
+      stats: Record<string, { records: number; pending: number }>;
+    };
+    expect(summary.ok).toBe(true);
+    const counts = sim.simulator.dataset.counts;
+    for (const table of ['account', 'contact', 'lead', 'opportunity', 'systemuser', 'team'] as const) {
+      const run = summary.entities.find((e) => e.entity === table);
+      expect(run, table).toMatchObject({ status: 'ok', pulled: counts[table] });
+      expect(run!.applied + run!.filtered, table).toBe(counts[table]);
+      expect(summary.stats[table]?.records, table).toBe(expectedSynced(sim, table));
+      expect(summary.stats[table]?.pending, table).toBe(0);
+    }
+  });
+
+  it('syncs only the entities named with --entity', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const result = await runCli(['sync', '--once', '--json', '--entity', 'lead', '--config', config]);
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as { entities: { entity: string; pulled: number }[] };
+    expect(summary.entities.map((e) => e.entity)).toEqual(['lead']);
+    expect(summary.entities[0]?.pulled).toBe(sim.simulator.dataset.counts.lead);
+  });
+
+  it('prints a table for people and refuses an unknown entity with exit code 2', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const human = await runCli(['sync', '--once', '--entity', 'team', '--config', config]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^entity\s+status\s+pulled/m);
+    expect(human.stdout).toMatch(/^team\s+ok\s+\d+/m);
+    const unknown = await runCli(['sync', '--once', '--entity', 'nope', '--config', config]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Unknown entity "nope"; known: systemuser, team, account, contact, lead, opportunity');
+  });
+
+  it('exits 1 and names the entity when an entity fails', async () => {
+    // Hide every lead from the sync user: Dataverse refuses change tracking to a user with partial read (403).
+    sim.control.setRowFilter(sim.simulator.users.sync.id, 'lead', "lastname eq 'nobody-has-this-name'");
+    try {
+      const config = writeConfig(simulatorConfig(sim));
+      const result = await runCli(['sync', '--once', '--json', '--entity', 'lead', '--entity', 'team', '--config', config]);
+      expect(result.code).toBe(1);
+      const summary = JSON.parse(result.stdout) as { ok: boolean; entities: { entity: string; status: string; error?: { code: string } }[] };
+      expect(summary.ok).toBe(false);
+      expect(summary.entities.find((e) => e.entity === 'lead')).toMatchObject({ status: 'failed', error: { code: expect.any(String) } });
+      expect(summary.entities.find((e) => e.entity === 'team')?.status).toBe('ok');
+    } finally {
+      sim.control.setRowFilter(sim.simulator.users.sync.id, 'lead', null);
+    }
+  });
+});
+
+describe('configuration', () => {
+  it('exits 2 on a bad config and lists every path with its problem', async () => {
+    const config = writeConfig({
+      crm: { kind: 'dynamics', environmentUrl: 'not a url', tenantId: '' },
+      store: { kind: 'memory' },
+      sync: { intervalMs: 10 },
+      server: { port: 'eighty' },
+      surprise: true,
+    });
+    const result = await runCli(['sync', '--once', '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    for (const path of ['crm.environmentUrl:', 'crm.tenantId:', 'crm.clientId:', 'sync.intervalMs:', 'server.port:', 'surprise']) {
+      expect(result.stderr).toContain(path);
+    }
+    expect(result.stderr).toContain(config);
+  });
+
+  it('names the environment variable an override came from', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const result = await runCli(['sync', '--once', '--config', config], cleanEnv({ CRM_SYNC_INTERVAL_MS: 'soon' }));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/sync\.intervalMs: .* \(from CRM_SYNC_INTERVAL_MS\)/);
+  });
+
+  it('requires the client secret in the environment for Dynamics, and an unreadable file is an error', async () => {
+    const dynamics = await runCli(['doctor'], cleanEnv({ CRM_SYNC_ENVIRONMENT_URL: 'https://contoso.crm.dynamics.com', CRM_SYNC_TENANT_ID: 't', CRM_SYNC_CLIENT_ID: 'c' }));
+    expect(dynamics.code).toBe(2);
+    expect(dynamics.stderr).toContain('crm.clientSecretEnv: environment variable CRM_SYNC_CLIENT_SECRET is not set');
+    const missing = await runCli(['status', '--config', '/nonexistent/crm-sync.json']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read it (ENOENT)');
+  });
+
+  it('rejects unknown commands and options with exit code 2', async () => {
+    expect((await runCli(['frobnicate'])).code).toBe(2);
+    const bad = await runCli(['sync', '--once', '--no-such-option']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("Unknown option '--no-such-option'");
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['start', 'sync --once', 'status', 'fields list', 'fields add', 'doctor', 'simulator', 'migrate']) {
+      expect(help.stdout).toContain(command);
+    }
+  });
+});
+
+describe('crm-sync doctor', () => {
+  it('passes every step against a healthy simulated org', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const result = await runCli(['doctor', '--config', config]);
+    expect(result.code).toBe(0);
+    for (const step of ['config', 'store', 'credentials', 'whoami', 'read contact', 'change tracking contact', 'fields contact', 'read lead']) {
+      expect(result.stdout).toMatch(new RegExp(`^PASS  ${step}\\s`, 'm'));
+    }
+    expect(result.stdout).toMatch(/secured without read privilege: new_creditlimit/);
+    expect(result.stdout).toMatch(/\d+ passed, \d+ warnings, 0 failed/);
+  });
+
+  it('fails with a hint on missing privileges, unknown fields, and warns when change tracking is off', async () => {
+    sim.control.setRowFilter(sim.simulator.users.sync.id, 'lead', "lastname eq 'nobody-has-this-name'");
+    sim.control.setChangeTracking('opportunity', false);
+    try {
+      const config = writeConfig(simulatorConfig(sim, { sync: { entities: { contact: { fields: ['firstname', 'no_such_column'] } } } }));
+      const result = await runCli(['doctor', '--json', '--config', config]);
+      expect(result.code).toBe(1);
+      const report = JSON.parse(result.stdout) as { ok: boolean; steps: { name: string; status: string; hint?: string }[] };
+      expect(report.ok).toBe(false);
+      const step = (name: string) => report.steps.find((s) => s.name === name);
+      expect(step('read lead')).toMatchObject({ status: 'fail', hint: expect.stringContaining('organization-level Read') });
+      expect(step('fields contact')).toMatchObject({ status: 'fail', hint: expect.stringContaining('sync.entities.contact.fields') });
+      expect(step('change tracking opportunity')).toMatchObject({ status: 'warn', hint: expect.stringContaining('Track changes') });
+      expect(step('read contact')?.status).toBe('pass');
+    } finally {
+      sim.control.setRowFilter(sim.simulator.users.sync.id, 'lead', null);
+      sim.control.setChangeTracking('opportunity', true);
+    }
+  });
+
+  it('never shows a secret, even when the credentials and the database fail', async () => {
+    const secret = 'Xy9-client-secret-never-printed';
+    const password = 'pg-password-never-printed';
+    const config = writeConfig({
+      crm: {
+        kind: 'dynamics',
+        environmentUrl: sim.url,
+        tenantId: sim.simulator.credentials.tenantId,
+        clientId: sim.simulator.credentials.clientId,
+        // A refused connection: the token request fails at once.
+        authorityHost: 'https://127.0.0.1:1',
+      },
+      store: { kind: 'postgres' },
+      log: { level: 'debug', format: 'json' },
+    });
+    const result = await runCli(
+      ['doctor', '--config', config],
+      cleanEnv({ CRM_SYNC_CLIENT_SECRET: secret, CRM_SYNC_DATABASE_URL: `postgres://crm:${password}@127.0.0.1:1/crm`, CRM_SYNC_API_TOKEN: 'api-token-never-printed-1234' }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^FAIL {2}store\s/m);
+    expect(result.stdout).toMatch(/^FAIL {2}credentials\s/m);
+    const all = result.stdout + result.stderr;
+    for (const value of [secret, password, 'api-token-never-printed-1234']) expect(all).not.toContain(value);
+  });
+});
+
+describe('crm-sync fields', () => {
+  it('lists the fields of an entity with the reason for each one left out', async () => {
+    const config = writeConfig(simulatorConfig(sim, { sync: { entities: { lead: { fields: ['firstname', 'lastname', 'subject'] } } } }));
+    const json = await runCli(['fields', 'list', 'lead', '--json', '--config', config]);
+    expect(json.code).toBe(0);
+    const plan = JSON.parse(json.stdout) as { entity: string; synced: string[]; excluded: { field: string; reason: string }[] };
+    expect(plan.entity).toBe('lead');
+    expect(plan.synced).toEqual(expect.arrayContaining(['firstname', 'lastname', 'subject']));
+    expect(plan.excluded).toContainEqual(expect.objectContaining({ field: 'companyname', reason: 'not-selected' }));
+    const human = await runCli(['fields', 'list', 'contact', '--config', config]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/new_creditlimit\s+secured column; the sync user has no read privilege/);
+  });
+
+  it('refuses to add a field without a runner or a persistent store', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const result = await runCli(['fields', 'add', 'lead', 'description', '--config', config]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('memory store');
+    expect((await runCli(['fields', 'add', 'lead', '--config', config])).code).toBe(2);
+  });
+});
+
+describe('crm-sync status', () => {
+  it('says that no runner is running when the state lives in a runner process', async () => {
+    const config = writeConfig(simulatorConfig(sim, { server: { port: 1 } }));
+    const result = await runCli(['status', '--config', config]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('No crm-sync runner answers at http://127.0.0.1:1');
+  });
+});
+
+describe('crm-sync simulator', () => {
+  it('runs the standalone simulated org until SIGTERM', async () => {
+    const running = spawnCli(['simulator', '--port', '0', '--contacts', '50', '--seed', '9']);
+    const match = await running.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const info = (await (await fetch(`${match[1]}/_simulator/info`)).json()) as { counts: Record<string, number> };
+    expect(info.counts.contact).toBe(50);
+    expect(running.stdout()).not.toContain('sim-secret');
+    const result = await running.stop('SIGTERM');
+    expect(result.code).toBe(0);
+  });
+
+  it('checks its options', async () => {
+    const result = await runCli(['simulator', '--contacts', 'many']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--contacts');
+  });
+});

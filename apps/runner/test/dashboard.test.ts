@@ -1,0 +1,111 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
+import { apiClient, eventually } from './helpers/http.js';
+import { runnerDir, startRunner, writeConfig } from './helpers/runner-process.js';
+import type { RunningProcess } from './helpers/runner-process.js';
+import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// The README's screenshot is refreshed with CRM_SYNC_UPDATE_SCREENSHOT=1; other runs keep it in a temp folder.
+const SCREENSHOT = process.env.CRM_SYNC_UPDATE_SCREENSHOT
+  ? join(runnerDir, 'docs', 'dashboard.png')
+  : join(mkdtempSync(join(tmpdir(), 'crm-sync-dashboard-')), 'dashboard.png');
+
+let sim: SimulatorServer;
+let runner: RunningProcess & { url: string };
+let api: ReturnType<typeof apiClient>;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+
+/** Debian's Chromium, headless; the closed network would otherwise stall it on Google lookups. */
+async function launchChromium(): Promise<BrowserContext> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`The dashboard test needs Debian's Chromium at ${CHROMIUM}: install it with apt-get install -y chromium`);
+  }
+  profile = mkdtempSync(join(tmpdir(), 'crm-sync-chromium-'));
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+const cell = (entity: string, field: string) => page.locator(`tr[data-entity="${entity}"] [data-field="${field}"]`);
+
+beforeAll(async () => {
+  context = await launchChromium();
+  sim = await startTestSimulator({ seed: 13, contacts: 3_000, largeAccounts: [40] });
+  runner = await startRunner(['--config', writeConfig(simulatorConfig(sim))]);
+  api = apiClient(runner.url);
+  await eventually(async () => (await api.get('/api/v1/status')).json?.lastCycle, 30_000, 'the first cycle');
+  page = await context.newPage();
+}, 90_000);
+
+afterAll(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await runner?.stop();
+  await sim?.close();
+});
+
+describe('dashboard in Chromium', () => {
+  it('loads and shows every entity with its counts', async () => {
+    await page.goto(`${runner.url}/`);
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
+    for (const entity of ['systemuser', 'team', 'account', 'contact', 'lead', 'opportunity']) {
+      await expect.poll(() => page.locator(`tr[data-entity="${entity}"]`).count()).toBe(1);
+    }
+    expect(await cell('contact', 'records').textContent()).toBe(expectedSynced(sim, 'contact').toLocaleString('en-US'));
+    expect(await cell('contact', 'status').textContent()).toMatch(/^ok/);
+    expect(await page.locator('#history-chart g.cycle').count()).toBe(1);
+  });
+
+  it('shows a local edit made through the API once a cycle has pushed it', async () => {
+    const leadId = (await api.get('/api/v1/entities/lead/records?limit=1')).json.items[0].id as string;
+    expect((await api.patch(`/api/v1/entities/lead/records/${leadId}`, { fields: { subject: 'Edited for the dashboard test' } })).status).toBe(200);
+    await expect.poll(() => cell('lead', 'pending').textContent(), { timeout: 15_000 }).toBe('1');
+    expect((await api.post('/api/v1/cycles', { entities: ['lead'] })).json.entities[0].pushed).toBe(1);
+    await expect.poll(() => cell('lead', 'pushed').textContent(), { timeout: 15_000 }).toBe('1');
+    expect(await cell('lead', 'pending').textContent()).toBe('0');
+    await expect.poll(() => page.locator('#activities').textContent(), { timeout: 15_000 }).toContain('"Edited for the dashboard test"');
+    expect(sim.control.getRow('lead', leadId)?.subject).toBe('Edited for the dashboard test');
+  });
+
+  it('runs a cycle from its button and draws it in the history chart', async () => {
+    const before = (await api.get('/api/v1/cycles')).json.items.length as number;
+    await page.click('#run-cycle');
+    await expect.poll(async () => (await api.get('/api/v1/cycles')).json.items.length, { timeout: 15_000 }).toBe(before + 1);
+    await expect.poll(() => page.locator('#history-chart g.cycle').count(), { timeout: 15_000 }).toBe(before + 1);
+  });
+
+  it('lists collisions and sync errors, and takes the README screenshot', async () => {
+    const { dataset } = sim.simulator;
+    const staff = sim.simulator.users.staff;
+    // A working day in miniature: sales staff edit the CRM, marketing edits locally, one value the CRM refuses.
+    const contacts = (await api.get('/api/v1/entities/contact/records?limit=5')).json.items as { id: string }[];
+    sim.control.updateRow('contact', contacts[0]!.id, { jobtitle: 'Head of Purchasing' }, { asUser: staff[0]!.id });
+    await api.patch(`/api/v1/entities/contact/records/${contacts[0]!.id}`, { fields: { jobtitle: 'Purchasing Lead' } });
+    sim.control.updateRow('account', dataset.idOf('account', 5), { address1_city: 'Rotterdam' }, { asUser: staff[1]!.id });
+    await api.post('/api/v1/cycles', {});
+    sim.control.updateRow('contact', contacts[1]!.id, { telephone1: '+1 555 0100' }, { asUser: staff[2]!.id });
+    const leads = (await api.get('/api/v1/entities/lead/records?limit=3')).json.items as { id: string }[];
+    await api.patch(`/api/v1/entities/lead/records/${leads[2]!.id}`, { fields: { telephone1: '0'.repeat(60) } });
+    await api.post('/api/v1/persons', { fields: { firstname: 'Mina', lastname: 'Sato', emailaddress1: 'mina.sato@example.com' } });
+    await api.post('/api/v1/cycles', {});
+
+    await expect.poll(() => page.locator('#collisions').textContent(), { timeout: 15_000 }).toContain('contact.jobtitle');
+    expect(await page.locator('#collisions').textContent()).toContain('crm wins');
+    await expect.poll(() => page.locator('#errors').textContent(), { timeout: 15_000 }).toContain(leads[2]!.id.slice(-8));
+    await expect.poll(() => cell('lead', 'errors').textContent(), { timeout: 15_000 }).toBe('1');
+    mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
+  });
+});

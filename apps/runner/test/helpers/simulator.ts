@@ -1,0 +1,30 @@
+import { startSimulatorServer } from '@crm-sync/dynamics-simulator';
+import type { ServerOptions, SimulatorServer } from '@crm-sync/dynamics-simulator';
+
+/** A standalone simulator on a free 127.0.0.1 port, in the test process (so tests can inspect it). */
+export function startTestSimulator(options: ServerOptions = {}): Promise<SimulatorServer> {
+  return startSimulatorServer({ port: 0, seed: 3, contacts: 600, ...options });
+}
+
+/** Rows of a generated table the sync keeps: every row not excluded by new_synctomkto = false (R11). */
+export function expectedSynced(server: SimulatorServer, table: 'account' | 'contact' | 'lead' | 'opportunity' | 'systemuser' | 'team'): number {
+  const { dataset } = server.simulator;
+  let n = 0;
+  for (let i = 0; i < dataset.counts[table]; i += 1) {
+    if (dataset.row(table, i).new_synctomkto !== false) n += 1;
+  }
+  return n;
+}
+
+/** The runner config for a standalone simulator. */
+export function simulatorConfig(server: SimulatorServer, extra: Record<string, unknown> = {}) {
+  const { sync, ...rest } = extra as { sync?: Record<string, unknown> };
+  return {
+    crm: { kind: 'simulator', url: server.url },
+    store: { kind: 'memory' },
+    sync: { intervalMs: 600_000, ...sync },
+    server: { port: 0 },
+    log: { level: 'info', format: 'json' },
+    ...rest,
+  };
+}

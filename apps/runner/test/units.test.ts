@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryStore } from '@crm-sync/memory-store';
+import { loadConfig, secretValues } from '../src/config/load.js';
+import { toCsv } from '../src/http/csv.js';
+import { isLoopback } from '../src/http/auth.js';
+import { latestEntries } from '../src/http/tail.js';
+import { createLogger } from '../src/log/logger.js';
+import { progressLine } from '../src/log/progress.js';
+import { createRedactor } from '../src/log/redactor.js';
+import { writeConfig } from './helpers/runner-process.js';
+
+const failure = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected a failure');
+};
+
+describe('config', () => {
+  it('is the demo without a file or a CRM in the environment', () => {
+    const loaded = loadConfig({ env: {} });
+    expect(loaded.demo).toBe(true);
+    expect(loaded.config.crm).toMatchObject({ kind: 'simulator', contacts: 12_000, largeAccounts: [5_001] });
+    expect(loaded.config.sync.intervalMs).toBe(30_000);
+    expect(loaded.config.server).toMatchObject({ host: '127.0.0.1', port: 8787 });
+  });
+
+  it('takes Dynamics, PostgreSQL and the server from the environment, secrets included', () => {
+    const loaded = loadConfig({
+      env: {
+        CRM_SYNC_ENVIRONMENT_URL: 'https://contoso.crm.dynamics.com',
+        CRM_SYNC_TENANT_ID: 'tenant',
+        CRM_SYNC_CLIENT_ID: 'client',
+        CRM_SYNC_CLIENT_SECRET: 'the-secret',
+        DATABASE_URL: 'postgres://crm:p%40ss@db:5432/crm',
+        CRM_SYNC_PORT: '9000',
+        CRM_SYNC_INTERVAL_MS: '60000',
+      },
+    });
+    expect(loaded.demo).toBe(false);
+    expect(loaded.config.crm).toMatchObject({ kind: 'dynamics', environmentUrl: 'https://contoso.crm.dynamics.com', clientId: 'client' });
+    expect(loaded.config.store).toMatchObject({ kind: 'postgres', schema: 'crm_sync' });
+    expect(loaded.config.server.port).toBe(9000);
+    expect(loaded.config.sync.intervalMs).toBe(60_000);
+    expect(secretValues(loaded.secrets)).toEqual(expect.arrayContaining(['the-secret', 'p%40ss', 'p@ss']));
+    expect(JSON.stringify(loaded.config)).not.toContain('the-secret');
+  });
+
+  it('lets the file name the variables that hold secrets, and flags override the environment', () => {
+    const path = writeConfig({
+      crm: { kind: 'dynamics', environmentUrl: 'https://contoso.crm.dynamics.com', tenantId: 't', clientId: 'c', clientSecretEnv: 'MY_SECRET' },
+      store: { kind: 'postgres', urlEnv: 'MY_DB', schema: 'org_a' },
+      server: { apiTokenEnv: 'MY_TOKEN' },
+    });
+    const loaded = loadConfig({
+      path,
+      env: { MY_SECRET: 's3cret', MY_DB: 'postgres://localhost/db', MY_TOKEN: 'token-of-sixteen-chars', CRM_SYNC_PORT: '1' },
+      flags: [{ path: ['server', 'port'], value: '2', from: '--port' }],
+    });
+    expect(loaded.secrets).toEqual({ clientSecret: 's3cret', databaseUrl: 'postgres://localhost/db', apiToken: 'token-of-sixteen-chars' });
+    expect(loaded.config.server.port).toBe(2);
+  });
+
+  it('reports every problem with its path and where an override came from', () => {
+    const path = writeConfig({ crm: { kind: 'nope' }, log: { level: 'loud' }, extra: 1 });
+    const message = failure(() => loadConfig({ path, env: { CRM_SYNC_PORT: 'x' } }));
+    expect(message).toContain(`Invalid configuration (${path})`);
+    expect(message).toMatch(/crm\.kind: /);
+    expect(message).toMatch(/log\.level: /);
+    expect(message).toMatch(/server\.port: .*\(from CRM_SYNC_PORT\)/);
+    expect(message).toMatch(/\(root\): .*extra/);
+  });
+
+  it('refuses a short API token and a store without a database URL, without echoing values', () => {
+    const message = failure(() => loadConfig({ path: writeConfig({ store: { kind: 'postgres' } }), env: { CRM_SYNC_API_TOKEN: 'short-tok' } }));
+    expect(message).toContain('at least 16 characters');
+    expect(message).toContain('needs a database URL');
+    expect(message).not.toContain('short-tok');
+    expect(failure(() => loadConfig({ path: writeConfig('{ not json'), env: {} }))).toContain('not valid JSON');
+  });
+});
+
+describe('redaction', () => {
+  it('hides every known secret, in plain text, JSON and URLs, and unknown bearer tokens', () => {
+    const redactor = createRedactor(['s3cr"et-value']);
+    redactor.add('p@ss word', undefined, 'ab');
+    const text = redactor.redact(`a s3cr"et-value b ${JSON.stringify({ v: 's3cr"et-value' })} postgres://u:${encodeURIComponent('p@ss word')}@h ab Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.x.y`);
+    expect(text).not.toContain('s3cr');
+    expect(text).not.toContain('p%40ss');
+    expect(text).not.toContain('eyJhbGci');
+    expect(text).toContain(' ab ');
+    expect(text.match(/\[redacted\]/g)).toHaveLength(4);
+  });
+
+  it('applies to every log line', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', format: 'json', stream: { write: (t: string) => lines.push(t) }, redactor: createRedactor(['hunter22-secret']) });
+    logger.debug('connecting', { url: 'https://x/?key=hunter22-secret', error: new Error('bad hunter22-secret') });
+    logger.info('fine');
+    expect(lines).toHaveLength(2);
+    expect(lines.join('')).not.toContain('hunter22');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'debug', msg: 'connecting', error: { name: 'Error', message: 'bad [redacted]' } });
+  });
+
+  it('filters by level and rewrites one progress line on a terminal', () => {
+    const out: string[] = [];
+    const logger = createLogger({ level: 'info', format: 'text', stream: { write: (t: string) => out.push(t), isTTY: true }, redactor: createRedactor() });
+    logger.debug('hidden');
+    logger.progress('contact: 1 page');
+    logger.progress('contact: 2 pages');
+    logger.info('done', { n: 1 });
+    expect(out.join('')).not.toContain('hidden');
+    expect(out.filter((t) => t.startsWith('\r\x1b[2K') && t.includes('contact'))).toHaveLength(2);
+    expect(out.at(-1)).toMatch(/INFO {2}done n=1\n$/);
+  });
+});
+
+describe('progress', () => {
+  it('shows pages, records, rate and an ETA when the total is known', () => {
+    expect(progressLine({ entity: 'contact', pages: 3, records: 15_000, perSecond: 5_000, total: 100_000 })).toBe(
+      'contact: 3 pages, 15,000 of 100,000 records, 5,000 records/s, ETA 17s',
+    );
+    expect(progressLine({ entity: 'lead', pages: 1, records: 10, perSecond: 10 })).toBe('lead: 1 page, 10 records, 10 records/s');
+  });
+});
+
+describe('HTTP helpers', () => {
+  it('writes CSV that spreadsheets cannot run as formulas', () => {
+    expect(toCsv(['a', 'b'], [['x,y', '=SUM(A1)'], [null, { k: 'v"' }]])).toBe('a,b\r\n"x,y",\'=SUM(A1)\r\n,"{""k"":""v\\""""}"\r\n');
+  });
+
+  it('knows loopback addresses', () => {
+    expect(['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]'].every(isLoopback)).toBe(true);
+    expect(['0.0.0.0', '192.168.1.2', '::', 'example.com'].some(isLoopback)).toBe(false);
+  });
+
+  it('finds the newest entries of a log that pages forwards only', async () => {
+    const store = createMemoryStore();
+    const activities = Array.from({ length: 3_000 }, (_, i) => ({
+      entity: i % 3 === 0 ? 'lead' : 'contact', recordId: `r${i}`, type: 'new-person' as const, source: 'crm' as const,
+    }));
+    await store.commit({ entity: 'contact', activities });
+    const latest = await latestEntries((o) => store.listActivities(o), 5);
+    expect(latest.map((a) => a.recordId)).toEqual(['r2999', 'r2998', 'r2997', 'r2996', 'r2995']);
+    const leads = await latestEntries((o) => store.listActivities({ entity: 'lead', ...o }), 3);
+    expect(leads.map((a) => a.recordId)).toEqual(['r2997', 'r2994', 'r2991']);
+    expect(await latestEntries((o) => store.listActivities({ entity: 'account', ...o }), 3)).toEqual([]);
+  });
+});
