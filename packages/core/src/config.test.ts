@@ -24,6 +24,14 @@ describe('parseSyncConfig', () => {
     }
   });
 
+  it('rejects an unknown entity name and a custom entity that clashes with a built-in', () => {
+    expect(() => parseSyncConfig({ entities: { contacts: { fields: 'all' } } })).toThrow(/entities\.contacts: unknown entity; known: systemuser/);
+    expect(() => parseSyncConfig({ customEntities: [{ name: 'account', entitySet: 'x_accounts', primaryKey: 'accountid' }] })).toThrow(/customEntities\.0\.name/);
+    expect(() => parseSyncConfig({ customEntities: [{ name: 'new_x', entitySet: 'leads', primaryKey: 'new_xid' }] })).toThrow(/customEntities\.0\.entitySet/);
+    const ok = parseSyncConfig({ customEntities: [{ name: 'new_x', entitySet: 'new_xs', primaryKey: 'new_xid' }], entities: { new_x: { enabled: false } } });
+    expect(ok.entities.new_x?.enabled).toBe(false);
+  });
+
   it('rejects unknown keys instead of ignoring them', () => {
     expect(() => parseSyncConfig({ interval: 5 })).toThrow(/interval/);
   });

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { DEFAULT_SYNC_FILTER_FIELD } from './entities.js';
+import { builtInEntities, DEFAULT_SYNC_FILTER_FIELD } from './entities.js';
 import { SyncError } from './errors.js';
 import { DEFAULT_CHANGE_DATA_VALUE_THRESHOLD } from './rules/account.js';
 
@@ -33,7 +33,8 @@ export const customEntitySchema = z.strictObject({
 });
 
 /** The sync part of the configuration: what syncs, how often, and the thresholds of the rules. */
-export const syncConfigSchema = z.strictObject({
+export const syncConfigSchema = z
+  .strictObject({
   /** R3: pause between the end of a cycle and the start of the next. */
   intervalMs: z.number().int().min(1_000).default(300_000),
   /** R7: accounts with more contacts than this log no per-contact activity. */
@@ -59,7 +60,31 @@ export const syncConfigSchema = z.strictObject({
   entities: z.record(logicalName, entitySelectionSchema).default({}),
   /** R1: custom entities, always synced from the CRM only. */
   customEntities: z.array(customEntitySchema).default([]),
-});
+})
+  .superRefine((config, ctx) => {
+    const builtIn = new Set(builtInEntities.map((e) => e.name));
+    const builtInSets = new Set(builtInEntities.map((e) => e.entitySet));
+    const custom = new Set<string>();
+    config.customEntities.forEach((entity, i) => {
+      if (builtIn.has(entity.name) || custom.has(entity.name)) {
+        ctx.addIssue({ code: 'custom', path: ['customEntities', i, 'name'], message: `"${entity.name}" is already an entity` });
+      }
+      if (builtInSets.has(entity.entitySet)) {
+        ctx.addIssue({ code: 'custom', path: ['customEntities', i, 'entitySet'], message: `"${entity.entitySet}" is the entity set of a built-in entity` });
+      }
+      custom.add(entity.name);
+    });
+    // A typo in an entity name would otherwise be ignored silently.
+    for (const name of Object.keys(config.entities)) {
+      if (!builtIn.has(name) && !custom.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['entities', name],
+          message: `unknown entity; known: ${[...builtIn, ...custom].join(', ')} (declare custom entities in customEntities)`,
+        });
+      }
+    }
+  });
 
 export type SyncConfigInput = z.input<typeof syncConfigSchema>;
 export type SyncConfig = z.output<typeof syncConfigSchema>;
