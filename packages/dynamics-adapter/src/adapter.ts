@@ -34,6 +34,7 @@ export function createDynamicsAdapter(input: DynamicsAdapterOptions): CrmAdapter
     describeEntity: async (entity) => (await metadata.describe(entity)).schema,
     pullChanges: (entity, request) => puller.pullChanges(entity, request),
     readAll: (entity, request) => puller.readAll(entity, request),
+    readRecords: (entity, request) => puller.readRecords(entity, request),
     updateRecords: (entity, updates) => writer.updateRecords(entity, updates),
     createRecords: (entity, creates) => writer.createRecords(entity, creates),
     // Nothing to release: fetch manages its own connections and no timers outlive a call.

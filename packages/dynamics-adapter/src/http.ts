@@ -1,10 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { isSyncError, SyncError } from '@crm-sync/core';
 import type { SyncErrorCode } from '@crm-sync/core';
+import { abortError } from './abort.js';
 import type { TokenProvider } from './auth.js';
 import type { EventSink } from './events.js';
 import { parseErrorBody } from './odata/error-body.js';
 import type { FetchLike, ResolvedOptions } from './options.js';
+import { createPacer } from './pacer.js';
+import type { BudgetHints } from './pacer.js';
 import type { Redactor } from './redact.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -24,6 +27,8 @@ export interface HttpResponse {
   status: number;
   headers: Headers;
   text: string;
+  /** How long the answered attempt took (waits before it excluded). */
+  durationMs: number;
 }
 
 export interface HttpClient {
@@ -37,6 +42,10 @@ export interface HttpClient {
   resolve(link: string): string | null;
   /** Removes secrets and tokens from text that is about to be shown. */
   redact(text: string): string;
+  /** 429s answered so far (the initial-load pool shrinks when this grows). */
+  throttleCount(): number;
+  /** What the rate-limit headers tell, as hints (see the pacer). */
+  budget(): BudgetHints;
 }
 
 /** Replaceable for tests: time and randomness. */
@@ -47,7 +56,7 @@ export interface HttpDeps {
 }
 
 export interface HttpClientInput {
-  options: Pick<ResolvedOptions, 'environmentUrl' | 'apiPath' | 'maxConcurrency' | 'retry'>;
+  options: Pick<ResolvedOptions, 'environmentUrl' | 'apiPath' | 'maxConcurrency' | 'retry'> & Partial<Pick<ResolvedOptions, 'serviceProtection'>>;
   fetch: FetchLike;
   tokens: TokenProvider;
   redactor: Redactor;
@@ -74,9 +83,7 @@ const REASONS: Record<number, string> = {
 };
 const statusText = (status: number): string => (status === 0 ? 'no response' : `${status} ${REASONS[status] ?? ''}`.trim());
 
-export function abortError(cause?: unknown): SyncError {
-  return new SyncError('ABORTED', '[dynamics-adapter] Aborted', cause === undefined ? {} : { cause });
-}
+export { abortError };
 
 async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   try {
@@ -140,8 +147,11 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
   const env = new URL(options.environmentUrl);
   const root = `${env.origin}${options.apiPath}/`;
   const limiter = createLimiter(options.maxConcurrency);
+  const protection = options.serviceProtection ?? { pacing: false, windowMs: 300_000 };
+  const pacer = createPacer({ enabled: protection.pacing, windowMs: protection.windowMs, now, sleep });
   // After a 429 every request waits: hammering a throttled server only extends Retry-After.
   let pausedUntil = 0;
+  let throttles = 0;
 
   const resolve = (link: string): string | null => {
     let url: URL;
@@ -182,12 +192,19 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
     for (;;) {
       attempt += 1;
       if (signal?.aborted) throw abortError(signal.reason);
-      // Wait out a 429 pause; a slot granted while another request got throttled goes back.
+      // Wait out a 429 pause, then the pacer; a slot granted while another request got throttled goes back.
       for (;;) {
         while (now() < pausedUntil) await sleep(pausedUntil - now(), signal);
-        await limiter.acquire(signal);
+        await pacer.acquire(signal);
+        try {
+          await limiter.acquire(signal);
+        } catch (error) {
+          pacer.release(null);
+          throw error;
+        }
         if (now() >= pausedUntil) break;
         limiter.release();
+        pacer.release(null);
       }
 
       let response: Response | undefined;
@@ -218,13 +235,15 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
         response = undefined;
       } finally {
         limiter.release();
+        pacer.release(response?.headers ?? null);
       }
 
       const status = response?.status ?? 0;
-      emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(now() - attemptStarted) });
+      const durationMs = now() - attemptStarted;
+      emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(durationMs) });
 
       if (response && (response.ok || request.pass?.(status))) {
-        return { status, headers: response.headers, text };
+        return { status, headers: response.headers, text, durationMs };
       }
 
       const body = response ? parseErrorBody(text) : null;
@@ -256,6 +275,7 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
         // Without Retry-After, Microsoft's sample waits 2^attempt seconds.
         waitMs = Math.min(retry.maxRetryAfterMs, retryAfter ?? 1000 * 2 ** Math.min(attempt, 8));
         pausedUntil = Math.max(pausedUntil, now() + waitMs);
+        throttles += 1;
         emit({ type: 'throttled', method, path, retryAfterMs: waitMs });
         lastCause = new Error(`HTTP 429${crm}`);
       } else if (TRANSIENT.has(status)) {
@@ -288,5 +308,5 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
     return random() * cap;
   }
 
-  return { root, send, resolve, redact: redactor.redact };
+  return { root, send, resolve, redact: redactor.redact, throttleCount: () => throttles, budget: pacer.hints };
 }

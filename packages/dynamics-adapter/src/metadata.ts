@@ -1,7 +1,8 @@
 import { isSyncError, SyncError } from '@crm-sync/core';
 import type { CrmEntitySchema, CrmField, EntityDefinition } from '@crm-sync/core';
 import type { HttpClient } from './http.js';
-import { parseObject, parsePage } from './odata/parse.js';
+import { getJsonObject } from './json-read.js';
+import { parsePage } from './odata/parse.js';
 import { guid, name, stringLiteral } from './odata/query.js';
 import { LOOKUP_TYPES } from './odata/types.js';
 import type { AttributeInfo, EntityMetadata, LookupBinding } from './odata/types.js';
@@ -102,10 +103,7 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
   const sets = new Map<string, Promise<string>>();
   const relationships = new Map<string, Promise<Map<string, string> | null>>();
 
-  const getJson = async (url: string, what: string, signal?: AbortSignal) => {
-    const response = await http.send({ method: 'GET', url, signal });
-    return parseObject(response.text, what);
-  };
+  const getJson = async (url: string, what: string, signal?: AbortSignal) => (await getJsonObject(http, url, what, signal)).body;
 
   const whoAmI = (signal?: AbortSignal): Promise<WhoAmI> => {
     // GET /api/data/v9.2/WhoAmI: the sync user's systemuserid (R13 echoes, field privileges).

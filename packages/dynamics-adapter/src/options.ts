@@ -75,6 +75,32 @@ export const adapterOptionsSchema = z.strictObject({
   metadataMaxAgeMs: z.number().int().min(0).default(60_000),
   /** Read the next page while the caller processes the current one. */
   readAhead: z.boolean().default(true),
+  /**
+   * Initial loads of change-tracked tables: `true` cuts a key-only tracked read (the spine) into
+   * key ranges read in parallel; `false` reads the snapshot page after page; `auto` starts page after
+   * page and turns parallel when the first page shows that one reader leaves most of the service's
+   * execution budget unused (parallel reads cost more budget and only win time).
+   */
+  initialLoad: z
+    .strictObject({
+      parallel: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+      /** Ranges read at once (the pool adapts below it on 429s); also bounded by `maxConcurrency`. */
+      maxRanges: z.number().int().min(1).max(50).default(4),
+      /** Keys per spine page, i.e. rows per range (Dataverse pages at most 5,000). */
+      rangeSize: z.number().int().min(1).max(5_000).default(5_000),
+    })
+    .prefault({}),
+  /**
+   * Pacing under the service protection limits: the \`x-ms-ratelimit-*\` headers, taken as hints, hold
+   * requests back before the window's budget runs out instead of waiting for a 429.
+   */
+  serviceProtection: z
+    .strictObject({
+      pacing: z.boolean().default(true),
+      /** The sliding window the limits are counted over (documented: 5 minutes). */
+      windowMs: z.number().int().min(100).max(3_600_000).default(300_000),
+    })
+    .prefault({}),
   /** Metrics and diagnostics (requests, retries, throttling, checkpoint resets). Never sees secrets. */
   onEvent: fn<(event: AdapterEvent) => void>('event listener').optional(),
 });

@@ -11,6 +11,8 @@ export interface FetchedPage {
   rows: unknown[];
   nextLink: string | null;
   deltaLink: string | null;
+  /** How long the service took to answer. */
+  durationMs: number;
 }
 
 /** A stored or returned link that the service refused with a 4xx (expired token, stale paging cookie). */
@@ -48,6 +50,7 @@ export function createPageReader(input: PageReaderInput) {
   const fetchPage = async (url: string, tolerant: boolean, read: PageRead, signal: AbortSignal): Promise<FetchedPage | RejectedLink> => {
     for (let attempt = 1; ; attempt += 1) {
       let text: string;
+      let durationMs: number;
       try {
         const response = await http.send({ method: 'GET', url, headers: read.headers, signal, ...(tolerant ? { pass: isLinkRejection } : {}) });
         if (response.status >= 400) {
@@ -59,6 +62,7 @@ export function createPageReader(input: PageReaderInput) {
           };
         }
         text = response.text;
+        durationMs = response.durationMs;
       } catch (error) {
         if (signal.aborted && !read.signal?.aborted) throw abortError(error);
         throw error;
@@ -71,7 +75,7 @@ export function createPageReader(input: PageReaderInput) {
           if (resolved === null) throw new SyncError('CRM_RESPONSE_INVALID', `[dynamics-adapter] ${read.what} returned an ${key} outside the environment`);
           return resolved;
         };
-        return { kind: 'page', rows: page.rows, nextLink: resolve(page.nextLink, '@odata.nextLink'), deltaLink: resolve(page.deltaLink, '@odata.deltaLink') };
+        return { kind: 'page', rows: page.rows, nextLink: resolve(page.nextLink, '@odata.nextLink'), deltaLink: resolve(page.deltaLink, '@odata.deltaLink'), durationMs };
       } catch (error) {
         if (!isSyncError(error, 'CRM_RESPONSE_INVALID') || attempt >= MAX_INVALID_BODIES) throw error;
         emit({ type: 'retry', method: 'GET', path: new URL(url, http.root).pathname, reason: 'invalid-response', status: 200, attempt, waitMs: 0 });

@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { isSyncError, SyncError } from '@crm-sync/core';
 import type { ChangePage, CrmRecord, EntityDefinition, PullRequest, RejectedRow } from '@crm-sync/core';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { abortError } from './abort.js';
+import { decodeCheckpoint } from './checkpoint.js';
 import type { Checkpoint, WatermarkCheckpoint } from './checkpoint.js';
+import { convert, pageOf, sameFields } from './convert.js';
+import type { Converted, Plan } from './convert.js';
 import type { EventSink } from './events.js';
-import { abortError } from './http.js';
 import type { HttpClient } from './http.js';
 import type { MetadataService } from './metadata.js';
 import type { ResolvedOptions } from './options.js';
 import type { createPageReader } from './pages.js';
-import { parseRow } from './odata/parse.js';
-import type { RowSpec } from './odata/parse.js';
-import { collectionUrl, dateTimeLiteral, LOOKUP_ANNOTATION, prefer } from './odata/query.js';
+import { collectionUrl, dateTimeLiteral, guid, isGuid, LOOKUP_ANNOTATION, prefer } from './odata/query.js';
 import { propertyOf } from './odata/types.js';
-import type { EntityMetadata } from './odata/types.js';
+import { createRangeLoader } from './ranges.js';
+
+/** One reader using less than this share of the execution budget's rate makes parallel ranges pay. */
+const PARALLEL_BELOW = 0.5;
 
 export interface PullContext {
   http: HttpClient;
@@ -21,54 +24,6 @@ export interface PullContext {
   reader: ReturnType<typeof createPageReader>;
   options: ResolvedOptions;
   emit: EventSink;
-}
-
-/** Everything one pull needs to build URLs and read rows. */
-interface Plan {
-  entity: EntityDefinition;
-  meta: EntityMetadata;
-  spec: RowSpec;
-  /** Requested fields that cannot be selected (not valid for read): always null. */
-  nullFields: string[];
-  select: string[];
-  /** Requested fields, sorted: a checkpoint taken with other fields cannot reuse its links. */
-  fields: string[];
-  signal: AbortSignal | undefined;
-}
-
-interface Converted {
-  upserts: CrmRecord[];
-  deletes: string[];
-  rejected: RejectedRow[];
-  /** Rows missing a selected property (a link that did not honour our $select). */
-  absent: number;
-  /** modifiedon of every row read, rejected rows included (the watermark moves past them too). */
-  stamps: Array<{ id: string; version: string; modifiedOn: string; record: boolean }>;
-}
-
-const sameFields = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((f, i) => f === b[i]);
-
-function convert(plan: Plan, rows: readonly unknown[]): Converted {
-  const out: Converted = { upserts: [], deletes: [], rejected: [], absent: 0, stamps: [] };
-  for (const raw of rows) {
-    const parsed = parseRow(raw, plan.spec);
-    if (parsed.kind === 'deleted') out.deletes.push(parsed.id);
-    else if (parsed.kind === 'rejected') {
-      out.rejected.push(parsed.row);
-      const modifiedOn = (raw as { modifiedon?: unknown } | null)?.modifiedon;
-      if (parsed.row.id && typeof modifiedOn === 'string' && !Number.isNaN(Date.parse(modifiedOn))) {
-        out.stamps.push({ id: parsed.row.id, version: '', modifiedOn, record: false });
-      }
-    } else {
-      for (const field of plan.nullFields) parsed.record.fields[field] = null;
-      out.upserts.push(parsed.record);
-      out.absent += parsed.absent;
-      if (parsed.record.modifiedOn && !Number.isNaN(Date.parse(parsed.record.modifiedOn))) {
-        out.stamps.push({ id: parsed.record.id, version: parsed.record.version, modifiedOn: parsed.record.modifiedOn, record: true });
-      }
-    }
-  }
-  return out;
 }
 
 export function createPuller(context: PullContext) {
@@ -114,9 +69,52 @@ export function createPuller(context: PullContext) {
     return `${url.origin}${url.pathname}?${[`$select=${select.join(',')}`, ...rest].join('&')}`;
   };
 
-  /** The initial change-tracking read: a snapshot whose last page carries the deltaLink. */
-  async function* trackingSnapshot(plan: Plan, resume: { snapshot: string; next: string } | null, restarts: number): AsyncGenerator<ChangePage> {
+  /** A snapshot's last checkpoint: the deltaLink, or (tracking on but no deltaLink came) a full read in watermark mode next. */
+  const finish = (plan: Plan, deltaLink: string | null): Checkpoint =>
+    deltaLink ? { v: 1, entity: plan.entity.name, mode: 'delta', link: deltaLink, fields: plan.fields } : freshWatermark(plan);
+
+  const ranges = createRangeLoader({
+    http,
+    reader,
+    options,
+    // The spine's deltaLink selects only the key: the delta gets our $select put on it.
+    finish: (plan, deltaLink) => {
+      const checkpoint = finish(plan, deltaLink);
+      return checkpoint.mode === 'delta' ? { ...checkpoint, check: true } : checkpoint;
+    },
+    reset: (plan, error) => reset(plan.entity, error),
+  });
+
+  /** A new snapshot of a change-tracked table: in parallel ranges, or page after page (`auto` decides on the way). */
+  const initialLoad = (plan: Plan, restarts: number): AsyncGenerator<ChangePage> => {
+    const { parallel } = options.initialLoad;
+    return parallel === true ? ranges.load(plan, null, restarts) : trackingSnapshot(plan, null, restarts, parallel === 'auto');
+  };
+
+  /**
+   * Whether parallel ranges would be faster: only when one reader leaves most of the execution
+   * budget unused. A page's charge (the rate-limit headers, read as hints) against the time it
+   * took tells how much of the budget's rate one reader uses; no hints, no parallel.
+   */
+  const parallelPays = (firstPageMs: number): boolean => {
+    const { lastChargeMs, allowedPerMs } = http.budget();
+    if (lastChargeMs === null || allowedPerMs === null) return false;
+    return lastChargeMs / Math.max(1, firstPageMs) < allowedPerMs * PARALLEL_BELOW;
+  };
+
+  /**
+   * The initial change-tracking read, page after page: a snapshot whose last page carries the
+   * deltaLink. With `decide`, the first page is held until the second one comes (whose headers show
+   * the first one's charge); if parallel ranges pay, they take over in a new snapshot instead.
+   */
+  async function* trackingSnapshot(
+    plan: Plan,
+    resume: { snapshot: string; next: string } | null,
+    restarts: number,
+    decide = false,
+  ): AsyncGenerator<ChangePage> {
     const snapshot = resume?.snapshot ?? randomUUID();
+    let held: { page: ChangePage; ms: number } | null = null;
     const url = resume?.next ?? collectionUrl(http.root, plan.meta.entitySet, { select: plan.select });
     // GET /api/data/v9.2/<set>?$select=... with Prefer: odata.track-changes, odata.maxpagesize=N (then each @odata.nextLink).
     for await (const page of reader.pages({ url, stored: resume !== null, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet}` })) {
@@ -128,17 +126,27 @@ export function createPuller(context: PullContext) {
         return;
       }
       const rows = convert(plan, page.rows);
-      let checkpoint: Checkpoint;
-      if (page.nextLink) {
-        checkpoint = { v: 1, entity: plan.entity.name, mode: 'tracking-snapshot', snapshot, next: page.nextLink, fields: plan.fields };
-      } else if (page.deltaLink) {
-        checkpoint = { v: 1, entity: plan.entity.name, mode: 'delta', link: page.deltaLink, fields: plan.fields };
-      } else {
-        // Tracking is on but no deltaLink came: the next pull starts the watermark mode with a full read.
-        checkpoint = freshWatermark(plan);
+      const checkpoint: Checkpoint = page.nextLink
+        ? { v: 1, entity: plan.entity.name, mode: 'tracking-snapshot', snapshot, next: page.nextLink, fields: plan.fields }
+        : finish(plan, page.deltaLink);
+      const out = pageOf(rows, checkpoint, { id: snapshot, complete: page.nextLink === null });
+      if (decide && page.nextLink) {
+        decide = false;
+        held = { page: out, ms: page.durationMs };
+        continue;
       }
-      yield pageOf(rows, checkpoint, { id: snapshot, complete: page.nextLink === null });
+      if (held) {
+        // Nothing of this read was yielded: the ranges start their own snapshot.
+        if (parallelPays(held.ms)) {
+          yield* ranges.load(plan, null, restarts);
+          return;
+        }
+        yield held.page;
+        held = null;
+      }
+      yield out;
     }
+    if (held) yield held.page;
   }
 
   const freshWatermark = (plan: Plan): WatermarkCheckpoint => ({
@@ -153,38 +161,34 @@ export function createPuller(context: PullContext) {
     pulls: 0,
   });
 
-  const pageOf = (rows: Converted, checkpoint: Checkpoint, snapshot: ChangePage['snapshot']): ChangePage => ({
-    upserts: rows.upserts,
-    deletes: rows.deletes,
-    rejected: rows.rejected,
-    checkpoint: encodeCheckpoint(checkpoint),
-    snapshot,
-  });
-
   /** A delta read from a deltaLink (or its nextLink): upserts and `$deletedEntity` deletes. */
   async function* delta(plan: Plan, state: Extract<Checkpoint, { mode: 'delta' }>): AsyncGenerator<ChangePage> {
-    const rewritten = !sameFields(state.fields, plan.fields);
-    // New fields: the same token with our $select (if the service ignores or refuses it, a full read follows).
+    let rewritten = state.check === true || !sameFields(state.fields, plan.fields);
+    // New fields, or a link issued for the keys only: the same token with our $select (if the
+    // service ignores or refuses it, a full read follows).
     const url = rewritten ? withSelect(state.link, plan.select) : state.link;
     // GET <deltaLink> with Prefer: odata.track-changes: changes since the token, deletes as $deletedEntity rows.
     for await (const page of reader.pages({ url, stored: true, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet} (delta)` })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         reset(plan.entity, page.error);
+        yield* initialLoad(plan, 1);
+        return;
+      }
+      const rows = convert(plan, page.rows, rewritten);
+      if (rewritten && rows.partial > 0) {
+        reset(plan.entity, new SyncError('CHECKPOINT_INVALID', `[dynamics-adapter] The delta of ${plan.entity.name} did not return every requested field; starting a full read`));
+        // Page after page: that read's own deltaLink carries every column, so this cannot repeat.
         yield* trackingSnapshot(plan, null, 1);
         return;
       }
-      const rows = convert(plan, page.rows);
-      if (rewritten && rows.absent > 0) {
-        reset(plan.entity, new SyncError('CHECKPOINT_INVALID', `[dynamics-adapter] The delta of ${plan.entity.name} did not return newly requested fields; starting a full read`));
-        yield* trackingSnapshot(plan, null, 1);
-        return;
-      }
+      // Until a row shows our $select was honoured, the next link is checked too.
+      if (rows.upserts.length > 0) rewritten = false;
       const link = page.nextLink ?? page.deltaLink;
       if (!link) {
         throw new SyncError('CRM_RESPONSE_INVALID', `[dynamics-adapter] A delta page of ${plan.entity.name} has neither @odata.nextLink nor @odata.deltaLink`);
       }
-      yield pageOf(rows, { v: 1, entity: plan.entity.name, mode: 'delta', link, fields: plan.fields }, null);
+      yield pageOf(rows, { v: 1, entity: plan.entity.name, mode: 'delta', link, fields: plan.fields, ...(rewritten ? { check: true as const } : {}) }, null);
     }
   }
 
@@ -260,7 +264,8 @@ export function createPuller(context: PullContext) {
         reset(entity, error);
       }
     }
-    if (state !== null && state.mode !== 'watermark' && !http.resolve(state.mode === 'delta' ? state.link : state.next)) {
+    const stored = state === null || state.mode === 'watermark' ? null : state.mode === 'delta' ? state.link : state.mode === 'tracking-ranges' ? state.from : state.next;
+    if (stored !== null && !http.resolve(stored)) {
       reset(entity, new SyncError('CHECKPOINT_INVALID', `[dynamics-adapter] Checkpoint of ${entity.name} points outside the environment; starting a full read`));
       state = null;
     }
@@ -268,7 +273,9 @@ export function createPuller(context: PullContext) {
       // A watermark checkpoint on a table that now tracks changes: one snapshot switches it over.
       if (state?.mode === 'delta') yield* delta(plan, state);
       else if (state?.mode === 'tracking-snapshot' && sameFields(state.fields, plan.fields)) yield* trackingSnapshot(plan, state, 0);
-      else yield* trackingSnapshot(plan, null, 0);
+      // A parallel load resumes in parallel whatever the option says now: its checkpoint is only meaningful there.
+      else if (state?.mode === 'tracking-ranges' && sameFields(state.fields, plan.fields)) yield* ranges.load(plan, state, 0);
+      else yield* initialLoad(plan, 0);
       return;
     }
     yield* watermarkRead(plan, state?.mode === 'watermark' ? state : freshWatermark(plan), 0);
@@ -291,5 +298,35 @@ export function createPuller(context: PullContext) {
     }
   }
 
-  return { pullChanges, readAll };
+  /** Current values of some rows (core re-reads rows a pull had to quarantine). */
+  async function readRecords(entity: EntityDefinition, request: { ids: readonly string[]; fields: readonly string[]; signal?: AbortSignal }) {
+    const plan = await makePlan(entity, request.fields, request.signal);
+    const pk = plan.meta.primaryKey;
+    const ids = [...new Set(request.ids.map((id) => id.toLowerCase()))].filter(isGuid);
+    const rows: CrmRecord[] = [];
+    const rejected: RejectedRow[] = [];
+    const found = new Set<string>();
+    for (let start = 0; start < ids.length; start += IDS_PER_READ) {
+      const chunk = ids.slice(start, start + IDS_PER_READ);
+      // GET <set>?$select=...&$filter=<key> eq <id> or <key> eq <id> ...
+      const url = collectionUrl(http.root, plan.meta.entitySet, { select: plan.select, filter: chunk.map((id) => `${pk} eq ${guid(id)}`).join(' or ') });
+      for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet} (by id)` })) {
+        checkAbort(plan.signal);
+        if (page.kind === 'link-rejected') throw page.error;
+        const converted = convert(plan, page.rows);
+        rows.push(...converted.upserts);
+        rejected.push(...converted.rejected);
+        for (const row of page.rows) {
+          const key = (row as Record<string, unknown> | null)?.[pk];
+          if (typeof key === 'string') found.add(key.toLowerCase());
+        }
+      }
+    }
+    return { rows, rejected, missing: request.ids.filter((id) => !found.has(id.toLowerCase())) };
+  }
+
+  return { pullChanges, readAll, readRecords };
 }
+
+/** Keys per `<key> eq … or …` request: about 6 KB of URL, far below the 32 KB limit. */
+const IDS_PER_READ = 100;

@@ -2,6 +2,7 @@ import { assertCanCreateInCrm, isSyncError, SyncError } from '@crm-sync/core';
 import type { CrmCreate, CrmUpdate, CrmWriteResult, EntityDefinition, FieldMap } from '@crm-sync/core';
 import type { HttpClient } from './http.js';
 import type { MetadataService } from './metadata.js';
+import { getJsonObject } from './json-read.js';
 import { encodeBatch, parseBatchResponse } from './odata/batch.js';
 import type { BatchOperation, BatchPartResponse } from './odata/batch.js';
 import { parseErrorBody } from './odata/error-body.js';
@@ -131,8 +132,9 @@ export function createWriter(context: WriteContext) {
 
   /** GET /<set>(<id>)?$select=<key>: the version when a write answered without one. */
   const readVersion = async (meta: EntityMetadata, id: string): Promise<string> => {
-    const response = await http.send({ method: 'GET', url: `${rowPath(meta.entitySet, id)}?$select=${meta.primaryKey}` });
-    const etag = response.headers.get('etag') ?? (JSON.parse(response.text) as { '@odata.etag'?: string })['@odata.etag'];
+    const { body, response } = await getJsonObject(http, `${rowPath(meta.entitySet, id)}?$select=${meta.primaryKey}`, `${meta.entitySet}(${id})`);
+    const annotated = body['@odata.etag'];
+    const etag = response.headers.get('etag') ?? (typeof annotated === 'string' ? annotated : undefined);
     if (!etag) throw new SyncError('CRM_RESPONSE_INVALID', `[dynamics-adapter] ${meta.entitySet}(${id}) has no ETag`);
     return etagValue(etag);
   };
@@ -163,13 +165,17 @@ export function createWriter(context: WriteContext) {
       headers: { 'Content-Type': batch.contentType, Prefer: prefer({ continueOnError: true }) },
       body: batch.body,
     });
-    const parts: BatchPartResponse[] = parseBatchResponse(response.text, response.headers.get('content-type'));
+    let parts: BatchPartResponse[] = [];
+    try {
+      parts = parseBatchResponse(response.text, response.headers.get('content-type'));
+    } catch (error) {
+      if (!isSyncError(error, 'CRM_RESPONSE_INVALID')) throw error;
+    }
     if (parts.length !== operations.length) {
-      throw new SyncError(
-        'CRM_RESPONSE_INVALID',
-        `[dynamics-adapter] $batch of ${operations.length} writes to ${meta.entitySet} answered with ${parts.length} responses`,
-        { details: { sent: operations.length, received: parts.length } },
-      );
+      // An answer cut short in transit: which writes applied is unknown. Every write is conditional
+      // (If-Match on the version, If-None-Match on creates), so sending each again on its own is safe:
+      // one that did apply comes back as a collision or "exists", never as a second write.
+      return Promise.all(operations.map((operation) => sendOne(operation, meta)));
     }
     return Promise.all(
       operations.map((operation, i) => {

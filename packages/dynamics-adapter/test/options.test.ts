@@ -24,7 +24,18 @@ describe('options', () => {
       batchSize: 100,
       retry: { maxAttempts: 10, budgetMs: 300_000 },
       reconcileEvery: 12,
+      initialLoad: { parallel: 'auto', maxRanges: 4, rangeSize: 5000 },
+      serviceProtection: { pacing: true, windowMs: 300_000 },
     });
+  });
+
+  it('validates the initial load and pacing options', () => {
+    const base = { environmentUrl: 'https://org.crm.dynamics.com', auth: { kind: 'static-token', token: 't' } };
+    expect(parseOptions({ ...base, initialLoad: { parallel: true } }).initialLoad).toEqual({ parallel: true, maxRanges: 4, rangeSize: 5000 });
+    const error = configError({ ...base, initialLoad: { parallel: 'yes', maxRanges: 0, rangeSize: 5001 }, serviceProtection: { windowMs: 10 } });
+    for (const path of ['initialLoad.parallel', 'initialLoad.maxRanges', 'initialLoad.rangeSize', 'serviceProtection.windowMs']) {
+      expect(error.message).toContain(`${path}:`);
+    }
   });
 
   it('names every bad path in one CONFIG_INVALID', () => {

@@ -7,10 +7,12 @@ const msw = useMsw();
 const FIELDS = ['firstname', 'lastname', 'jobtitle', 'parentcustomerid'];
 const mode = (checkpoint: string | null) => (JSON.parse(checkpoint ?? '{}') as { mode?: string }).mode;
 
-describe('initial sync (change tracking)', () => {
+const SEQUENTIAL = { initialLoad: { parallel: false } };
+
+describe('initial sync page after page (change tracking, initialLoad.parallel false)', () => {
   it('reads a table of several pages as one snapshot, completed on the last page, ending with a deltaLink', async () => {
     const sim = msw.simulate({ contacts: 250 });
-    const { crm } = adapterFor(sim);
+    const { crm } = adapterFor(sim, SEQUENTIAL);
     const result = await pull(crm, contact, FIELDS, null);
     expect(result.pages.map((p) => p.upserts.length)).toEqual([100, 100, 50]);
     const ids = new Set(result.upserts.map((r) => r.id));
@@ -30,7 +32,7 @@ describe('initial sync (change tracking)', () => {
 
   it('resumes a crashed initial sync at the next page, in the same snapshot', async () => {
     const sim = msw.simulate({ contacts: 250 });
-    const { crm } = adapterFor(sim);
+    const { crm } = adapterFor(sim, SEQUENTIAL);
     const firstPage: ChangePage | undefined = (await crm.pullChanges(contact, { checkpoint: null, fields: FIELDS })[Symbol.asyncIterator]().next()).value;
     expect(firstPage?.snapshot?.complete).toBe(false);
     sim.control.clearRequestLog();
@@ -168,7 +170,7 @@ describe('what the service sends', () => {
 
   it('fails with CRM_RESPONSE_INVALID when every answer is malformed, keeping the last checkpoint usable', async () => {
     const sim = msw.simulate({ contacts: 250, faults: { rules: [{ kind: 'malformed-json', rate: 1, path: '$skiptoken' }] } });
-    const { crm } = adapterFor(sim);
+    const { crm } = adapterFor(sim, SEQUENTIAL);
     const pages: ChangePage[] = [];
     const error = await failure(
       (async () => {
@@ -184,7 +186,7 @@ describe('what the service sends', () => {
 
   it('quarantines a row with a value of the wrong type and keeps the rest of the page', async () => {
     const sim = msw.simulate({ contacts: 100, faults: { rules: [{ kind: 'wrong-type', rate: 1, path: '/contacts', limit: 1 }] } });
-    const { crm } = adapterFor(sim);
+    const { crm } = adapterFor(sim, SEQUENTIAL);
     const result = await pull(crm, contact, [...FIELDS, 'new_synctomkto', 'new_riskscore'], null);
     expect(result.rejected).toHaveLength(1);
     expect(result.rejected[0]?.reason).toMatch(/new_synctomkto|new_riskscore|contactid|firstname|lastname|jobtitle|parentcustomerid/);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ChangePage } from '@crm-sync/core';
 import { createMsalNetworkClient, startSimulatorServer } from '@crm-sync/dynamics-simulator';
 import type { ServerOptions, SimulatorServer } from '@crm-sync/dynamics-simulator';
 import { createDynamicsAdapter } from '../src/index.js';
@@ -72,6 +73,30 @@ describe('standalone simulator over HTTP', () => {
     expect(seen).not.toContain(wrong);
   });
 
+  it('loads in parallel ranges over HTTP, resumes after a crash, then reads the delta', async () => {
+    const server = await start({ contacts: 3000 });
+    const crm = createDynamicsAdapter({
+      environmentUrl: server.url,
+      auth: { kind: 'static-token', token: server.simulator.tokens.sync },
+      pageSize: 250,
+      initialLoad: { parallel: true, rangeSize: 400, maxRanges: 4 },
+    });
+    const fields = ['firstname', 'lastname'];
+    const before: ChangePage[] = [];
+    const iterator = crm.pullChanges(contact, { checkpoint: null, fields })[Symbol.asyncIterator]();
+    while (before.length < 5) before.push((await iterator.next()).value as ChangePage);
+    await iterator.return?.();
+    const id = server.simulator.dataset.idOf('contact', 2999);
+    server.control.updateRow('contact', id, { lastname: 'During the load' });
+    const rest = await pull(crm, contact, fields, before.at(-1)!.checkpoint);
+    const pages = [...before, ...rest.pages];
+    expect(new Set(pages.flatMap((p) => p.upserts.map((r) => r.id))).size).toBe(3000);
+    expect(new Set(pages.map((p) => p.snapshot?.id)).size).toBe(1);
+    expect(pages.at(-1)?.snapshot?.complete).toBe(true);
+    const delta = await pull(crm, contact, fields, rest.checkpoint);
+    expect(delta.upserts.map((r) => [r.id, r.fields.lastname])).toEqual([[id, 'During the load']]);
+  });
+
   it('rides out the service protection limits over HTTP with a static token', async () => {
     const server = await start({ contacts: 150, clock: { scale: 300 }, limits: { maxRequests: 8 } });
     const events: AdapterEvent[] = [];
@@ -79,6 +104,9 @@ describe('standalone simulator over HTTP', () => {
       environmentUrl: server.url,
       auth: { kind: 'static-token', token: server.simulator.tokens.sync },
       pageSize: 10,
+      initialLoad: { rangeSize: 10 },
+      // No pacing: this is about Retry-After over HTTP.
+      serviceProtection: { pacing: false },
       onEvent: (event) => events.push(event),
     });
     const result = await pull(crm, contact, ['lastname'], null);

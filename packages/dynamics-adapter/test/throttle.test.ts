@@ -7,9 +7,10 @@ const FIELDS = ['firstname', 'lastname'];
 
 describe('service protection limits', () => {
   it('rides out a 429 storm within its retry budget, pausing every request on Retry-After', async () => {
-    // 300 simulated seconds pass in 1 real second; 12 requests per window.
+    // 300 simulated seconds pass in 1 real second; 12 requests per window. No pacing: the 429s are the point.
     const sim = msw.simulate({ contacts: 250, clock: { scale: 300 }, limits: { maxRequests: 12 } });
-    const { crm, events } = adapterFor(sim, { pageSize: 10, maxConcurrency: 4 });
+    // Ranges of 10 keys: the parallel load makes ~50 requests, spine and ranges alike meet the limit.
+    const { crm, events } = adapterFor(sim, { pageSize: 10, maxConcurrency: 4, initialLoad: { rangeSize: 10 }, serviceProtection: { pacing: false } });
     const result = await pull(crm, contact, FIELDS, null);
     expect(new Set(result.upserts.map((r) => r.id)).size).toBe(250);
     const throttled = events.filter((e) => e.type === 'throttled');
@@ -19,6 +20,23 @@ describe('service protection limits', () => {
     expect(limited.length).toBeGreaterThan(0);
     // Every 429 was answered by waiting, not by hammering: one retry per 429, none beyond the budget.
     expect(events.filter((e) => e.type === 'retry' && e.reason === 'throttled')).toHaveLength(limited.length);
+  }, 30_000);
+
+  it('paces a parallel load under the execution-time budget instead of running into 429s', async () => {
+    // A 300 s window passes in 0.3 s; the budget holds about 7 of the ~24 requests the load needs.
+    const sim = msw.simulate({ contacts: 600, clock: { scale: 1000 }, limits: { maxExecutionMs: 200 } });
+    const paced = adapterFor(sim, { pageSize: 50, initialLoad: { parallel: true, rangeSize: 50 }, serviceProtection: { windowMs: 300 } });
+    const result = await pull(paced.crm, contact, FIELDS, null);
+    expect(new Set(result.upserts.map((r) => r.id)).size).toBe(600);
+    const pacedLimited = sim.control.requestLog().filter((e) => e.status === 429).length;
+
+    sim.control.clearRequestLog();
+    sim.control.resetLimits();
+    const bare = adapterFor(sim, { pageSize: 50, initialLoad: { parallel: true, rangeSize: 50 }, serviceProtection: { pacing: false } });
+    expect(new Set((await pull(bare.crm, contact, FIELDS, null)).upserts.map((r) => r.id)).size).toBe(600);
+    const bareLimited = sim.control.requestLog().filter((e) => e.status === 429).length;
+    expect(bareLimited).toBeGreaterThan(0);
+    expect(pacedLimited).toBeLessThan(bareLimited);
   }, 30_000);
 
   it('keeps concurrent writes under the concurrency limit', async () => {
@@ -33,7 +51,8 @@ describe('service protection limits', () => {
   it('fails with CRM_RATE_LIMITED saying what failed when the wait would overrun the budget', async () => {
     // A clock that stands still: the window never slides, so Retry-After stays near 300 s.
     const sim = msw.simulate({ contacts: 50, clock: createClock({ manual: true }), limits: { maxRequests: 3 } });
-    const { crm } = adapterFor(sim, { pageSize: 10, retry: { budgetMs: 10_000 } });
+    // No pacing: it would hold the request back first (the clock stands still, so nothing frees).
+    const { crm } = adapterFor(sim, { pageSize: 10, retry: { budgetMs: 10_000 }, serviceProtection: { pacing: false } });
     const error = await failure(pull(crm, contact, FIELDS, null));
     expect(error.code).toBe('CRM_RATE_LIMITED');
     expect(error.message).toMatch(/^\[dynamics-adapter\] GET \/api\/data\/v9\.2\/\S+ failed 1 time\(s\) in .* last with 429 Too Many Requests; retry budget spent/);
@@ -51,7 +70,7 @@ describe('service protection limits', () => {
         ],
       },
     });
-    const { crm, events } = adapterFor(sim);
+    const { crm, events } = adapterFor(sim, { initialLoad: { parallel: false } });
     const result = await pull(crm, contact, FIELDS, null);
     expect(result.upserts).toHaveLength(120);
     const reasons = events.filter((e) => e.type === 'retry').map((e) => (e.type === 'retry' ? e.reason : ''));

@@ -1,5 +1,13 @@
-// A minimal runner process for multi-runner tests: the engine with the Dynamics adapter against a
-// simulator URL and the PostgreSQL store, cycling until SIGTERM. Prints one JSON line per event.
+// A minimal runner process for multi-runner and crash tests: the engine with the Dynamics adapter
+// against a simulator URL and the PostgreSQL store. Prints one JSON line per event.
+//   MODE=loop (default): cycle every second until SIGTERM.
+//   MODE=until-idle: run cycles until one pulls and pushes nothing, then exit 0.
+//   CRASH_AT=<point>:<n>: SIGKILL itself at the n-th occurrence of a point:
+//     before-commit  a page (or push result) is merged but not yet handed to the store
+//     in-commit      the store's transaction has written everything but not committed
+//     in-fanout      an account change has logged its activities, the contacts' update not yet run
+//     after-crm-write the CRM applied a push, the store has not recorded it yet
+import type { CrmAdapter, SyncStore } from '@crm-sync/core';
 import { createSyncEngine } from '@crm-sync/core';
 import { createDynamicsAdapter } from '@crm-sync/dynamics-adapter';
 import { createPostgresStore } from '@crm-sync/postgres-store';
@@ -10,16 +18,60 @@ const env = (name: string): string => {
   if (!value) throw new Error(`runner-process: ${name} is required`);
   return value;
 };
+const runnerId = env('RUNNER_ID');
+const print = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ runner: runnerId, ...event })}\n`);
+
+const [crashPoint, crashAt] = (process.env.CRASH_AT ?? ':').split(':');
+const seen = new Map<string, number>();
+function checkpoint(point: string): void {
+  const n = (seen.get(point) ?? 0) + 1;
+  seen.set(point, n);
+  if (point === crashPoint && n === Number(crashAt)) {
+    print({ type: 'crashing', point, n });
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
 
 const pool = new pg.Pool({ connectionString: env('DATABASE_URL'), max: 4 });
-const store = createPostgresStore({ pool, schema: env('SCHEMA') });
-const adapter = createDynamicsAdapter({
+// Kill points inside the store's transactions, by the statements it sends.
+const connect = pool.connect.bind(pool);
+const instrumented = new WeakSet<object>();
+// pool.query() connects with a callback internally (plain reads); transactions use connect().
+(pool as { connect: unknown }).connect = async (callback?: never) => {
+  if (callback) return connect(callback);
+  const client = await connect();
+  if (instrumented.has(client)) return client;
+  instrumented.add(client);
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const text = typeof args[0] === 'string' ? args[0] : '';
+    if (text === 'commit') checkpoint('in-commit');
+    if (text.includes('update') && text.includes('jsonb_to_recordset') && text.includes('company = r.company || f.company')) checkpoint('in-fanout');
+    return query(...args);
+  };
+  return client;
+};
+const baseStore = createPostgresStore({ pool, schema: env('SCHEMA') });
+const store: SyncStore = { ...baseStore, commit: async (batch) => (checkpoint('before-commit'), baseStore.commit(batch)) };
+const baseAdapter = createDynamicsAdapter({
   environmentUrl: env('SIMULATOR_URL'),
   auth: { kind: 'static-token', token: env('SIMULATOR_TOKEN') },
   pageSize: Number(process.env.PAGE_SIZE ?? 1_000),
 });
-const runnerId = env('RUNNER_ID');
-const print = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ runner: runnerId, ...event })}\n`);
+const adapter: CrmAdapter = {
+  ...baseAdapter,
+  updateRecords: async (entity, updates) => {
+    const results = await baseAdapter.updateRecords(entity, updates);
+    checkpoint('after-crm-write');
+    return results;
+  },
+  createRecords: async (entity, creates) => {
+    const results = await baseAdapter.createRecords(entity, creates);
+    checkpoint('after-crm-write');
+    return results;
+  },
+};
+
 const engine = createSyncEngine({
   adapter,
   store,
@@ -34,18 +86,30 @@ const engine = createSyncEngine({
   onEvent: (event) => {
     if (event.type === 'page-applied') print({ type: event.type, entity: event.entity, pages: event.pages });
     if (event.type === 'cycle-finished') {
-      print({ type: event.type, entities: event.summary.entities.map((e) => ({ entity: e.entity, status: e.status, pulled: e.pulled })) });
+      print({ type: event.type, entities: event.summary.entities.map((e) => ({ entity: e.entity, status: e.status, pulled: e.pulled, pushed: e.pushed + e.created })) });
     }
   },
 });
 
-process.on('SIGTERM', () => {
-  void (async () => {
-    await engine.stop();
-    await pool.end();
-    print({ type: 'stopped' });
-    process.exit(0);
-  })();
-});
+async function shutdown(code: number): Promise<never> {
+  await engine.stop();
+  await pool.end();
+  print({ type: 'stopped' });
+  process.exit(code);
+}
+
+process.on('SIGTERM', () => void shutdown(0));
 print({ type: 'started' });
-engine.start();
+if (process.env.MODE === 'until-idle') {
+  for (;;) {
+    const summary = await engine.runCycle();
+    const busy = summary.entities.some((e) => e.pulled + e.pushed + e.created + e.deleted + e.backfilled > 0);
+    if (summary.entities.some((e) => e.status === 'failed')) {
+      print({ type: 'failed', errors: summary.entities.filter((e) => e.error).map((e) => e.error) });
+      await shutdown(1);
+    }
+    if (!busy) await shutdown(0);
+  }
+} else {
+  engine.start();
+}

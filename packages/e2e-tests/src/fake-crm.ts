@@ -45,6 +45,8 @@ export interface FakeCrm extends CrmAdapter {
   expireCheckpoints(): void;
   /** Forgets deletes (as a CRM whose change tracking no longer holds them). */
   forgetDeletes(): void;
+  /** Rows whose next pull arrives damaged (as a bad response would): rejected once, fine afterwards. */
+  damageOnce: Set<string>;
   /** Counts adapter calls by name. */
   calls: Record<string, number>;
   pageSize: number;
@@ -70,11 +72,20 @@ export function createFakeCrm(): FakeCrm {
     };
   };
   const readable = (t: Table, fields: readonly string[]) => fields.filter((f) => t.fields.find((x) => x.name === f)?.canRead);
+  /** Splits records into good ones and the ones damaged in transit this time. */
+  const deliver = (records: CrmRecord[]): Pick<ChangePage, 'upserts' | 'rejected'> => {
+    const damaged = records.filter((r) => crm.damageOnce.delete(r.id));
+    return {
+      upserts: records.filter((r) => !damaged.includes(r)),
+      rejected: damaged.map((r) => ({ id: r.id, reason: 'numberofemployees: expected an integer, got the string "many"', raw: r })),
+    };
+  };
 
   const crm: FakeCrm = {
     name: 'fake',
     capabilities: { incrementalPull: true, batchWrites: false, createWithClientId: true },
     calls,
+    damageOnce: new Set(),
     pageSize: 3,
 
     defineTable(entity, fields) {
@@ -134,9 +145,8 @@ export function createFakeCrm(): FakeCrm {
           const last = i + crm.pageSize >= ids.length;
           const next: Checkpoint = last ? { mode: 'delta', version: cp.start } : { ...cp, after: chunk[chunk.length - 1] as string };
           yield {
-            upserts: chunk.map((id) => toRecord(id, t.rows.get(id) as Row, fields)),
+            ...deliver(chunk.map((id) => toRecord(id, t.rows.get(id) as Row, fields))),
             deletes: [],
-            rejected: [],
             checkpoint: JSON.stringify(next),
             snapshot: { id: cp.snapshot, complete: last },
           };
@@ -157,9 +167,8 @@ export function createFakeCrm(): FakeCrm {
         const chunk = changes.slice(i, i + crm.pageSize);
         cp = { mode: 'delta', version: (chunk[chunk.length - 1] as { version: number }).version };
         const page: ChangePage = {
-          upserts: chunk.filter((c) => c.row).map((c) => toRecord(c.id, c.row as Row, fields)),
+          ...deliver(chunk.filter((c) => c.row).map((c) => toRecord(c.id, c.row as Row, fields))),
           deletes: chunk.filter((c) => !c.row).map((c) => c.id),
-          rejected: [],
           checkpoint: JSON.stringify(cp),
           snapshot: null,
         };
@@ -174,6 +183,14 @@ export function createFakeCrm(): FakeCrm {
       for (let i = 0; i < ids.length; i += crm.pageSize) {
         yield { rows: ids.slice(i, i + crm.pageSize).map((id) => toRecord(id, t.rows.get(id) as Row, fields)), rejected: [] };
       }
+    },
+    async readRecords(entity, request) {
+      count('readRecords');
+      const t = table(entity.name);
+      const fields = readable(t, request.fields);
+      const found = request.ids.filter((id) => t.rows.has(id));
+      const delivered = deliver(found.map((id) => toRecord(id, t.rows.get(id) as Row, fields)));
+      return { rows: delivered.upserts, rejected: delivered.rejected, missing: request.ids.filter((id) => !t.rows.has(id)) };
     },
     async updateRecords(entity, updates) {
       count('updateRecords');

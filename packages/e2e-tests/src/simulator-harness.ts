@@ -15,7 +15,10 @@ const entitySets: Record<string, string> = {
  * a salesperson, never as the sync user. The generated sample data is left out (the scenarios add
  * the rows they need), except users.
  */
-export async function simulatorCrm(options: SimulatorOptions = {}): Promise<CrmHarness & { control: SimulatorControl }> {
+export async function simulatorCrm(
+  options: SimulatorOptions = {},
+  adapterOptions: { reconcileEvery?: number } = {},
+): Promise<CrmHarness & { control: SimulatorControl; syncUserId: string }> {
   const server = await startSimulatorServer({
     seed: 11, accounts: 0, contacts: 0, leads: 0, opportunities: 0, memberships: 0, teams: 0, users: 3, limits: { enabled: false },
     ...options,
@@ -27,6 +30,7 @@ export async function simulatorCrm(options: SimulatorOptions = {}): Promise<CrmH
     auth: { kind: 'static-token', token: server.simulator.tokens.sync },
     pageSize: 200,
     retry: { baseDelayMs: 10, maxDelayMs: 200 },
+    ...adapterOptions,
   });
   const body = (fields: FieldMap, lookups: Record<string, { id: string; entity: string } | null> = {}) => {
     const values: Record<string, unknown> = { ...fields };
@@ -38,6 +42,7 @@ export async function simulatorCrm(options: SimulatorOptions = {}): Promise<CrmH
   return {
     adapter,
     control,
+    syncUserId: server.simulator.users.sync.id,
     async put(entity, id, fields, lookups) {
       const asUser = staff ? { asUser: staff } : {};
       if (control.getRow(entity, id)) control.updateRow(entity, id, body(fields, lookups), asUser);
@@ -52,6 +57,10 @@ export async function simulatorCrm(options: SimulatorOptions = {}): Promise<CrmH
     },
     async addColumn(entity, name) {
       control.addColumn(entity, { logicalName: name, type: 'String' });
+    },
+    async damageNextPull(entity) {
+      // The next read of the entity set carries one row with a value of the wrong type.
+      control.setFaults({ seed: 1, rules: [{ kind: 'wrong-type', rate: 1, path: `/${entitySets[entity]}`, method: 'GET', limit: 1 }] });
     },
     async expireTokensAndForgetDeletes() {
       control.expireDeltaTokens();

@@ -84,6 +84,23 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     expect((await w.local('lead', bad))?.pending).toEqual([]);
   });
 
+  it('quarantines a row damaged in transit with its reason, re-reads it, and ends the cycle with every row', async () => {
+    const w = await setup();
+    const ids = Array.from({ length: 5 }, newId);
+    for (const id of ids) await w.crm.put('contact', id, { firstname: 'Ok' });
+    await w.cycle();
+    const damaged = ids[2] as string;
+    for (const id of ids) await w.crm.put('contact', id, { lastname: 'Changed' });
+    await w.crm.damageNextPull('contact', damaged);
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'contact')).toMatchObject({ status: 'ok', quarantined: 1 });
+    for (const id of ids) expect((await w.local('contact', id))?.fields.lastname).toBe('Changed');
+    expect((await w.store.listQuarantine({ limit: 10, entity: 'contact' })).items).toEqual([]);
+    const [entry] = (await w.store.listQuarantine({ limit: 10, entity: 'contact', includeResolved: true })).items;
+    expect(entry).toMatchObject({ direction: 'pull', reason: expect.stringMatching(/expected/), resolvedAt: expect.any(String) });
+    expect(ids).toContain(entry?.recordId);
+  });
+
   it('R2: a CRM change between pull and push (412) is merged and the push retried in the same cycle', async () => {
     const w = await setup();
     const con = newId();

@@ -1,85 +1,19 @@
-import type { FieldMap, FieldValue } from '@crm-sync/core';
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Harness } from '../src/harness.js';
 import { fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from '../src/harness.js';
+import { createModel, prng } from '../src/model.js';
 import { withSimulator } from '../src/simulator-harness.js';
 import type { World } from '../src/world.js';
-import { createWorld, newId } from '../src/world.js';
+import { createWorld } from '../src/world.js';
 
 /**
  * Randomized convergence: many cycles while both sides are edited, then quiet cycles, then both
- * sides are compared with an independent model of the rules (R2 per field with the entity's winner,
- * R4 account overwrite, R12 deletes, R14 creates). Seeded: a failing seed replays exactly.
+ * sides are compared with an independent model of the rules (src/model.ts). Seeded: a failing seed
+ * replays exactly with CRM_SYNC_E2E_SEEDS=<seed>.
  */
 const SEEDS = (process.env.CRM_SYNC_E2E_SEEDS ?? '1,2,3').split(',').map(Number);
 const CYCLES = 12;
-
-const personFields: Record<'lead' | 'contact', string[]> = {
-  lead: ['firstname', 'lastname', 'subject', 'companyname', 'telephone1'],
-  contact: ['firstname', 'lastname', 'jobtitle', 'telephone1', 'emailaddress1'],
-};
-const accountFields = ['name', 'address1_city', 'telephone1', 'websiteurl'];
-const values = ['alpha', 'beta', 'gamma', 'delta'];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface PersonModel {
-  entity: 'lead' | 'contact';
-  agreed: FieldMap;
-  local: FieldMap;
-  crm: FieldMap;
-  deleted: boolean;
-  inCrm: boolean;
-  /** Created in the CRM since the last cycle: not local yet. */
-  crmOnly: boolean;
-  accountId: string | null;
-}
-interface AccountModel {
-  crm: FieldMap;
-  local: FieldMap;
-  crmChanged: boolean;
-}
-
-const v = (map: FieldMap, f: string): FieldValue => map[f] ?? null;
-
-/** The rules, written out for the model: what both sides hold after a cycle. */
-function settle(persons: Map<string, PersonModel>, accounts: Map<string, AccountModel>): void {
-  for (const [id, p] of persons) {
-    if (p.crmOnly && p.deleted) persons.delete(id); // created and deleted in the CRM between two cycles: never seen
-    p.crmOnly = false;
-    if (p.deleted) continue;
-    if (!p.inCrm) {
-      p.crm = { ...p.local };
-      p.agreed = { ...p.local };
-      p.inCrm = true;
-      continue;
-    }
-    for (const f of personFields[p.entity]) {
-      const [a, l, c] = [v(p.agreed, f), v(p.local, f), v(p.crm, f)];
-      let result = a;
-      if (l !== a && c !== a) result = l === c ? l : p.entity === 'lead' ? l : c;
-      else if (l !== a) result = l;
-      else if (c !== a) result = c;
-      p.agreed[f] = result;
-      p.local[f] = result;
-      p.crm[f] = result;
-    }
-  }
-  for (const a of accounts.values()) {
-    if (a.crmChanged) a.local = { ...a.crm };
-    a.crmChanged = false;
-  }
-}
 
 const harnesses: Harness[] = [
   fakeCrmWithMemoryStore,
@@ -98,109 +32,17 @@ describe.each(harnesses)('randomized convergence: $name', (harness) => {
     console.log(`randomized convergence (${harness.name}): seed ${seed}; replay with CRM_SYNC_E2E_SEEDS=${seed}`);
     const w = (world = await createWorld(harness));
     const random = prng(seed);
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-    const persons = new Map<string, PersonModel>();
-    const accounts = new Map<string, AccountModel>();
-
-    for (let i = 0; i < 4; i += 1) {
-      const id = newId();
-      const crm = Object.fromEntries(accountFields.map((f) => [f, pick(values)]));
-      await w.crm.put('account', id, crm);
-      accounts.set(id, { crm: { ...crm }, local: { ...crm }, crmChanged: false });
-    }
-    const addCrmPerson = async (entity: 'lead' | 'contact') => {
-      const id = newId();
-      const fields = Object.fromEntries(personFields[entity].map((f) => [f, pick(values)]));
-      const accountId = entity === 'contact' ? pick([...accounts.keys()]) : null;
-      await w.crm.put(entity, id, fields, accountId ? { parentcustomerid: { id: accountId, entity: 'account' } } : undefined);
-      persons.set(id, { entity, agreed: { ...fields }, local: { ...fields }, crm: { ...fields }, deleted: false, inCrm: true, crmOnly: true, accountId });
-    };
-    for (let i = 0; i < 6; i += 1) await addCrmPerson('lead');
-    for (let i = 0; i < 10; i += 1) await addCrmPerson('contact');
+    const model = createModel(w, random);
+    await model.seed(4, 6, 10);
     await w.cycle();
-    settle(persons, accounts);
-
+    model.settle();
     for (let cycle = 0; cycle < CYCLES; cycle += 1) {
-      const operations = 3 + Math.floor(random() * 8);
-      for (let op = 0; op < operations; op += 1) {
-        const live = [...persons.entries()].filter(([, p]) => !p.deleted && p.inCrm);
-        const roll = random();
-        if (roll < 0.35 && live.length > 0) {
-          const [id, p] = pick(live);
-          const f = pick(personFields[p.entity]);
-          const value = pick(values);
-          await w.crm.put(p.entity, id, { [f]: value });
-          p.crm[f] = value;
-        } else if (roll < 0.7) {
-          const candidates = [...persons.entries()].filter(([, p]) => !p.deleted && !p.crmOnly);
-          if (candidates.length === 0) continue;
-          const [id, p] = pick(candidates);
-          const f = pick(personFields[p.entity]);
-          const value = pick(values);
-          await w.engine.editLocal(p.entity, id, { fields: { [f]: value } });
-          p.local[f] = value;
-        } else if (roll < 0.78) {
-          const [id, a] = pick([...accounts.entries()]);
-          const f = pick(accountFields);
-          const value = pick(values);
-          await w.crm.put('account', id, { [f]: value });
-          a.crmChanged = true; // any update in the CRM, even to the same value, overwrites local edits (R4)
-          a.crm[f] = value;
-        } else if (roll < 0.86) {
-          const [id, a] = pick([...accounts.entries()]);
-          const f = pick(accountFields);
-          const value = pick(values);
-          await w.engine.editLocal('account', id, { fields: { [f]: value } });
-          a.local[f] = value;
-        } else if (roll < 0.91) {
-          await addCrmPerson(pick(['lead', 'contact'] as const));
-        } else if (roll < 0.96) {
-          const fields = Object.fromEntries(personFields.lead.map((f) => [f, pick(values)]));
-          const created = await w.engine.createPerson(fields);
-          persons.set(created.id, { entity: 'lead', agreed: {}, local: { ...fields }, crm: {}, deleted: false, inCrm: false, crmOnly: false, accountId: null });
-        } else if (live.length > 3) {
-          const [id, p] = pick(live);
-          await w.crm.remove(p.entity, id);
-          p.deleted = true;
-        }
-      }
+      await model.edit(3 + Math.floor(random() * 8));
       await w.cycle();
-      settle(persons, accounts);
+      model.settle();
     }
     await w.cycle();
     await w.cycle();
-
-    const problems: string[] = [];
-    for (const [id, p] of persons) {
-      const local = await w.local(p.entity, id);
-      if (!local) {
-        problems.push(`${p.entity} ${id}: missing locally`);
-        continue;
-      }
-      if (local.crmDeleted !== p.deleted) problems.push(`${p.entity} ${id}: crmDeleted ${local.crmDeleted}, expected ${p.deleted}`);
-      const crm = await w.crm.get(p.entity, id);
-      for (const f of personFields[p.entity]) {
-        if (v(local.fields, f) !== v(p.local, f)) problems.push(`${p.entity} ${id}.${f}: local ${v(local.fields, f)}, expected ${v(p.local, f)}`);
-        if (!p.deleted && v(crm ?? {}, f) !== v(p.crm, f)) problems.push(`${p.entity} ${id}.${f}: CRM ${v(crm ?? {}, f)}, expected ${v(p.crm, f)}`);
-      }
-      if (!p.deleted && local.pending.length > 0) problems.push(`${p.entity} ${id}: still pending ${local.pending.join(',')}`);
-      if (p.accountId) {
-        const account = accounts.get(p.accountId) as AccountModel;
-        for (const f of accountFields) {
-          if (v(local.company, f) !== v(account.local, f)) problems.push(`contact ${id} company.${f}: ${v(local.company, f)}, expected ${v(account.local, f)}`);
-        }
-      }
-    }
-    for (const [id, a] of accounts) {
-      const local = await w.local('account', id);
-      for (const f of accountFields) {
-        if (v(local?.fields ?? {}, f) !== v(a.local, f)) problems.push(`account ${id}.${f}: local ${v(local?.fields ?? {}, f)}, expected ${v(a.local, f)}`);
-      }
-    }
-    const counts = { lead: 0, contact: 0 };
-    for (const p of persons.values()) counts[p.entity] += 1;
-    expect((await w.store.stats('lead')).records, `seed ${seed}: lead count`).toBe(counts.lead);
-    expect((await w.store.stats('contact')).records, `seed ${seed}: contact count`).toBe(counts.contact);
-    expect(problems, `seed ${seed}`).toEqual([]);
+    expect(await model.compare(), `seed ${seed}`).toEqual([]);
   }, 120_000);
 });

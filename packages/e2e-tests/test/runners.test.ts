@@ -1,49 +1,11 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { migrate } from '@crm-sync/postgres-store';
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { startSimulatorServer } from '@crm-sync/dynamics-simulator';
 import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const script = fileURLToPath(new URL('../processes/runner-process.ts', import.meta.url));
-const packageDir = fileURLToPath(new URL('..', import.meta.url));
-
-interface Runner {
-  id: string;
-  child: ChildProcess;
-  events: Array<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function startRunner(id: string, env: Record<string, string>): Runner {
-  const child = spawn(process.execPath, ['--conditions=@crm-sync/source', '--import', 'tsx', script], {
-    cwd: packageDir,
-    env: { ...process.env, ...env, RUNNER_ID: id },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const events: Array<Record<string, unknown>> = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // not an event line
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { id, child, events, exited };
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, detail?: () => Promise<string>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `: ${await detail()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import type { RunnerProcess as Runner } from '../src/processes.js';
+import { startRunnerProcess as startRunner, until } from '../src/processes.js';
 
 describe('several runner processes on one PostgreSQL database', () => {
   const pool = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });

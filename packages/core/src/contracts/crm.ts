@@ -143,6 +143,14 @@ export interface CrmAdapter {
     entity: EntityDefinition,
     request: { fields: readonly string[]; signal?: AbortSignal },
   ): AsyncIterable<{ rows: CrmRecord[]; rejected: RejectedRow[] }>;
+  /**
+   * Optional: the current values of these rows (to retry rows quarantined by a pull). Rows that no
+   * longer exist or are hidden from the sync user are listed in `missing`.
+   */
+  readRecords?(
+    entity: EntityDefinition,
+    request: { ids: readonly string[]; fields: readonly string[]; signal?: AbortSignal },
+  ): Promise<{ rows: CrmRecord[]; rejected: RejectedRow[]; missing: string[] }>;
   /** Updates rows; one result per input, in order. */
   updateRecords(entity: EntityDefinition, updates: readonly CrmUpdate[]): Promise<CrmWriteResult[]>;
   /** Creates rows; refuses entities that sync one way before sending anything (R5). */

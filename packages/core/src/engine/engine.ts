@@ -17,6 +17,7 @@ import { buildPageBatch } from './pull.js';
 import { pushOutbox } from './push.js';
 import { backfillFields } from './quick-sync.js';
 import { reconcileDeletes } from './reconcile.js';
+import { retryQuarantined } from './retry.js';
 
 export interface SyncEngineOptions {
   adapter: CrmAdapter;
@@ -155,6 +156,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     const pendingSnapshot = await ctx.store.getState(stateKeys.reconcile(name));
     if (pendingSnapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, name, pendingSnapshot);
     if (ep.newFields.length > 0) run.summary.backfilled += await backfillFields(ctx, ep, ep.newFields, signal);
+    run.summary.applied += await retryQuarantined(ctx, ep, signal);
     if ((await readJsonList(ctx.store, stateKeys.syncedFields(name))) !== null && ep.newFields.length === 0) {
       // Fields that left the selection are forgotten, so adding them back later backfills them again.
       await ctx.store.commit({ entity: name, state: { [stateKeys.syncedFields(name)]: ep.syncedState } });
@@ -176,6 +178,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       const next = await (run.pages as AsyncIterator<ChangePage>).next();
       if (next.done) {
         run.done = true;
+        if (run.summary.quarantined > 0) run.summary.applied += await retryQuarantined(ctx, ep, signal, 5);
         const snapshot = await ctx.store.getState(stateKeys.reconcile(run.entity.name));
         if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot);
         return;

@@ -50,6 +50,12 @@ export async function buildPageBatch(
 
   const locals = new Map<string, LocalRecord>();
   for (const r of await ctx.store.getRecordsByCrmId(name, [...rows.keys(), ...deleted])) locals.set(r.crmId as string, r);
+  // A local person created in the CRM with its own id (R14) whose push result was never recorded
+  // (a crash between the CRM's answer and the store): the row is that person, not a new record.
+  const unknown = [...rows.keys()].filter((id) => !locals.has(id));
+  if (unknown.length > 0 && entity.direction === 'both') {
+    for (const r of await ctx.store.getRecords(name, unknown)) if (r.crmId === null) locals.set(r.id, r);
+  }
 
   const link = accountLinkOf(entity);
   const accounts = new Map<string, LocalRecord>();
@@ -89,6 +95,7 @@ export async function buildPageBatch(
     counts.quarantined += 1;
     const local = rejected.id === null ? undefined : locals.get(rejected.id);
     quarantine.push({ entity: name, recordId: local?.id ?? rejected.id, direction: 'pull', reason: rejected.reason, payload: rejected.raw });
+    if (rejected.id === null || !rows.has(rejected.id)) markSeen(local); // it exists in the CRM: not a delete
     if (local && entity.kind === 'person') {
       activities.push({ entity: name, recordId: local.id, type: 'sync-failed', source: 'sync', detail: rejected.reason });
     }
@@ -111,6 +118,7 @@ export async function buildPageBatch(
     if (isEcho(local, row)) {
       counts.echoes += 1;
       markSeen(local);
+      if (local) resolved.push(local.id); // it reads fine: an earlier quarantine of this row is over
       continue;
     }
     const crm = pick(row.fields, ep.pullFields);
@@ -137,6 +145,7 @@ export async function buildPageBatch(
     const write: RecordWrite = {
       id: local.id, expectedRevision: local.revision, crmVersion: row.version, fields: merge.fields, base: merge.base, pending,
     };
+    if (local.crmId === null) write.crmId = row.id;
     if (snapshotId !== null) write.seenIn = snapshotId;
     if (local.crmDeleted) write.crmDeleted = false;
     const relinked = link !== undefined && accountId !== local.accountId;

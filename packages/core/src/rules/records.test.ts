@@ -38,6 +38,11 @@ describe('isEcho (R13)', () => {
   it('recognises the version the sync itself wrote (or already applied)', () => {
     expect(isEcho(local({ crmVersion: '11' }), row({ version: '11' }))).toBe(true);
   });
+  it('does not treat the pushed version as an echo when it carries values the CRM computed', () => {
+    const pushed = local({ crmVersion: '11', fields: { firstname: 'Ada', fullname: 'Old Name' } });
+    expect(isEcho(pushed, row({ version: '11', fields: { firstname: 'Ada', fullname: 'Old Name' } }))).toBe(true);
+    expect(isEcho(pushed, row({ version: '11', fields: { firstname: 'Ada', fullname: 'Ada Lovelace' } }))).toBe(false);
+  });
   it('does not treat a newer version as an echo, even from the sync user', () => {
     expect(isEcho(local({ crmVersion: '10' }), row({ version: '11', bySyncUser: true }))).toBe(false);
   });

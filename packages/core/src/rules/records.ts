@@ -3,6 +3,7 @@ import type { LocalRecord } from '../contracts/store.js';
 import type { EntityDefinition } from '../entities.js';
 import type { FieldMap } from '../values.js';
 import { accountLinkOf } from '../entities.js';
+import { sameValue } from '../values.js';
 
 /**
  * R11: a record with the filter field explicitly false is not synced; null, absent or true syncs.
@@ -15,12 +16,14 @@ export function passesSyncFilter(entity: EntityDefinition, fields: FieldMap): bo
 
 /**
  * R13: a pulled row is an echo of the sync's own write (or a replay of a page already applied) when
- * the local record already holds exactly this CRM version. Echoes are not applied or logged again.
- * Rows changed by the sync user at an unknown version still go through the merge, which finds
- * nothing changed for fields that hold what was pushed: only real changes are logged.
+ * the local record already holds this CRM version and every value of the row. Echoes are not
+ * applied or logged again. A row at the pushed version that carries values the CRM computed (a
+ * fullname after a firstname was pushed, the defaults of a created lead) is not an echo: it goes
+ * through the merge, which finds nothing changed for the pushed fields and takes the rest.
  */
 export function isEcho(local: LocalRecord | undefined, row: CrmRecord): boolean {
-  return local !== undefined && local.crmVersion !== null && local.crmVersion === row.version;
+  if (local === undefined || local.crmVersion === null || local.crmVersion !== row.version) return false;
+  return Object.entries(row.fields).every(([field, value]) => sameValue(local.fields[field], value));
 }
 
 /**

@@ -76,31 +76,32 @@ const DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{
 export function typeProblem(attribute: AttributeInfo, value: unknown): string | null {
   if (value === null) return null;
   if (!isFieldValue(value)) return `expected a ${attribute.type} value, got ${Array.isArray(value) ? 'an array' : typeof value}`;
-  const got = typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : `${typeof value} ${String(value)}`;
+  // Described only when it does not fit: this runs for every value of every row.
+  const got = () => (typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : `${typeof value} ${String(value)}`);
   switch (attribute.type) {
     case 'String':
     case 'Memo':
     case 'EntityName':
-      return typeof value === 'string' ? null : `expected text, got ${got}`;
+      return typeof value === 'string' ? null : `expected text, got ${got()}`;
     case 'Integer':
     case 'BigInt':
     case 'Picklist':
     case 'State':
     case 'Status':
-      return typeof value === 'number' && Number.isInteger(value) ? null : `expected an integer, got ${got}`;
+      return typeof value === 'number' && Number.isInteger(value) ? null : `expected an integer, got ${got()}`;
     case 'Decimal':
     case 'Double':
     case 'Money':
-      return typeof value === 'number' ? null : `expected a number, got ${got}`;
+      return typeof value === 'number' ? null : `expected a number, got ${got()}`;
     case 'Boolean':
-      return typeof value === 'boolean' ? null : `expected true or false, got ${got}`;
+      return typeof value === 'boolean' ? null : `expected true or false, got ${got()}`;
     case 'DateTime':
-      return typeof value === 'string' && DATE.test(value) && !Number.isNaN(Date.parse(value)) ? null : `expected an ISO date, got ${got}`;
+      return typeof value === 'string' && DATE.test(value) && !Number.isNaN(Date.parse(value)) ? null : `expected an ISO date, got ${got()}`;
     case 'Lookup':
     case 'Customer':
     case 'Owner':
     case 'Uniqueidentifier':
-      return typeof value === 'string' && isGuid(value) ? null : `expected a GUID, got ${got}`;
+      return typeof value === 'string' && isGuid(value) ? null : `expected a GUID, got ${got()}`;
     default:
       // Types the adapter has no rule for pass as they come.
       return null;

@@ -1,0 +1,62 @@
+import type { ChangePage, CrmRecord, EntityDefinition, RejectedRow } from '@crm-sync/core';
+import { encodeCheckpoint } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
+import { parseRow } from './odata/parse.js';
+import type { RowSpec } from './odata/parse.js';
+import type { EntityMetadata } from './odata/types.js';
+
+/** Everything one pull needs to build URLs and read rows. */
+export interface Plan {
+  entity: EntityDefinition;
+  meta: EntityMetadata;
+  spec: RowSpec;
+  /** Requested fields that cannot be selected (not valid for read): always null. */
+  nullFields: string[];
+  select: string[];
+  /** Requested fields, sorted: a checkpoint taken with other fields cannot reuse its links. */
+  fields: string[];
+  signal: AbortSignal | undefined;
+}
+
+export interface Converted {
+  upserts: CrmRecord[];
+  deletes: string[];
+  rejected: RejectedRow[];
+  /** Records missing a selected property (a link that did not honour our $select); counted on request only. */
+  partial: number;
+  /** modifiedon of every row read, rejected rows included (the watermark moves past them too). */
+  stamps: Array<{ id: string; version: string; modifiedOn: string; record: boolean }>;
+}
+
+export const sameFields = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((f, i) => f === b[i]);
+
+export function convert(plan: Plan, rows: readonly unknown[], checkSelect = false): Converted {
+  const out: Converted = { upserts: [], deletes: [], rejected: [], partial: 0, stamps: [] };
+  for (const raw of rows) {
+    const parsed = parseRow(raw, plan.spec);
+    if (parsed.kind === 'deleted') out.deletes.push(parsed.id);
+    else if (parsed.kind === 'rejected') {
+      out.rejected.push(parsed.row);
+      const modifiedOn = (raw as { modifiedon?: unknown } | null)?.modifiedon;
+      if (parsed.row.id && typeof modifiedOn === 'string' && !Number.isNaN(Date.parse(modifiedOn))) {
+        out.stamps.push({ id: parsed.row.id, version: '', modifiedOn, record: false });
+      }
+    } else {
+      for (const field of plan.nullFields) parsed.record.fields[field] = null;
+      out.upserts.push(parsed.record);
+      if (checkSelect && plan.select.some((property) => !(property in (raw as Record<string, unknown>)))) out.partial += 1;
+      if (parsed.record.modifiedOn && !Number.isNaN(Date.parse(parsed.record.modifiedOn))) {
+        out.stamps.push({ id: parsed.record.id, version: parsed.record.version, modifiedOn: parsed.record.modifiedOn, record: true });
+      }
+    }
+  }
+  return out;
+}
+
+export const pageOf = (rows: Pick<Converted, 'upserts' | 'deletes' | 'rejected'>, checkpoint: Checkpoint, snapshot: ChangePage['snapshot']): ChangePage => ({
+  upserts: rows.upserts,
+  deletes: rows.deletes,
+  rejected: rows.rejected,
+  checkpoint: encodeCheckpoint(checkpoint),
+  snapshot,
+});

@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { fakeCrmWithMemoryStore } from '../src/harness.js';
+import { simulatorCrm } from '../src/simulator-harness.js';
+import type { World } from '../src/world.js';
+import { createWorld, newId } from '../src/world.js';
+
+/**
+ * The CRM changes under the sync: change tracking off, a column the sync user can no longer read or
+ * update, rows it can no longer read. Each gives a clear status and recovers or stops that entity
+ * safely; nothing is lost silently.
+ */
+describe('CRM drift against the simulator over HTTP', () => {
+  let world: World | undefined;
+  let crm: Awaited<ReturnType<typeof simulatorCrm>>;
+  afterEach(async () => {
+    await world?.close();
+    world = undefined;
+  });
+  const setup = async (adapterOptions: { reconcileEvery?: number } = {}) => {
+    world = await createWorld({
+      name: 'simulator',
+      crm: async () => (crm = await simulatorCrm({}, adapterOptions)),
+      store: fakeCrmWithMemoryStore.store,
+    });
+    return world;
+  };
+
+  it('a table without change tracking still syncs changes (watermark) and finds deletes (full reads)', async () => {
+    const w = await setup({ reconcileEvery: 2 });
+    crm.control.setChangeTracking('contact', false);
+    const [kept, changed, gone] = [newId(), newId(), newId()];
+    for (const id of [kept, changed, gone]) await w.crm.put('contact', id, { firstname: 'Start' });
+    await w.cycle();
+    expect((await w.engine.fieldPlan('contact')).changeTracking).toBe(false);
+    await new Promise((r) => setTimeout(r, 1_100)); // modifiedon has whole seconds
+    await w.crm.put('contact', changed, { firstname: 'Changed' });
+    await w.crm.remove('contact', gone);
+    await w.cycle();
+    expect((await w.local('contact', changed))?.fields.firstname).toBe('Changed');
+    // Deletes leave no trace without change tracking: the periodic full read finds them.
+    for (let i = 0; i < 3 && !(await w.local('contact', gone))?.crmDeleted; i += 1) await w.cycle();
+    expect((await w.local('contact', gone))?.crmDeleted).toBe(true);
+    expect((await w.local('contact', kept))?.crmDeleted).toBe(false);
+  });
+
+  it('a column the sync user can no longer read leaves the selection with its reason; local values stay', async () => {
+    const w = await setup();
+    crm.control.setFieldSecurity({ table: 'contact', column: 'new_riskscore', userId: crm.syncUserId, canRead: true, canUpdate: true });
+    const id = newId();
+    await w.crm.put('contact', id, { firstname: 'Risky', new_riskscore: 7 });
+    await w.cycle();
+    expect((await w.local('contact', id))?.fields.new_riskscore).toBe(7);
+    crm.control.setFieldSecurity({ table: 'contact', column: 'new_riskscore', userId: crm.syncUserId, canRead: false, canUpdate: false });
+    await w.crm.put('contact', id, { firstname: 'Still risky' });
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'contact')?.status).toBe('ok');
+    const plan = await w.engine.fieldPlan('contact');
+    expect(plan.excluded).toContainEqual(expect.objectContaining({ field: 'new_riskscore', reason: 'secured-no-read-privilege' }));
+    const local = await w.local('contact', id);
+    expect(local?.fields.firstname).toBe('Still risky');
+    expect(local?.fields.new_riskscore).toBe(7); // not wiped by the null a hidden column reads as
+  });
+
+  it('a field the sync user can no longer update: the pending change is quarantined with the reason', async () => {
+    const w = await setup();
+    crm.control.setFieldSecurity({ table: 'contact', column: 'new_riskscore', userId: crm.syncUserId, canRead: true, canUpdate: true });
+    const id = newId();
+    await w.crm.put('contact', id, { firstname: 'Ann', new_riskscore: 1 });
+    await w.cycle();
+    await w.engine.editLocal('contact', id, { fields: { new_riskscore: 9, jobtitle: 'Buyer' } });
+    crm.control.setFieldSecurity({ table: 'contact', column: 'new_riskscore', userId: crm.syncUserId, canRead: true, canUpdate: false });
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'contact')).toMatchObject({ status: 'ok', quarantined: 1 });
+    const [entry] = (await w.store.listQuarantine({ limit: 10, entity: 'contact' })).items;
+    expect(entry).toMatchObject({ recordId: id, direction: 'push', reason: expect.stringContaining('can no longer update new_riskscore') });
+    expect((await w.crm.get('contact', id))?.new_riskscore).toBe(1);
+    expect((await w.local('contact', id))?.fields.new_riskscore).toBe(9);
+  });
+
+  it('rows the sync user can no longer read stop that entity with a clear error; nothing is flagged deleted', async () => {
+    const w = await setup();
+    const leads = [newId(), newId()];
+    for (const id of leads) await w.crm.put('lead', id, { lastname: 'Visible' });
+    await w.crm.put('contact', newId(), { lastname: 'Contact' });
+    await w.cycle();
+    crm.control.setRowFilter(crm.syncUserId, 'lead', `lastname eq 'Visible'`);
+    const summary = await w.engine.runCycle();
+    const lead = summary.entities.find((e) => e.entity === 'lead');
+    expect(lead?.status).toBe('failed');
+    expect(lead?.error?.code).toBe('CRM_AUTH_FAILED');
+    expect(summary.entities.find((e) => e.entity === 'contact')?.status).toBe('ok');
+    expect((await w.store.stats('lead')).crmDeleted).toBe(0);
+    crm.control.setRowFilter(crm.syncUserId, 'lead', null);
+    await w.cycle();
+    expect((await w.store.stats('lead')).crmDeleted).toBe(0);
+  });
+});
