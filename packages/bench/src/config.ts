@@ -1,0 +1,50 @@
+/**
+ * Sizes of the default run (the issue's) and of a quick run (`CRM_SYNC_BENCH_QUICK=1`) for trying
+ * the suite out; only the default run's figures count. `CRM_SYNC_BENCH_RUNS` changes the number
+ * of runs each median is taken over; `CRM_SYNC_BENCH_ONLY=pull,copy,tables,limits` picks suites.
+ */
+export const quick = process.env.CRM_SYNC_BENCH_QUICK === '1';
+
+const full = {
+  runs: 3,
+  /** Item 1, with a tenth as many accounts and a quarter as many leads. */
+  initialContacts: 200_000,
+  /** Item 2: engine pages of 5,000 contacts written both ways. */
+  copyPages: 20,
+  /** Items 3, 5 and 6: the two synced tables. */
+  smallTable: 100_000,
+  largeTable: 1_000_000,
+  /** Item 6: the account with the most contacts, and the one at the activity threshold. */
+  largeAccounts: [100_000, 5_000],
+  /** Item 5. */
+  changedRows: 100,
+  /** Item 7 and item 8 with limits on. */
+  throttledContacts: 60_000,
+  /** Item 9. */
+  pushEdits: 10_000,
+};
+
+const small: typeof full = {
+  runs: 2,
+  initialContacts: 20_000,
+  copyPages: 4,
+  smallTable: 10_000,
+  largeTable: 100_000,
+  largeAccounts: [20_000, 5_000],
+  changedRows: 100,
+  throttledContacts: 30_000,
+  pushEdits: 1_000,
+};
+
+const runs = Number(process.env.CRM_SYNC_BENCH_RUNS);
+export const sizes = { ...(quick ? small : full), ...(Number.isInteger(runs) && runs > 0 ? { runs } : {}) };
+
+export const SUITES = ['pull', 'copy', 'tables', 'limits'] as const;
+export type Suite = (typeof SUITES)[number];
+const only = (process.env.CRM_SYNC_BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+export const suites: readonly Suite[] = only.length ? SUITES.filter((s) => only.includes(s)) : SUITES;
+
+/** Item 7: the documented window and budgets divided by this (the rates stay the documented ones). */
+export const WINDOW_SCALE = 100;
+/** Item 7: simulated ms per real ms. At 1 the ceiling stays below what this machine can pull. */
+export const CLOCK_SCALE = 1;

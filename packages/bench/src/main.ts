@@ -1,0 +1,142 @@
+/**
+ * `pnpm bench`: every figure of the issue beside its reference, measured in the same run on the
+ * same machine. Medians of several runs and ratios; nothing here fails on a timing. Prints the
+ * table, writes results/latest.json and the generated part of the root BENCHMARKS.md.
+ */
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_LIMITS } from '@crm-sync/dynamics-simulator';
+import { startThrowawayPostgres } from '@crm-sync/postgres-tooling';
+import type { SyncEngine } from '@crm-sync/core';
+import { CLOCK_SCALE, quick, sizes, suites, WINDOW_SCALE } from './config.js';
+import type { Figure, Run } from './lib/figure.js';
+import { log } from './lib/log.js';
+import { countingPool, postgresStore } from './lib/postgres.js';
+import { machine, printReport, updateBenchmarksMd, writeJson } from './lib/report.js';
+import type { Report } from './lib/report.js';
+import { createRunner } from './lib/wiring.js';
+import { measureChanges } from './measures/changes.js';
+import { measureCopy } from './measures/copy.js';
+import { measureFanOut } from './measures/fan-out.js';
+import { measureInitialSync } from './measures/initial-sync.js';
+import { measureMemory } from './measures/memory.js';
+import { measurePush } from './measures/push.js';
+import { measureQuietCycle } from './measures/quiet-cycle.js';
+import { measureThrottling } from './measures/throttling.js';
+import { webApiFigures } from './measures/web-api.js';
+import { startSimulatorProcess } from './simulator/process.js';
+import type { SimulatorProcess } from './simulator/process.js';
+
+const started = performance.now();
+const figures: Figure[] = [];
+const errors: string[] = [];
+const cleanups: Array<() => unknown> = [];
+const cleanUp = async () => {
+  for (const step of cleanups.reverse().splice(0)) await Promise.resolve(step()).catch(() => undefined);
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().then(() => process.exit(130)));
+
+/** Runs one suite; a failure is reported with the figures and the other suites go on. */
+async function suite(name: string, work: () => Promise<unknown>): Promise<void> {
+  log(`\n== ${name}`);
+  try {
+    await work();
+  } catch (error) {
+    errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    log(`  failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
+}
+
+async function simulator(options: Parameters<typeof startSimulatorProcess>[0]): Promise<SimulatorProcess> {
+  const sim = await startSimulatorProcess({ seed: 1, requestLogSize: 100_000, ...options });
+  cleanups.push(() => sim.stop());
+  return sim;
+}
+
+const postgres = startThrowawayPostgres();
+cleanups.push(() => postgres.stop());
+const { pool, statements } = countingPool(postgres.url);
+cleanups.push(() => pool.end());
+const n = (x: number) => x.toLocaleString('en-US');
+let webApiOff: { runs: Run[]; failures: string[]; what: string } | null = null;
+let webApiOn: { runs: Run[]; failures: string[]; what: string } | null = null;
+
+try {
+  if (suites.includes('pull') || suites.includes('copy')) {
+    const sim = await simulator({ contacts: sizes.initialContacts, leads: sizes.initialContacts / 4, limits: { enabled: false } });
+    if (suites.includes('pull')) {
+      await suite(`initial sync, ${n(sizes.initialContacts)} contacts (items 1 and 8), then quiet cycles (4) and pushes (9)`, async () => {
+        const initial = await measureInitialSync({ sim, pool, runs: sizes.runs });
+        figures.push(...initial.figures);
+        webApiOff = { runs: initial.clients, failures: initial.webApiFailures, what: 'accounts, contacts, leads' };
+        await suite('quiet cycle (item 4)', async () => figures.push(...(await measureQuietCycle({ sim, store: initial.store, runs: sizes.runs }))));
+        await suite('push (item 9)', async () => figures.push(...(await measurePush({ sim, store: initial.store, runs: sizes.runs, edits: sizes.pushEdits }))));
+        await pool.query(`drop schema "${initial.schema}" cascade`);
+      });
+    }
+    if (suites.includes('copy')) {
+      await suite('page writes against COPY (item 2)', async () => figures.push(...(await measureCopy({ sim, pool, runs: sizes.runs, pages: sizes.copyPages }))));
+    }
+    await sim.stop();
+  }
+
+  if (suites.includes('tables')) {
+    await suite(`synced tables of ${n(sizes.smallTable)} and ${n(sizes.largeTable)} contacts (items 3, 5, 6)`, async () => {
+      const table = (contacts: number, largeAccounts?: number[]) =>
+        simulator({ contacts, accounts: contacts / 1000, leads: 0, opportunities: 0, memberships: 0, limits: { enabled: false }, ...(largeAccounts ? { largeAccounts } : {}) });
+      const small = { sim: await table(sizes.smallTable), schema: 'table_small' };
+      const large = { sim: await table(sizes.largeTable, sizes.largeAccounts), schema: 'table_large' };
+      figures.push(...(await measureMemory({ databaseUrl: postgres.url, small, large })));
+      const engines: SyncEngine[] = [];
+      const synced = (t: typeof small) => {
+        const { engine } = createRunner({ url: t.sim.url, store: postgresStore(pool, t.schema), entities: ['account', 'contact'] });
+        engines.push(engine);
+        return { sim: t.sim, engine };
+      };
+      const smallTable = synced(small);
+      const largeTable = synced(large);
+      await suite('changed rows against table size (item 5)', async () =>
+        figures.push(...(await measureChanges({ small: smallTable, large: largeTable, statements, runs: sizes.runs, changes: sizes.changedRows }))));
+      await suite('account fan-out (item 6)', async () =>
+        figures.push(...(await measureFanOut({ table: largeTable, pool, statements, schema: large.schema, runs: sizes.runs }))));
+      for (const engine of engines) await engine.stop();
+    });
+  }
+
+  if (suites.includes('limits')) {
+    await suite('service protection limits on (items 7 and 8)', async () => {
+      const sim = await simulator({
+        contacts: sizes.throttledContacts, accounts: 100, leads: 0, opportunities: 0, memberships: 0, clockScale: CLOCK_SCALE,
+        limits: {
+          enabled: true,
+          windowMs: DEFAULT_LIMITS.windowMs / WINDOW_SCALE,
+          maxRequests: DEFAULT_LIMITS.maxRequests / WINDOW_SCALE,
+          maxExecutionMs: DEFAULT_LIMITS.maxExecutionMs / WINDOW_SCALE,
+          maxConcurrent: DEFAULT_LIMITS.maxConcurrent,
+        },
+      });
+      const throttling = await measureThrottling({ sim, runs: sizes.runs, clockScale: CLOCK_SCALE });
+      figures.push(...throttling.figures);
+      webApiOn = { runs: throttling.clients, failures: throttling.webApiFailures, what: `${n(sizes.throttledContacts)} contacts` };
+      await sim.stop();
+    });
+  }
+  if (webApiOff && webApiOn) figures.push(...webApiFigures({ off: webApiOff, on: webApiOn }));
+
+  const version = (await pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? '?';
+  const report: Report = {
+    date: new Date().toISOString(),
+    command: `${quick ? 'CRM_SYNC_BENCH_QUICK=1 ' : ''}pnpm bench`,
+    quick,
+    durationSeconds: (performance.now() - started) / 1000,
+    machine: machine(`PostgreSQL ${version}`),
+    figures: [...figures].sort((a, b) => a.item - b.item),
+    errors,
+  };
+  printReport(report);
+  const complete = !quick && suites.length === 4;
+  writeJson(fileURLToPath(new URL(`../results/${complete ? 'latest' : 'partial'}.json`, import.meta.url)), report);
+  if (complete) updateBenchmarksMd(fileURLToPath(new URL('../../../BENCHMARKS.md', import.meta.url)), report);
+  process.exitCode = errors.length > 0 ? 1 : 0;
+} finally {
+  await cleanUp();
+}

@@ -1,0 +1,103 @@
+/**
+ * Item 7: an initial load against the simulator's service protection limits, as a fraction of
+ * the most those limits allow, and the share of requests answered 429. The same loads give the
+ * "limits on" side of item 8 (the adapter alone against dynamics-web-api).
+ *
+ * Limits: the documented rates (6,000 requests and 1,200,000 ms of execution per 300 s, 52 at
+ * once) and the documented page cost (10 ms + 0.4 ms per row), with the 300 s window scaled down
+ * so the window fills within seconds. The ceiling follows from them: a full page costs
+ * 10 + 0.4 × 5,000 = 2,010 ms, so execution time allows 1,200,000 / 300,000 / 2,010 × 5,000
+ * ≈ 9,950 rows per (simulated) second; the request count would allow 100,000.
+ * The window is loaded before the measured runs (a warm-up pull), so the burst an empty window
+ * admits does not count: the figure is the sustained rate.
+ */
+import { createEntityRegistry } from '@crm-sync/core';
+import type { LimitSettings } from '@crm-sync/dynamics-simulator';
+import { createMemoryStore } from '@crm-sync/memory-store';
+import type { Figure, Run } from '../lib/figure.js';
+import { makeFigure } from '../lib/figure.js';
+import { log } from '../lib/log.js';
+import { perSecond } from '../lib/stats.js';
+import type { DynamicsAdapterOptions } from '@crm-sync/dynamics-adapter';
+import { createRunner, FIELDS, FILTER_FIELD, runCycleChecked, simulatorAdapter, windowOptions } from '../lib/wiring.js';
+import type { SimulatorProcess } from '../simulator/process.js';
+import { adapterPull, webApiPull } from './pull.js';
+
+const PAGE_SIZE = 5000;
+
+/** Rows per real second the limits allow for full pages, whichever limit binds first. */
+export function ceiling(limits: LimitSettings, clockScale: number): number {
+  const pageMs = limits.cost.baseMs + limits.cost.perRowMs * PAGE_SIZE;
+  const byExecution = (limits.maxExecutionMs / limits.windowMs / pageMs) * PAGE_SIZE;
+  const byCount = (limits.maxRequests / limits.windowMs) * PAGE_SIZE;
+  return Math.min(byExecution, byCount) * 1000 * clockScale;
+}
+
+/** Fills the window: pulls pages until the simulator has charged more than a window's budget. */
+async function warmUp(sim: SimulatorProcess, limits: LimitSettings, options: Partial<DynamicsAdapterOptions>): Promise<void> {
+  const adapter = simulatorAdapter(sim.url, options);
+  const pages = Math.ceil(limits.maxExecutionMs / (limits.cost.baseMs + limits.cost.perRowMs * PAGE_SIZE)) + 2;
+  let n = 0;
+  for await (const _page of adapter.pullChanges(createEntityRegistry().get('contact'), { checkpoint: null, fields: [...FIELDS.contact, FILTER_FIELD] })) {
+    if ((n += 1) >= pages) break;
+  }
+}
+
+export interface ThrottlingResult {
+  figures: Figure[];
+  /** Per run: adapter alone against dynamics-web-api, limits on (item 8). */
+  clients: Run[];
+  webApiFailures: string[];
+}
+
+export async function measureThrottling(options: { sim: SimulatorProcess; runs: number; clockScale: number }): Promise<ThrottlingResult> {
+  const { sim } = options;
+  const limits = await sim.control.limits();
+  const allowed = ceiling(limits, options.clockScale);
+  const contacts = sim.dataset.counts.contact;
+  // The runner is told the service's window, as it would be told the documented 5 minutes.
+  const adapterOptions = windowOptions(limits.windowMs / options.clockScale);
+  await warmUp(sim, limits, adapterOptions);
+  const fractions: Run[] = [];
+  const throttled: Run[] = [];
+  const clients: Run[] = [];
+  const webApiFailures: string[] = [];
+  for (let run = 1; run <= options.runs; run += 1) {
+    const before = await sim.control.lastSeq();
+    const load = await runCycleChecked(createRunner({ url: sim.url, store: createMemoryStore(), entities: ['contact'], adapter: adapterOptions }).engine);
+    const log429 = await sim.control.requestsSince(before);
+    const rejected = log429.filter((entry) => entry.status === 429).length;
+    const rate = perSecond(load.records, load.ms);
+    fractions.push({ value: rate, reference: allowed });
+    throttled.push({ value: rejected, reference: log429.length });
+
+    const adapter = await adapterPull(sim.url, ['contact'], adapterOptions);
+    const webApi = await webApiPull(sim.url, ['contact']);
+    if (webApi.error) webApiFailures.push(`${webApi.error} after ${webApi.rows} rows`);
+    const complete = (outcome: { rows: number; ms: number; error?: string }) => (outcome.error || outcome.rows !== contacts ? 0 : perSecond(outcome.rows, outcome.ms));
+    clients.push({ value: complete(adapter), reference: complete(webApi) });
+    log(
+      `  run ${run}: engine load ${Math.round(rate)} records/s (${(rate / allowed).toFixed(2)} of ${Math.round(allowed)}), ${rejected}/${log429.length} requests 429; ` +
+        `adapter ${Math.round(complete(adapter))}/s, dynamics-web-api ${webApi.error ? `failed after ${webApi.rows} rows` : `${Math.round(complete(webApi))}/s`}`,
+    );
+  }
+  const windowText = `${limits.windowMs / 1000} s window, ${limits.maxRequests} requests, ${limits.maxExecutionMs.toLocaleString('en-US')} ms execution, ${limits.maxConcurrent} at once`;
+  return {
+    figures: [
+      makeFigure({
+        key: 'throttling.fraction-of-ceiling', item: 7,
+        label: `Initial load of ${contacts.toLocaleString('en-US')} contacts (memory store) with limits on`, unit: 'records/s',
+        reference: { label: 'ceiling the limits allow', unit: 'records/s' }, target: '≥ 0.8 of the ceiling',
+        runs: fractions, met: ({ ratio }) => ratio >= 0.8,
+        note: `limits: ${windowText}; page cost ${limits.cost.baseMs} ms + ${limits.cost.perRowMs} ms/row; clock scale ${options.clockScale}`,
+      }),
+      makeFigure({
+        key: 'throttling.share-429', item: 7, label: 'Same load: requests answered 429', unit: 'requests',
+        reference: { label: 'requests sent', unit: 'requests' }, target: '< 1% of requests', ratioAs: 'percent',
+        runs: throttled, met: ({ ratio }) => ratio < 0.01,
+      }),
+    ],
+    clients,
+    webApiFailures,
+  };
+}
