@@ -286,7 +286,13 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
 
     async getRecords(entity, ids) {
       if (ids.length === 0) return [];
-      const rows = await query<RecordRow>(`select ${RECORD_COLUMNS} from ${s}.records where entity = $1 and id = any($2::text[])`, [entity, ids]);
+      // One index probe per id: with "= any(...)" a table whose statistics lag behind (an initial
+      // load) is scanned whole for every page.
+      const rows = await query<RecordRow>(
+        `select r.* from unnest($2::text[]) as k(id)
+         cross join lateral (select ${RECORD_COLUMNS} from ${s}.records where entity = $1 and id = k.id) as r`,
+        [entity, [...new Set(ids)]],
+      );
       const byId = new Map(rows.map((r) => [r.id, toRecord(r)]));
       return ids.flatMap((id) => byId.get(id) ?? []);
     },
@@ -294,8 +300,9 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
     async getRecordsByCrmId(entity, crmIds) {
       if (crmIds.length === 0) return [];
       const rows = await query<RecordRow>(
-        `select ${RECORD_COLUMNS} from ${s}.records where entity = $1 and crm_id = any($2::text[])`,
-        [entity, crmIds],
+        `select r.* from unnest($2::text[]) as k(crm_id)
+         cross join lateral (select ${RECORD_COLUMNS} from ${s}.records where entity = $1 and crm_id = k.crm_id limit 1) as r`,
+        [entity, [...new Set(crmIds)]],
       );
       const byCrmId = new Map(rows.map((r) => [r.crm_id, toRecord(r)]));
       return crmIds.flatMap((id) => byCrmId.get(id) ?? []);
@@ -336,8 +343,10 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
     async countByAccount(entity, accountIds) {
       if (accountIds.length === 0) return new Map();
       const rows = await query<{ account_id: string; n: string }>(
-        `select account_id, count(*) as n from ${s}.records where entity = $1 and account_id = any($2::text[]) group by account_id`,
-        [entity, accountIds],
+        `select k.account_id, c.n from unnest($2::text[]) as k(account_id)
+         cross join lateral (select count(*) as n from ${s}.records where entity = $1 and account_id = k.account_id) as c
+         where c.n > 0`,
+        [entity, [...new Set(accountIds)]],
       );
       return new Map(rows.map((r) => [r.account_id, Number(r.n)]));
     },
