@@ -192,7 +192,12 @@ function cell(series: Series, ceiling?: number): string {
   return `${fmt(median(series.rates))} rows/s${fraction}${share}${failed}`;
 }
 
-const ratio = (a: Series, b: Series): string => (a.rates.length && b.rates.length ? `${(median(a.rates) / median(b.rates)).toFixed(2)}x` : 'n/a');
+/** Ratio of medians, and (limits off, where the series take turns) the median of run-by-run ratios, which drift in the machine affects less. */
+const ratio = (a: Series, b: Series): string => {
+  if (!a.rates.length || !b.rates.length) return 'n/a';
+  const paired = a.failures.length === 0 && b.failures.length === 0 ? a.rates.map((rate, i) => rate / b.rates[i]!) : [];
+  return `${(median(a.rates) / median(b.rates)).toFixed(2)}x${paired.length ? ` (run by run ${median(paired).toFixed(2)}x)` : ''}`;
+};
 
 console.log(`Initial load of ${fmt(CONTACTS)} contacts (${FIELDS.length} fields, pages of ${PAGE_SIZE}), standalone simulator over HTTP, median of ${RUNS} runs after a warm-up.`);
 console.log(

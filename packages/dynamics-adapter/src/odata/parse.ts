@@ -52,6 +52,8 @@ export function parseObject(text: string, what: string): Record<string, unknown>
 
 /** The value inside a weak ETag: `W/"123"` -> `123`. */
 export function etagValue(etag: string): string {
+  // The usual shape first: this runs for every row.
+  if (etag.startsWith('W/"') && etag.endsWith('"') && etag.length >= 4) return etag.slice(3, -1);
   const match = /^(?:W\/)?"(.*)"$/.exec(etag.trim());
   return match ? (match[1] ?? '') : etag.trim();
 }
@@ -72,36 +74,49 @@ export type ParsedRow =
 
 const DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
 
+const describe = (value: string | number | boolean): string =>
+  typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : `${typeof value} ${String(value)}`;
+
+/** The JSON property of a column and of its lookup annotation, worked out once per column. */
+const names = new WeakMap<AttributeInfo, { property: string; annotation: string }>();
+function namesOf(attribute: AttributeInfo): { property: string; annotation: string } {
+  let known = names.get(attribute);
+  if (!known) {
+    const property = propertyOf(attribute);
+    known = { property, annotation: `${property}@${LOOKUP_ANNOTATION}` };
+    names.set(attribute, known);
+  }
+  return known;
+}
+
 /** Why a value does not fit its column type, or null when it fits. */
 export function typeProblem(attribute: AttributeInfo, value: unknown): string | null {
   if (value === null) return null;
   if (!isFieldValue(value)) return `expected a ${attribute.type} value, got ${Array.isArray(value) ? 'an array' : typeof value}`;
-  // Described only when it does not fit: this runs for every value of every row.
-  const got = () => (typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : `${typeof value} ${String(value)}`);
   switch (attribute.type) {
     case 'String':
     case 'Memo':
     case 'EntityName':
-      return typeof value === 'string' ? null : `expected text, got ${got()}`;
+      return typeof value === 'string' ? null : `expected text, got ${describe(value)}`;
     case 'Integer':
     case 'BigInt':
     case 'Picklist':
     case 'State':
     case 'Status':
-      return typeof value === 'number' && Number.isInteger(value) ? null : `expected an integer, got ${got()}`;
+      return typeof value === 'number' && Number.isInteger(value) ? null : `expected an integer, got ${describe(value)}`;
     case 'Decimal':
     case 'Double':
     case 'Money':
-      return typeof value === 'number' ? null : `expected a number, got ${got()}`;
+      return typeof value === 'number' ? null : `expected a number, got ${describe(value)}`;
     case 'Boolean':
-      return typeof value === 'boolean' ? null : `expected true or false, got ${got()}`;
+      return typeof value === 'boolean' ? null : `expected true or false, got ${describe(value)}`;
     case 'DateTime':
-      return typeof value === 'string' && DATE.test(value) && !Number.isNaN(Date.parse(value)) ? null : `expected an ISO date, got ${got()}`;
+      return typeof value === 'string' && DATE.test(value) && !Number.isNaN(Date.parse(value)) ? null : `expected an ISO date, got ${describe(value)}`;
     case 'Lookup':
     case 'Customer':
     case 'Owner':
     case 'Uniqueidentifier':
-      return typeof value === 'string' && isGuid(value) ? null : `expected a GUID, got ${got()}`;
+      return typeof value === 'string' && isGuid(value) ? null : `expected a GUID, got ${describe(value)}`;
     default:
       // Types the adapter has no rule for pass as they come.
       return null;
@@ -153,16 +168,16 @@ export function parseRow(raw: unknown, spec: RowSpec): ParsedRow {
 
   const fields: FieldMap = {};
   const lookups: Record<string, LookupValue | null> = {};
-  const problems: string[] = [];
+  let problems: string[] | null = null;
   let absent = 0;
   for (const attribute of spec.fields) {
-    const property = propertyOf(attribute);
+    const { property, annotation } = namesOf(attribute);
     if (!(property in row)) absent += 1;
     // Absent means hidden (field security) or empty; both read as null.
     const value = row[property] === undefined ? null : row[property];
     const problem = typeProblem(attribute, value);
     if (problem) {
-      problems.push(`${attribute.logicalName}: ${problem}`);
+      (problems ??= []).push(`${attribute.logicalName}: ${problem}`);
       continue;
     }
     if (!attribute.lookup) {
@@ -174,17 +189,17 @@ export function parseRow(raw: unknown, spec: RowSpec): ParsedRow {
       lookups[attribute.logicalName] = null;
       continue;
     }
-    const annotated = row[`${property}@${LOOKUP_ANNOTATION}`];
+    const annotated = row[annotation];
     const entity = typeof annotated === 'string' && annotated !== '' ? annotated : attribute.targets.length === 1 ? attribute.targets[0] : undefined;
     if (entity === undefined) {
-      problems.push(`${attribute.logicalName}: lookup target unknown (no ${LOOKUP_ANNOTATION} annotation)`);
+      (problems ??= []).push(`${attribute.logicalName}: lookup target unknown (no ${LOOKUP_ANNOTATION} annotation)`);
       continue;
     }
     const target = (value as string).toLowerCase();
     fields[attribute.logicalName] = target;
     lookups[attribute.logicalName] = { id: target, entity };
   }
-  if (problems.length > 0) return { kind: 'rejected', row: { id, reason: problems.join('; '), raw } };
+  if (problems) return { kind: 'rejected', row: { id, reason: problems.join('; '), raw } };
 
   const modifiedOn = typeof row.modifiedon === 'string' ? row.modifiedon : null;
   const modifiedBy = row._modifiedby_value;
