@@ -3,6 +3,7 @@ import { createDynamicsAdapter } from '@crm-sync/dynamics-adapter';
 import { startSimulatorServer } from '@crm-sync/dynamics-simulator';
 import type { SimulatorControl, SimulatorOptions } from '@crm-sync/dynamics-simulator';
 import type { CrmHarness, Harness } from './harness.js';
+import { fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from './harness.js';
 
 const entitySets: Record<string, string> = {
   account: 'accounts', contact: 'contacts', lead: 'leads', opportunity: 'opportunities', systemuser: 'systemusers',
@@ -76,4 +77,10 @@ export const simulatorWithMemoryStoreName = 'simulator over HTTP + Dynamics adap
 /** Pairs the simulator CRM with a store factory from another harness. */
 export function withSimulator(storeHarness: Harness): Harness {
   return { name: `${simulatorWithMemoryStoreName} + ${storeHarness.name.split(' + ')[1]}`, crm: () => simulatorCrm(), store: storeHarness.store };
+}
+
+/** Every CRM side with every store: the fake CRM and the simulator over HTTP, memory and PostgreSQL. */
+export function allHarnesses(databaseUrl: string): Harness[] {
+  const postgres = fakeCrmWithPostgresStore(databaseUrl);
+  return [fakeCrmWithMemoryStore, postgres, withSimulator(fakeCrmWithMemoryStore), withSimulator(postgres)];
 }

@@ -2,14 +2,12 @@ import type { SyncEvent } from '@crm-sync/core';
 import { createSyncEngine } from '@crm-sync/core';
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Harness } from '../src/harness.js';
-import { withSimulator } from '../src/simulator-harness.js';
-import { customEntities, fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from '../src/harness.js';
+import { allHarnesses } from '../src/simulator-harness.js';
+import { customEntities } from '../src/harness.js';
 import type { World } from '../src/world.js';
 import { createWorld, newId } from '../src/world.js';
 
-const postgres = fakeCrmWithPostgresStore(testDatabaseUrl());
-const harnesses: Harness[] = [fakeCrmWithMemoryStore, postgres, withSimulator(fakeCrmWithMemoryStore), withSimulator(postgres)];
+const harnesses = allHarnesses(testDatabaseUrl());
 
 describe.each(harnesses)('engine end to end: $name', (harness) => {
   let world: World;

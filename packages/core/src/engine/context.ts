@@ -36,6 +36,8 @@ export interface EntityPlan {
   newFields: string[];
   /** Value to store as the synced-field list. */
   syncedState: string;
+  /** The synced-field list as stored when the plan was made (null before the first full read). */
+  storedSynced: string | null;
 }
 
 export async function readJsonList(store: SyncStore, key: string): Promise<string[] | null> {
@@ -61,7 +63,10 @@ export async function planEntity(ctx: EngineContext, entity: EntityDefinition): 
   const checkpoint = await ctx.store.getCheckpoint(entity.name);
   // Before the first full read every field arrives with it; afterwards new fields need a backfill.
   const newFields = synced === null || checkpoint === null ? [] : plan.synced.filter((f) => !synced.includes(f));
-  return { entity, schema, plan, pullFields, newFields, syncedState: JSON.stringify(plan.synced) };
+  return {
+    entity, schema, plan, pullFields, newFields, syncedState: JSON.stringify(plan.synced),
+    storedSynced: synced === null ? null : JSON.stringify(synced),
+  };
 }
 
 /** Commits a batch built from fresh reads, rebuilding it when a record changed in between. */

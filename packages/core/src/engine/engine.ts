@@ -157,7 +157,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     if (pendingSnapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, name, pendingSnapshot);
     if (ep.newFields.length > 0) run.summary.backfilled += await backfillFields(ctx, ep, ep.newFields, signal);
     run.summary.applied += await retryQuarantined(ctx, ep, signal);
-    if ((await readJsonList(ctx.store, stateKeys.syncedFields(name))) !== null && ep.newFields.length === 0) {
+    if (ep.storedSynced !== null && ep.storedSynced !== ep.syncedState && ep.newFields.length === 0) {
       // Fields that left the selection are forgotten, so adding them back later backfills them again.
       await ctx.store.commit({ entity: name, state: { [stateKeys.syncedFields(name)]: ep.syncedState } });
     }

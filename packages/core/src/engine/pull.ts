@@ -14,7 +14,7 @@ import { mergeRecord } from '../rules/merge.js';
 import { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
-import { readJsonList, stateKeys } from './context.js';
+import { stateKeys } from './context.js';
 import type { EntityCycleSummary } from './events.js';
 
 type PageCounts = Pick<EntityCycleSummary, 'applied' | 'echoes' | 'filtered' | 'deleted' | 'collisions' | 'quarantined'>;
@@ -184,7 +184,7 @@ export async function buildPageBatch(
 
   const state: Record<string, string | null> = {};
   if (page.snapshot?.complete) state[stateKeys.reconcile(name)] = page.snapshot.id;
-  if ((await readJsonList(ctx.store, stateKeys.syncedFields(name))) === null) state[stateKeys.syncedFields(name)] = ep.syncedState;
+  if (ep.storedSynced === null) state[stateKeys.syncedFields(name)] = ep.syncedState;
 
   return {
     batch: {
