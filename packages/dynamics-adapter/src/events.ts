@@ -7,8 +7,11 @@ import type { SyncError } from '@crm-sync/core';
 export type AdapterEvent =
   /** One HTTP attempt finished (any status; `status` 0 = no response). */
   | { type: 'request'; method: string; path: string; status: number; attempt: number; durationMs: number }
-  /** An attempt failed in a way worth retrying; the adapter waits `waitMs` and tries again. */
-  | { type: 'retry'; method: string; path: string; reason: 'throttled' | 'server-error' | 'network' | 'invalid-response'; status: number; attempt: number; waitMs: number }
+  /**
+   * An attempt failed in a way worth retrying; the adapter waits `waitMs` and tries again.
+   * `keyless-row`: a page held a row with no readable key (a change that would otherwise be lost).
+   */
+  | { type: 'retry'; method: string; path: string; reason: 'throttled' | 'server-error' | 'network' | 'invalid-response' | 'keyless-row'; status: number; attempt: number; waitMs: number }
   /** A 429: every request of this adapter pauses until `retryAfterMs` has passed. */
   | { type: 'throttled'; method: string; path: string; retryAfterMs: number }
   /** A token was acquired (`forced` after a 401). */

@@ -3,7 +3,7 @@ import type { EventSink } from './events.js';
 import { abortError } from './http.js';
 import type { HttpClient } from './http.js';
 import { parseErrorBody } from './odata/error-body.js';
-import { parsePage } from './odata/parse.js';
+import { hasReadableKey, parsePage } from './odata/parse.js';
 
 /** A page as read, with its links already checked to point at this environment. */
 export interface FetchedPage {
@@ -42,6 +42,11 @@ export interface PageRead {
   headers: Record<string, string>;
   signal?: AbortSignal | undefined;
   what: string;
+  /**
+   * The table's primary key: a page with a row that has no readable key (neither this key nor a
+   * delete's id) is read again, like a cut-off body; the last attempt's page is returned as it is.
+   */
+  primaryKey?: string;
 }
 
 export function createPageReader(input: PageReaderInput) {
@@ -75,6 +80,11 @@ export function createPageReader(input: PageReaderInput) {
           if (resolved === null) throw new SyncError('CRM_RESPONSE_INVALID', `[dynamics-adapter] ${read.what} returned an ${key} outside the environment`);
           return resolved;
         };
+        const key = read.primaryKey;
+        if (key !== undefined && attempt < MAX_INVALID_BODIES && !page.rows.every((row) => hasReadableKey(row, key))) {
+          emit({ type: 'retry', method: 'GET', path: new URL(url, http.root).pathname, reason: 'keyless-row', status: 200, attempt, waitMs: 0 });
+          continue;
+        }
         return { kind: 'page', rows: page.rows, nextLink: resolve(page.nextLink, '@odata.nextLink'), deltaLink: resolve(page.deltaLink, '@odata.deltaLink'), durationMs };
       } catch (error) {
         if (!isSyncError(error, 'CRM_RESPONSE_INVALID') || attempt >= MAX_INVALID_BODIES) throw error;

@@ -117,7 +117,7 @@ export function createPuller(context: PullContext) {
     let held: { page: ChangePage; ms: number } | null = null;
     const url = resume?.next ?? collectionUrl(http.root, plan.meta.entitySet, { select: plan.select });
     // GET /api/data/v9.2/<set>?$select=... with Prefer: odata.track-changes, odata.maxpagesize=N (then each @odata.nextLink).
-    for await (const page of reader.pages({ url, stored: resume !== null, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet}` })) {
+    for await (const page of reader.pages({ url, stored: resume !== null, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         if (restarts > 0) throw page.error;
@@ -168,7 +168,7 @@ export function createPuller(context: PullContext) {
     // service ignores or refuses it, a full read follows).
     const url = rewritten ? withSelect(state.link, plan.select) : state.link;
     // GET <deltaLink> with Prefer: odata.track-changes: changes since the token, deletes as $deletedEntity rows.
-    for await (const page of reader.pages({ url, stored: true, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet} (delta)` })) {
+    for await (const page of reader.pages({ url, stored: true, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet} (delta)`, primaryKey: plan.meta.primaryKey })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         reset(plan.entity, page.error);
@@ -179,6 +179,13 @@ export function createPuller(context: PullContext) {
       if (rewritten && rows.partial > 0) {
         reset(plan.entity, new SyncError('CHECKPOINT_INVALID', `[dynamics-adapter] The delta of ${plan.entity.name} did not return every requested field; starting a full read`));
         // Page after page: that read's own deltaLink carries every column, so this cannot repeat.
+        yield* trackingSnapshot(plan, null, 1);
+        return;
+      }
+      if (rows.rejected.some((row) => row.id === null)) {
+        // A change (or delete) that cannot be tied to a record even after reading the page again:
+        // moving the token past it would lose it, so a full read (and its delete reconciliation) follows.
+        reset(plan.entity, new SyncError('CHECKPOINT_INVALID', `[dynamics-adapter] The delta of ${plan.entity.name} carried a row without a readable key; starting a full read so no change or delete is lost`));
         yield* trackingSnapshot(plan, null, 1);
         return;
       }
@@ -216,7 +223,7 @@ export function createPuller(context: PullContext) {
       });
     const seen = new Set(state.recent.map(([id, version]) => `${id}|${version}`));
     // GET /api/data/v9.2/<set>?$select=...&$filter=modifiedon ge <watermark - overlap>&$orderby=modifiedon asc,<key> asc
-    for await (const page of reader.pages({ url, stored: state.next !== null, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}` })) {
+    for await (const page of reader.pages({ url, stored: state.next !== null, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         if (restarts > 0) throw page.error;
@@ -286,7 +293,7 @@ export function createPuller(context: PullContext) {
     const plan = await makePlan(entity, request.fields, request.signal);
     const url = collectionUrl(http.root, plan.meta.entitySet, { select: plan.select });
     // GET /api/data/v9.2/<set>?$select=<key>,<fields> (then each @odata.nextLink).
-    for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}` })) {
+    for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         throw new SyncError('CRM_REQUEST_REJECTED', `[dynamics-adapter] Reading all ${plan.entity.name} rows failed: the service refused its own nextLink`, {
@@ -310,7 +317,7 @@ export function createPuller(context: PullContext) {
       const chunk = ids.slice(start, start + IDS_PER_READ);
       // GET <set>?$select=...&$filter=<key> eq <id> or <key> eq <id> ...
       const url = collectionUrl(http.root, plan.meta.entitySet, { select: plan.select, filter: chunk.map((id) => `${pk} eq ${guid(id)}`).join(' or ') });
-      for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet} (by id)` })) {
+      for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet} (by id)`, primaryKey: plan.meta.primaryKey })) {
         checkAbort(plan.signal);
         if (page.kind === 'link-rejected') throw page.error;
         const converted = convert(plan, page.rows);

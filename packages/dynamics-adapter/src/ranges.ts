@@ -116,7 +116,7 @@ export function createRangeLoader(context: RangeLoadContext) {
       const headers = { Prefer: prefer({ trackChanges: true, maxPageSize: size }) };
       let src = first;
       let seq = 0;
-      for await (const page of reader.pages({ url, stored: first !== null, headers, signal, what: `GET ${plan.meta.entitySet} (keys)` })) {
+      for await (const page of reader.pages({ url, stored: first !== null, headers, signal, what: `GET ${plan.meta.entitySet} (keys)`, primaryKey: plan.meta.primaryKey })) {
         if (page.kind === 'link-rejected') {
           rejected = page.error;
           changed.notify();

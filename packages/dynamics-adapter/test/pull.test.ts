@@ -184,6 +184,43 @@ describe('what the service sends', () => {
     expect(resumed.upserts).toHaveLength(150);
   });
 
+  it('re-reads a delta page whose delete row came without its id, so the delete is not lost', async () => {
+    const sim = msw.simulate({ contacts: 120 });
+    const { crm, events } = adapterFor(sim);
+    const initial = await pull(crm, contact, FIELDS, null);
+    const deleted = sim.dataset.idOf('contact', 7);
+    sim.control.deleteRow('contact', deleted);
+    sim.control.setFaults({ rules: [{ kind: 'keyless', rate: 1, path: '$deltatoken', limit: 1 }] });
+    const delta = await pull(crm, contact, FIELDS, initial.checkpoint);
+    expect(delta.deletes).toEqual([deleted]);
+    expect(delta.rejected).toEqual([]);
+    expect(events.filter((e) => e.type === 'retry' && e.reason === 'keyless-row')).toHaveLength(1);
+    expect(events.some((e) => e.type === 'checkpoint-reset')).toBe(false);
+  });
+
+  it('starts a full read when delta rows keep coming without their key, instead of moving the token past them', async () => {
+    const sim = msw.simulate({ contacts: 120 });
+    const { crm, events } = adapterFor(sim);
+    const initial = await pull(crm, contact, FIELDS, null);
+    const deleted = sim.dataset.idOf('contact', 7);
+    const changed = sim.dataset.idOf('contact', 8);
+    sim.control.deleteRow('contact', deleted);
+    sim.control.updateRow('contact', changed, { jobtitle: 'keyless' });
+    // Every delta answer loses a key; full reads are clean.
+    sim.control.setFaults({ rules: [{ kind: 'keyless', rate: 1, path: '$deltatoken' }] });
+    const resync = await pull(crm, contact, FIELDS, initial.checkpoint);
+    expect(events.filter((e) => e.type === 'retry' && e.reason === 'keyless-row')).toHaveLength(2);
+    const reset = events.find((e) => e.type === 'checkpoint-reset');
+    expect(reset?.type === 'checkpoint-reset' && reset.error.message).toMatch(/without a readable key/);
+    // Nothing of the broken delta was handed out: only the full read, whose completion lets core flag the delete.
+    expect(resync.pages.every((p) => p.snapshot !== null)).toBe(true);
+    expect(resync.pages.at(-1)?.snapshot?.complete).toBe(true);
+    expect(resync.upserts).toHaveLength(119);
+    expect(resync.upserts.some((r) => r.id === deleted)).toBe(false);
+    expect(resync.upserts.find((r) => r.id === changed)?.fields.jobtitle).toBe('keyless');
+    expect(mode(resync.checkpoint)).toBe('delta');
+  });
+
   it('quarantines a row with a value of the wrong type and keeps the rest of the page', async () => {
     const sim = msw.simulate({ contacts: 100, faults: { rules: [{ kind: 'wrong-type', rate: 1, path: '/contacts', limit: 1 }] } });
     const { crm } = adapterFor(sim, SEQUENTIAL);

@@ -1,7 +1,9 @@
 import { createRandom, hash32 } from './random.js';
 import type { Random } from './random.js';
 
-export const FAULT_KINDS = ['429', '500', '503', 'drop', 'slow', 'malformed-json', 'wrong-type'] as const;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const FAULT_KINDS = ['429', '500', '503', 'drop', 'slow', 'malformed-json', 'wrong-type', 'keyless'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {
@@ -64,7 +66,6 @@ export function createFaultInjector(initial: FaultSettings | null = null): Fault
     },
     corrupt: (rule, body) => {
       if (rule.kind === 'malformed-json') return body.slice(0, Math.max(1, Math.floor(body.length / 2)));
-      // wrong-type: one value of one row gets a value of another type.
       let parsed: unknown;
       try {
         parsed = JSON.parse(body);
@@ -74,6 +75,14 @@ export function createFaultInjector(initial: FaultSettings | null = null): Fault
       const rows = (parsed as { value?: unknown }).value;
       if (!Array.isArray(rows) || rows.length === 0) return body;
       const row = rows[random.int(rows.length)] as Record<string, unknown>;
+      if (rule.kind === 'keyless') {
+        // The `id` of a deleted row, or the primary key (`<entity>id`, the only unprefixed GUID column ending in id).
+        const key = 'reason' in row ? 'id' : Object.keys(row).find((k) => /^[a-z0-9]+id$/.test(k) && typeof row[k] === 'string' && GUID.test(row[k]));
+        if (key === undefined) return body;
+        delete row[key];
+        return JSON.stringify(parsed);
+      }
+      // wrong-type: one value of one row gets a value of another type.
       const keys = Object.keys(row).filter((key) => !key.includes('@') && row[key] !== null);
       const typed = keys.filter((key) => typeof row[key] === 'number' || typeof row[key] === 'boolean');
       const key = typed.length ? typed[random.int(typed.length)] : keys[random.int(keys.length)];

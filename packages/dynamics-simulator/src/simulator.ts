@@ -210,7 +210,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
         if (!isODataError(error)) throw error;
         response = errorResponse(error);
       }
-      if (fault && (fault.kind === 'malformed-json' || fault.kind === 'wrong-type') && response.status === 200) {
+      if (fault && (fault.kind === 'malformed-json' || fault.kind === 'wrong-type' || fault.kind === 'keyless') && response.status === 200) {
         const text = await response.text();
         response = new Response(faults.corrupt(fault, text), { status: response.status, headers: response.headers });
       }

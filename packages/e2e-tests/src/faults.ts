@@ -3,7 +3,7 @@ import type { FaultSettings } from '@crm-sync/dynamics-simulator';
 /**
  * Every fault kind the simulator can inject, `rate` of the requests in all (split across kinds):
  * throttling, server errors, dropped connections, slow answers, malformed bodies, rows of the wrong
- * type. Same seed, same request sequence: same faults.
+ * type, rows without their key. Same seed, same request sequence: same faults.
  */
 export function faultMix(seed: number, rate = 0.1): FaultSettings {
   const share = (part: number) => rate * part;
@@ -16,7 +16,8 @@ export function faultMix(seed: number, rate = 0.1): FaultSettings {
       { kind: 'drop', rate: share(0.15) },
       { kind: 'slow', rate: share(0.1), delayMs: 200 },
       { kind: 'malformed-json', rate: share(0.15) },
-      { kind: 'wrong-type', rate: share(0.1) },
+      { kind: 'wrong-type', rate: share(0.05) },
+      { kind: 'keyless', rate: share(0.05) },
     ],
   };
 }

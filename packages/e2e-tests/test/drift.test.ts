@@ -77,6 +77,37 @@ describe('CRM drift against the simulator over HTTP', () => {
     expect((await w.local('contact', id))?.fields.new_riskscore).toBe(9);
   });
 
+  it('a delete whose delta row keeps losing its id is still flagged, by the full read that follows', async () => {
+    const w = await setup();
+    const [kept, gone] = [newId(), newId()];
+    for (const id of [kept, gone]) await w.crm.put('contact', id, { lastname: 'Start' });
+    await w.cycle();
+    await w.crm.remove('contact', gone);
+    crm.control.setFaults({ rules: [{ kind: 'keyless', rate: 1, path: '$deltatoken' }] });
+    await w.cycle();
+    expect((await w.local('contact', gone))?.crmDeleted).toBe(true);
+    expect((await w.local('contact', kept))?.crmDeleted).toBe(false);
+  });
+
+  it('a full read holding a row without its key flags no deletes (any record could be that row)', async () => {
+    const w = await setup();
+    const ids = [newId(), newId(), newId()];
+    for (const id of ids) await w.crm.put('contact', id, { lastname: 'Start' });
+    await w.cycle();
+    // Every contacts answer loses one key, however often it is read; the next read is a full one.
+    crm.control.setFaults({ rules: [{ kind: 'keyless', rate: 1, path: '/contacts' }] });
+    crm.control.expireDeltaTokens();
+    await w.cycle();
+    for (const id of ids) expect((await w.local('contact', id))?.crmDeleted).toBe(false);
+    const quarantined = (await w.store.listQuarantine({ entity: 'contact' })).items;
+    expect(quarantined.some((q) => q.recordId === null && /will not flag deletes/.test(q.reason))).toBe(true);
+    // Once rows read fine again, a later full read reconciles as usual.
+    crm.control.setFaults(null);
+    await w.crm.remove('contact', ids[0]!);
+    await w.cycle();
+    expect((await w.local('contact', ids[0]!))?.crmDeleted).toBe(true);
+  });
+
   it('rows the sync user can no longer read stop that entity with a clear error; nothing is flagged deleted', async () => {
     const w = await setup();
     const leads = [newId(), newId()];

@@ -24,6 +24,8 @@ export const stateKeys = {
   syncedFields: (entity: string) => `fields:synced:${entity}`,
   /** Snapshot id whose delete reconciliation is still to run (R12), set with the snapshot's last page. */
   reconcile: (entity: string) => `reconcile:${entity}`,
+  /** Snapshot id of a full read that held a row without a readable key: its absences prove no delete. */
+  keyless: (entity: string) => `keyless:${entity}`,
 };
 
 export interface EntityPlan {

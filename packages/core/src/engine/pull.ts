@@ -94,7 +94,8 @@ export async function buildPageBatch(
   for (const rejected of page.rejected) {
     counts.quarantined += 1;
     const local = rejected.id === null ? undefined : locals.get(rejected.id);
-    quarantine.push({ entity: name, recordId: local?.id ?? rejected.id, direction: 'pull', reason: rejected.reason, payload: rejected.raw });
+    const reason = rejected.id === null && snapshotId !== null ? `${rejected.reason} (this full read will not flag deletes)` : rejected.reason;
+    quarantine.push({ entity: name, recordId: local?.id ?? rejected.id, direction: 'pull', reason, payload: rejected.raw });
     if (rejected.id === null || !rows.has(rejected.id)) markSeen(local); // it exists in the CRM: not a delete
     if (local && entity.kind === 'person') {
       activities.push({ entity: name, recordId: local.id, type: 'sync-failed', source: 'sync', detail: rejected.reason });
@@ -183,7 +184,14 @@ export async function buildPageBatch(
   }
 
   const state: Record<string, string | null> = {};
-  if (page.snapshot?.complete) state[stateKeys.reconcile(name)] = page.snapshot.id;
+  // A row without a key may be any record: a full read that held one cannot tell deletes (R12).
+  const keyless = snapshotId !== null && page.rejected.some((r) => r.id === null);
+  if (keyless && !page.snapshot?.complete) state[stateKeys.keyless(name)] = snapshotId;
+  if (page.snapshot?.complete) {
+    const trusted = !keyless && (await ctx.store.getState(stateKeys.keyless(name))) !== snapshotId;
+    if (trusted) state[stateKeys.reconcile(name)] = page.snapshot.id;
+    state[stateKeys.keyless(name)] = null;
+  }
   if (ep.storedSynced === null) state[stateKeys.syncedFields(name)] = ep.syncedState;
 
   return {

@@ -137,6 +137,19 @@ function deletedId(row: Record<string, unknown>): string | null | undefined {
 }
 
 /**
+ * Whether a raw row can be tied to a record: a valid primary key, or the valid id of a delete. A
+ * row without one is a change no re-read by id can recover, so its page is read again.
+ */
+export function hasReadableKey(raw: unknown, primaryKey: string): boolean {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
+  const row = raw as Record<string, unknown>;
+  const deleted = deletedId(row);
+  if (deleted !== undefined) return deleted !== null;
+  const key = row[primaryKey];
+  return typeof key === 'string' && isGuid(key);
+}
+
+/**
  * One row of a page: a record, a delete (`$deletedEntity`) or a row the adapter cannot read.
  * Annotations it did not ask for, formatted values and extra columns are ignored.
  */
