@@ -99,7 +99,7 @@ describe('CRM drift against the simulator over HTTP', () => {
     crm.control.expireDeltaTokens();
     await w.cycle();
     for (const id of ids) expect((await w.local('contact', id))?.crmDeleted).toBe(false);
-    const quarantined = (await w.store.listQuarantine({ entity: 'contact' })).items;
+    const quarantined = (await w.store.listQuarantine({ entity: 'contact', limit: 100 })).items;
     expect(quarantined.some((q) => q.recordId === null && /will not flag deletes/.test(q.reason))).toBe(true);
     // Once rows read fine again, a later full read reconciles as usual.
     crm.control.setFaults(null);
