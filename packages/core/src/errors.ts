@@ -36,6 +36,11 @@ export const errorCodes = {
   CRM_RESPONSE_INVALID: 'CRM response is invalid',
   /** A CRM request was rejected (4xx) for a reason that retrying will not fix. */
   CRM_REQUEST_REJECTED: 'CRM rejected the request',
+  /**
+   * The CRM's metadata or the sync user's field access changed since the entity was planned (a
+   * secured column can no longer be read); nothing was handed out. The engine plans the entity again.
+   */
+  CRM_SCHEMA_CHANGED: 'CRM metadata or field access changed',
   /** A checkpoint could not be used (expired delta token, unknown format); a full resync follows. */
   CHECKPOINT_INVALID: 'Checkpoint is no longer valid',
   /**

@@ -19,10 +19,21 @@ export interface Described {
 
 export interface MetadataService {
   whoAmI(signal?: AbortSignal): Promise<WhoAmI>;
-  /** Reads metadata and field access afresh (R9: columns added later appear). */
-  describe(entity: EntityDefinition, signal?: AbortSignal): Promise<Described>;
   /**
-   * Metadata that knows every one of `fields`: the last describe if recent and it does, else a fresh one.
+   * Metadata and field access of a table: read again after `maxAgeMs` or when `fresh` (R9: columns
+   * added later appear), else reused. Starts the period in which data and writes confirm field access (below).
+   */
+  describe(entity: EntityDefinition, signal?: AbortSignal, fresh?: boolean): Promise<Described>;
+  /**
+   * The table's metadata with field access read since its last describe (one request for all tables,
+   * sent only when a table has secured columns): pulls call it before handing out rows, writes before
+   * sending values, so a privilege lost since the plan is never read as null or written blindly.
+   */
+  confirmAccess(entity: EntityDefinition, signal?: AbortSignal): Promise<EntityMetadata>;
+  /** Drops a table's cached definition (a request built from it was refused): the next use reads it again. */
+  forget(entity: EntityDefinition): void;
+  /**
+   * Metadata that knows every one of `fields`: the cached one if it does, else the definition read again.
    * Throws FIELD_NOT_IN_CRM naming fields the CRM does not have.
    */
   resolveFields(entity: EntityDefinition, fields: readonly string[], signal?: AbortSignal): Promise<{ metadata: EntityMetadata; attributes: AttributeInfo[] }>;
@@ -97,9 +108,37 @@ function rawAttribute(json: unknown, what: string): RawAttribute {
   };
 }
 
+/** A table's definition as read (EntityDefinitions + lookup targets), before field access is applied. */
+interface Definition {
+  logical: string;
+  what: string;
+  entitySet: string;
+  primaryKey: string;
+  changeTracking: boolean;
+  attributes: RawAttribute[];
+  lookupTargets: Map<string, string[]>;
+  secured: boolean;
+  at: number;
+}
+
+/** The sync user's field-security access (one read covers every table), by attribute MetadataId. */
+interface Access {
+  byId: Map<string, { read: boolean; update: boolean; create: boolean }>;
+  /** When the read was sent: it reflects privileges as of at least this moment. */
+  at: number;
+}
+
+/** Field access confirmed for a table never described is reused this long. */
+const UNDESCRIBED_ACCESS_MS = 60_000;
+
+/** `maxAgeMs`: definitions (columns, change tracking) and field access are read again after this long (R9). */
 export function createMetadataService(http: HttpClient, maxAgeMs: number): MetadataService {
   let who: Promise<WhoAmI> | null = null;
-  const latest = new Map<string, { metadata: EntityMetadata; at: number }>();
+  const definitions = new Map<string, Definition>();
+  let access: { promise: Promise<Access>; at: number } | null = null;
+  const latest = new Map<string, { metadata: EntityMetadata; accessAt: number | null }>();
+  /** When each table was last described: data and writes touching secured columns need access read since. */
+  const describedAt = new Map<string, number>();
   const sets = new Map<string, Promise<string>>();
   const relationships = new Map<string, Promise<Map<string, string> | null>>();
 
@@ -119,18 +158,20 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
     return who;
   };
 
-  const describe = async (entity: EntityDefinition, signal?: AbortSignal): Promise<Described> => {
+  const readDefinition = async (entity: EntityDefinition, signal?: AbortSignal): Promise<Definition> => {
+    const at = performance.now();
     const logical = name(entity.name, 'entity logical name');
     const what = `EntityDefinitions(LogicalName='${logical}')`;
     const key = `EntityDefinitions(LogicalName=${encodeURIComponent(stringLiteral(logical))})`;
-    let definition: Record<string, unknown>;
+    let body: Record<string, unknown>;
+    let targets: Record<string, unknown>;
     try {
-      // GET /api/data/v9.2/EntityDefinitions(LogicalName='x')?$select=...&$expand=Attributes($select=...): one response, no paging.
-      definition = await getJson(
-        `${key}?$select=LogicalName,EntitySetName,PrimaryIdAttribute,ChangeTrackingEnabled&$expand=Attributes($select=${ATTRIBUTE_SELECT})`,
-        what,
-        signal,
-      );
+      [body, targets] = await Promise.all([
+        // GET /api/data/v9.2/EntityDefinitions(LogicalName='x')?$select=...&$expand=Attributes($select=...): one response, no paging.
+        getJson(`${key}?$select=LogicalName,EntitySetName,PrimaryIdAttribute,ChangeTrackingEnabled&$expand=Attributes($select=${ATTRIBUTE_SELECT})`, what, signal),
+        // GET .../Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets: Targets needs the cast.
+        getJson(`${key}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets`, `${what} lookups`, signal),
+      ]);
     } catch (error) {
       if (isSyncError(error, 'CRM_REQUEST_REJECTED') && (error.details.status === 404 || error.details.status === 400)) {
         throw new SyncError('CRM_REQUEST_REJECTED', `[dynamics-adapter] Entity "${logical}" does not exist in the CRM`, {
@@ -140,16 +181,8 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
       }
       throw error;
     }
-    const { userId } = await whoAmI(signal);
-    const [targets, privileges] = await Promise.all([
-      // GET .../Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets: Targets needs the cast.
-      getJson(`${key}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets`, `${what} lookups`, signal),
-      // GET /api/data/v9.2/systemusers(<id>)/Microsoft.Dynamics.CRM.RetrievePrincipalAttributePrivileges(): field security, teams included.
-      getJson(`systemusers(${userId})/Microsoft.Dynamics.CRM.RetrievePrincipalAttributePrivileges()`, 'RetrievePrincipalAttributePrivileges', signal),
-    ]);
-
-    const entitySet = str(definition.EntitySetName);
-    const primaryKey = str(definition.PrimaryIdAttribute);
+    const entitySet = str(body.EntitySetName);
+    const primaryKey = str(body.PrimaryIdAttribute);
     if (!entitySet || !primaryKey) throw invalid(what, 'no EntitySetName or PrimaryIdAttribute');
     if (entitySet !== entity.entitySet || primaryKey !== entity.primaryKey) {
       const issues = [
@@ -160,8 +193,8 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
         details: { issues },
       });
     }
-    if (!Array.isArray(definition.Attributes)) throw invalid(what, 'no Attributes');
-
+    if (!Array.isArray(body.Attributes)) throw invalid(what, 'no Attributes');
+    const attributes = body.Attributes.map((json) => rawAttribute(json, what));
     const lookupTargets = new Map<string, string[]>();
     if (!Array.isArray(targets.value)) throw invalid(`${what} lookups`, 'no value array');
     for (const row of targets.value) {
@@ -169,18 +202,46 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
       const logicalName = str(r.LogicalName);
       if (logicalName && Array.isArray(r.Targets)) lookupTargets.set(logicalName, r.Targets.filter((t): t is string => typeof t === 'string'));
     }
-    const fieldAccess = new Map<string, { read: boolean; update: boolean; create: boolean }>();
-    const list = privileges.AttributePrivileges;
-    if (!Array.isArray(list)) throw invalid('RetrievePrincipalAttributePrivileges', 'no AttributePrivileges');
-    for (const p of list as Array<Record<string, unknown>>) {
-      const id = str(p?.AttributeId);
-      if (id) fieldAccess.set(id.toLowerCase(), { read: allowed(p.CanRead), update: allowed(p.CanUpdate), create: allowed(p.CanCreate) });
-    }
+    const definition: Definition = {
+      logical, what, entitySet, primaryKey, changeTracking: body.ChangeTrackingEnabled === true, attributes, lookupTargets,
+      secured: attributes.some((a) => a.secured), at,
+    };
+    definitions.set(logical, definition);
+    return definition;
+  };
 
+  /** Field-security access read no earlier than `since` (one request shared by every table and caller). */
+  const accessSince = (since: number, signal?: AbortSignal): Promise<Access> => {
+    if (access && access.at >= since) return access.promise;
+    const at = performance.now();
+    const promise = (async (): Promise<Access> => {
+      const { userId } = await whoAmI(signal);
+      // GET /api/data/v9.2/systemusers(<id>)/Microsoft.Dynamics.CRM.RetrievePrincipalAttributePrivileges(): field security, teams included.
+      const body = await getJson(`systemusers(${userId})/Microsoft.Dynamics.CRM.RetrievePrincipalAttributePrivileges()`, 'RetrievePrincipalAttributePrivileges', signal);
+      const list = body.AttributePrivileges;
+      if (!Array.isArray(list)) throw invalid('RetrievePrincipalAttributePrivileges', 'no AttributePrivileges');
+      const byId = new Map<string, { read: boolean; update: boolean; create: boolean }>();
+      for (const p of list as Array<Record<string, unknown>>) {
+        const id = str(p?.AttributeId);
+        if (id) byId.set(id.toLowerCase(), { read: allowed(p.CanRead), update: allowed(p.CanUpdate), create: allowed(p.CanCreate) });
+      }
+      return { byId, at };
+    })();
+    const entry = { promise, at };
+    access = entry;
+    // A failed read is not kept.
+    promise.catch(() => {
+      if (access === entry) access = null;
+    });
+    return promise;
+  };
+
+  /** Metadata and schema of a definition under the given field access (null: no secured columns). */
+  const build = (definition: Definition, acc: Access | null): Described => {
+    const { logical, lookupTargets } = definition;
     const fields: CrmField[] = [];
     const attributes = new Map<string, AttributeInfo>();
-    for (const json of definition.Attributes) {
-      const a = rawAttribute(json, what);
+    for (const a of definition.attributes) {
       const multiSelect = a.type === 'Virtual' && a.typeName === 'MultiSelectPicklistType';
       const type = multiSelect ? 'MultiSelectPicklist' : a.type;
       const lookup = LOOKUP_TYPES.has(type);
@@ -192,10 +253,10 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
       else if (!multiSelect && NO_VALUE_TYPES.has(a.type)) reasonRead = `${a.type} column: no value in the Web API`;
       else if (!a.validOData) reasonRead = 'not available in the Web API (IsValidODataAttribute is false)';
       else if (!a.validForRead) reasonRead = 'not valid for read (IsValidForRead is false)';
-      const access = a.secured ? (fieldAccess.get(a.metadataId) ?? { read: false, update: false, create: false }) : null;
-      if (!reasonRead && access && !access.read) reasonRead = 'secured by field security and the sync user has no read permission';
+      const granted = a.secured ? (acc?.byId.get(a.metadataId) ?? { read: false, update: false, create: false }) : null;
+      if (!reasonRead && granted && !granted.read) reasonRead = 'secured by field security and the sync user has no read permission';
       if (!a.validForUpdate) reasonUpdate = 'not valid for update (IsValidForUpdate is false)';
-      else if (access && !access.update) reasonUpdate = 'secured by field security and the sync user has no update permission';
+      else if (granted && !granted.update) reasonUpdate = 'secured by field security and the sync user has no update permission';
       const canRead = reasonRead === null;
       const canUpdate = canRead && reasonUpdate === null;
       const field: CrmField = { name: a.logicalName, type, custom: a.custom, canRead, canUpdate, secured: a.secured };
@@ -219,22 +280,57 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
           metadataId: a.metadataId,
           canRead,
           canUpdate,
-          canCreate: a.validForCreate && (!access || access.create),
+          canCreate: a.validForCreate && (!granted || granted.create),
         });
       }
     }
     fields.sort((x, y) => x.name.localeCompare(y.name));
     const metadata: EntityMetadata = {
       logicalName: logical,
-      entitySet,
-      primaryKey,
-      changeTracking: definition.ChangeTrackingEnabled === true,
+      entitySet: definition.entitySet,
+      primaryKey: definition.primaryKey,
+      changeTracking: definition.changeTracking,
       attributes,
       hasModifiedOn: attributes.has('modifiedon'),
       hasModifiedBy: attributes.get('modifiedby')?.lookup === true,
     };
-    latest.set(logical, { metadata, at: performance.now() });
+    latest.set(logical, { metadata, accessAt: acc?.at ?? null });
     return { schema: { entity: logical, fields, changeTracking: metadata.changeTracking }, metadata };
+  };
+
+  /** Metadata from the cached definition and access (`fresh`: the definition is read again). */
+  const current = async (entity: EntityDefinition, signal: AbortSignal | undefined, fresh = false): Promise<Described> => {
+    const now = performance.now();
+    const cached = definitions.get(entity.name);
+    const definition = !fresh && cached && now - cached.at <= maxAgeMs ? cached : await readDefinition(entity, signal);
+    const acc = definition.secured ? await accessSince(now - maxAgeMs, signal) : null;
+    return build(definition, acc);
+  };
+
+  /**
+   * Definitions and field access are reused for `maxAgeMs`: a quiet cycle sends no metadata request.
+   * Rows or writes that touch a secured column confirm the access first (confirmAccess).
+   */
+  const describe = async (entity: EntityDefinition, signal?: AbortSignal, fresh = false): Promise<Described> => {
+    const now = performance.now();
+    describedAt.set(entity.name, now);
+    if (!fresh) return current(entity, signal);
+    const definition = await readDefinition(entity, signal);
+    return build(definition, definition.secured ? await accessSince(now, signal) : null);
+  };
+
+  const confirmAccess: MetadataService['confirmAccess'] = async (entity, signal) => {
+    const since = describedAt.get(entity.name) ?? performance.now() - UNDESCRIBED_ACCESS_MS;
+    const cached = latest.get(entity.name);
+    const definition = definitions.get(entity.name);
+    if (!cached || !definition) return (await current(entity, signal)).metadata;
+    if (!definition.secured || (cached.accessAt !== null && cached.accessAt >= since)) return cached.metadata;
+    return build(definition, await accessSince(since, signal)).metadata;
+  };
+
+  const forget = (entity: EntityDefinition): void => {
+    definitions.delete(entity.name);
+    latest.delete(entity.name);
   };
 
   const resolveFields: MetadataService['resolveFields'] = async (entity, fields, signal) => {
@@ -242,10 +338,9 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
       const missing = fields.filter((f) => !metadata.attributes.has(f));
       return { missing, attributes: fields.filter((f) => metadata.attributes.has(f)).map((f) => metadata.attributes.get(f)!) };
     };
-    const cached = latest.get(entity.name);
-    let metadata = cached && performance.now() - cached.at <= maxAgeMs ? cached.metadata : undefined;
-    // Unknown fields may be columns added since (R9): read the metadata again before refusing them.
-    if (!metadata || pick(metadata).missing.length > 0) metadata = (await describe(entity, signal)).metadata;
+    let { metadata } = await current(entity, signal);
+    // Unknown fields may be columns added since (R9): read the definition again before refusing them.
+    if (pick(metadata).missing.length > 0) metadata = (await current(entity, signal, true)).metadata;
     const { missing, attributes } = pick(metadata);
     if (missing.length > 0) {
       throw new SyncError('FIELD_NOT_IN_CRM', `[dynamics-adapter] ${entity.name} has no column(s) ${missing.join(', ')} in the CRM`, {
@@ -309,5 +404,5 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
     return { navigationProperty: navigations?.get(`${attribute.logicalName}|${target}`) ?? fallback, targetEntitySet: targetSet };
   };
 
-  return { whoAmI, describe, resolveFields, binding, entitySet };
+  return { whoAmI, describe, confirmAccess, forget, resolveFields, binding, entitySet };
 }

@@ -71,8 +71,12 @@ export const adapterOptionsSchema = z.strictObject({
   reconcileEvery: z.number().int().min(0).default(12),
   /** Tables without change tracking: rows modified this long before the watermark are read again. */
   watermarkOverlapMs: z.number().int().min(0).max(3_600_000).default(1_000),
-  /** Pulls and writes reuse metadata read this recently (by describeEntity or an earlier call). */
-  metadataMaxAgeMs: z.number().int().min(0).default(60_000),
+  /**
+   * Table definitions and the sync user's field access are reused this long, so a quiet cycle sends
+   * no metadata request (R9: columns added in the CRM appear after it, or at once when a field
+   * unknown to the cache is asked for). Rows and writes touching a secured column confirm access each cycle.
+   */
+  metadataMaxAgeMs: z.number().int().min(0).default(3_600_000),
   /** Read the next page while the caller processes the current one. */
   readAhead: z.boolean().default(true),
   /**

@@ -260,8 +260,49 @@ export function createPuller(context: PullContext) {
     state.recent = [...recent.values()].filter(([, , at]) => Date.parse(at) >= floor);
   };
 
+  /**
+   * Before the first rows are handed out: the secured columns the plan reads must still be readable
+   * (access confirmed since the entity was described), else a hidden column would read as null.
+   */
+  const accessGuard = (plan: Plan) => {
+    const secured = plan.spec.fields.filter((a) => a.secured && a.canRead);
+    let confirmed = secured.length === 0;
+    return async (rows: number): Promise<void> => {
+      if (confirmed || rows === 0) return;
+      const fresh = await metadata.confirmAccess(plan.entity, plan.signal);
+      confirmed = true;
+      const lost = secured.filter((a) => !fresh.attributes.get(a.logicalName)?.canRead).map((a) => a.logicalName);
+      if (lost.length > 0) {
+        throw new SyncError(
+          'CRM_SCHEMA_CHANGED',
+          `[dynamics-adapter] The sync user can no longer read ${lost.join(', ')} of ${plan.entity.name} (field security changed since it was planned)`,
+          { details: { entity: plan.entity.name, fields: lost } },
+        );
+      }
+    };
+  };
+
+  /** A 400 to a request built from a cached definition may mean a column is gone: read it again next time. */
+  const forgetOnRejection = (entity: EntityDefinition, error: unknown): void => {
+    if (isSyncError(error, 'CRM_REQUEST_REJECTED') && error.details.status === 400) metadata.forget(entity);
+  };
+
   async function* pullChanges(entity: EntityDefinition, request: PullRequest): AsyncGenerator<ChangePage> {
     const plan = await makePlan(entity, request.fields, request.signal);
+    const guard = accessGuard(plan);
+    try {
+      for await (const page of changes(plan, request)) {
+        await guard(page.upserts.length);
+        yield page;
+      }
+    } catch (error) {
+      forgetOnRejection(entity, error);
+      throw error;
+    }
+  }
+
+  async function* changes(plan: Plan, request: PullRequest): AsyncGenerator<ChangePage> {
+    const { entity } = plan;
     let state: Checkpoint | null = null;
     if (request.checkpoint !== null) {
       try {
@@ -291,6 +332,7 @@ export function createPuller(context: PullContext) {
   /** Every row's current values of `fields`, in primary-key order, with no checkpoint (Quick Sync). */
   async function* readAll(entity: EntityDefinition, request: { fields: readonly string[]; signal?: AbortSignal }) {
     const plan = await makePlan(entity, request.fields, request.signal);
+    const guard = accessGuard(plan);
     const url = collectionUrl(http.root, plan.meta.entitySet, { select: plan.select });
     // GET /api/data/v9.2/<set>?$select=<key>,<fields> (then each @odata.nextLink).
     for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey })) {
@@ -300,6 +342,7 @@ export function createPuller(context: PullContext) {
           cause: page.error,
         });
       }
+      await guard(page.rows.length);
       const { upserts, rejected } = convert(plan, page.rows);
       yield { rows: upserts, rejected };
     }
@@ -308,6 +351,7 @@ export function createPuller(context: PullContext) {
   /** Current values of some rows (core re-reads rows a pull had to quarantine). */
   async function readRecords(entity: EntityDefinition, request: { ids: readonly string[]; fields: readonly string[]; signal?: AbortSignal }) {
     const plan = await makePlan(entity, request.fields, request.signal);
+    const guard = accessGuard(plan);
     const pk = plan.meta.primaryKey;
     const ids = [...new Set(request.ids.map((id) => id.toLowerCase()))].filter(isGuid);
     const rows: CrmRecord[] = [];
@@ -320,6 +364,7 @@ export function createPuller(context: PullContext) {
       for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet} (by id)`, primaryKey: plan.meta.primaryKey })) {
         checkAbort(plan.signal);
         if (page.kind === 'link-rejected') throw page.error;
+        await guard(page.rows.length);
         const converted = convert(plan, page.rows);
         rows.push(...converted.upserts);
         rejected.push(...converted.rejected);

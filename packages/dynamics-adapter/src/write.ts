@@ -32,11 +32,16 @@ const isTransient = (status: number): boolean => status === 429 || status >= 500
 export function createWriter(context: WriteContext) {
   const { http, metadata, options } = context;
 
-  /** Every field exists in the CRM and may be written by the sync user; throws before anything is sent (R8, R6). */
+  /**
+   * Every field exists in the CRM and may be written by the sync user; throws before anything is
+   * sent (R8, R6). Secured columns are checked against access confirmed since the entity was
+   * described: those whose privilege was lost since are returned in `lost` (their rows are refused one by one).
+   */
   const checkFields = async (entity: EntityDefinition, rows: ReadonlyArray<{ fields: FieldMap }>, mode: 'create' | 'update') => {
     const names = [...new Set(rows.flatMap((r) => Object.keys(r.fields)))].filter((f) => f !== entity.primaryKey);
-    const { metadata: meta, attributes } = await metadata.resolveFields(entity, names, undefined);
-    const refused = attributes.filter((a) => (mode === 'create' ? !a.canCreate : !a.canUpdate)).map((a) => a.logicalName);
+    let { metadata: meta, attributes } = await metadata.resolveFields(entity, names, undefined);
+    const may = (a: AttributeInfo) => (mode === 'create' ? a.canCreate : a.canUpdate);
+    const refused = attributes.filter((a) => !may(a)).map((a) => a.logicalName);
     if (refused.length > 0) {
       throw new SyncError(
         'FIELD_NOT_UPDATABLE',
@@ -44,7 +49,13 @@ export function createWriter(context: WriteContext) {
         { details: { entity: entity.name, fields: refused } },
       );
     }
-    return { meta, byName: new Map(attributes.map((a) => [a.logicalName, a])) };
+    const lost = new Set<string>();
+    if (attributes.some((a) => a.secured)) {
+      meta = await metadata.confirmAccess(entity);
+      attributes = attributes.map((a) => meta.attributes.get(a.logicalName) ?? a);
+      for (const a of attributes) if (!may(a)) lost.add(a.logicalName);
+    }
+    return { meta, byName: new Map(attributes.map((a) => [a.logicalName, a])), lost };
   };
 
   /**
@@ -201,7 +212,7 @@ export function createWriter(context: WriteContext) {
     rows: ReadonlyArray<{ id: string; fields: FieldMap; ifVersion?: string | null }>,
     mode: 'create' | 'update',
   ) => {
-    const { meta, byName } = await checkFields(entity, rows, mode);
+    const { meta, byName, lost } = await checkFields(entity, rows, mode);
     const probe = prober();
     const results: CrmWriteResult[] = new Array(rows.length);
     const operations: Operation[] = [];
@@ -211,6 +222,11 @@ export function createWriter(context: WriteContext) {
         continue;
       }
       const id = row.id.toLowerCase();
+      const refused = Object.keys(row.fields).filter((f) => lost.has(f));
+      if (refused.length > 0) {
+        results[index] = rejected(id, `${entity.name} ${id} not sent: the sync user can no longer ${mode === 'create' ? 'set' : 'update'} ${refused.join(', ')} (field security)`);
+        continue;
+      }
       const built = await bodyOf(meta, byName, row.fields, probe);
       if ('error' in built) {
         results[index] = rejected(id, `${entity.name} ${id} not sent: ${built.error}`);

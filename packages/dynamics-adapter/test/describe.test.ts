@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planFields } from '@crm-sync/core';
 import type { EntityDefinition } from '@crm-sync/core';
-import { account, adapterFor, contact, failure, pull, useMsw } from './helpers.js';
+import { account, adapterFor, apiRequests, contact, failure, pull, useMsw } from './helpers.js';
 
 const msw = useMsw();
 
@@ -55,12 +55,57 @@ describe('whoAmI and describeEntity', () => {
     expect((await pull(crm, contact, ['new_salary'], null)).upserts.find((r) => r.id === id)?.fields.new_salary).toBe(5000);
 
     sim.control.setFieldSecurity({ table: 'contact', column: 'new_salary', secured: true });
-    const after = await crm.describeEntity(contact);
+    const after = await crm.describeEntity(contact, { fresh: true });
     expect(after.fields.find((f) => f.name === 'new_salary')).toMatchObject({ canRead: false, secured: true, reason: expect.stringContaining('field security') });
     expect((await pull(crm, contact, ['new_salary'], null)).upserts.find((r) => r.id === id)?.fields.new_salary).toBeNull();
 
     sim.control.setFieldSecurity({ table: 'contact', column: 'new_salary', userId: sim.users.sync.id, canRead: true, canUpdate: true });
-    expect((await crm.describeEntity(contact)).fields.find((f) => f.name === 'new_salary')).toMatchObject({ canRead: true, canUpdate: true, secured: true });
+    expect((await crm.describeEntity(contact, { fresh: true })).fields.find((f) => f.name === 'new_salary')).toMatchObject({ canRead: true, canUpdate: true, secured: true });
+  });
+
+  it('answers a repeated describe from its cache (a quiet cycle sends no metadata request); fresh reads again', async () => {
+    const sim = msw.simulate({ contacts: 5 });
+    const { crm } = adapterFor(sim);
+    await crm.describeEntity(contact);
+    await crm.describeEntity(account);
+    sim.control.clearRequestLog();
+    await crm.describeEntity(contact);
+    await crm.describeEntity(account);
+    expect(apiRequests(sim)).toEqual([]);
+    await crm.describeEntity(contact, { fresh: true });
+    const paths = apiRequests(sim).map((r) => new URL(r.url).pathname);
+    expect(paths.some((p) => p.includes("EntityDefinitions(LogicalName='contact')"))).toBe(true);
+    expect(paths.some((p) => p.includes('RetrievePrincipalAttributePrivileges'))).toBe(true);
+
+    // Past metadataMaxAgeMs the definition is read again on its own (R9).
+    const { crm: shortLived } = adapterFor(sim, { metadataMaxAgeMs: 0 });
+    await shortLived.describeEntity(account);
+    sim.control.clearRequestLog();
+    await shortLived.describeEntity(account);
+    expect(apiRequests(sim).filter((r) => r.url.includes("EntityDefinitions(LogicalName='account')"))).not.toEqual([]);
+  });
+
+  it('a cached plan never reads a secured column the sync user lost as null: the pull stops with CRM_SCHEMA_CHANGED first', async () => {
+    const sim = msw.simulate({ contacts: 20 });
+    const { crm } = adapterFor(sim);
+    sim.control.setFieldSecurity({ table: 'contact', column: 'new_riskscore', userId: sim.users.sync.id, canRead: true, canUpdate: true });
+    const first = await pull(crm, contact, ['firstname', 'new_riskscore'], null);
+    // The next cycle's describe comes from the cache, still readable; then access is revoked.
+    expect((await crm.describeEntity(contact)).fields.find((f) => f.name === 'new_riskscore')?.canRead).toBe(true);
+    sim.control.setFieldSecurity({ table: 'contact', column: 'new_riskscore', userId: sim.users.sync.id, canRead: false, canUpdate: false });
+    sim.control.updateRow('contact', sim.dataset.idOf('contact', 3), { firstname: 'Changed' });
+    const pages: unknown[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const page of crm.pullChanges(contact, { checkpoint: first.checkpoint, fields: ['firstname', 'new_riskscore'] })) pages.push(page);
+      })(),
+    );
+    expect(error.code).toBe('CRM_SCHEMA_CHANGED');
+    expect(error.message).toContain('new_riskscore');
+    expect(pages).toEqual([]);
+    // Planned again, the column is left out and the same checkpoint still works.
+    expect((await crm.describeEntity(contact)).fields.find((f) => f.name === 'new_riskscore')?.canRead).toBe(false);
+    expect((await pull(crm, contact, ['firstname'], first.checkpoint)).upserts.map((r) => r.fields.firstname)).toEqual(['Changed']);
   });
 
   it('sees a column added in the CRM after setup (R9), and Quick Sync backfills it without a checkpoint (R10)', async () => {
@@ -71,7 +116,7 @@ describe('whoAmI and describeEntity', () => {
     sim.control.addColumn('contact', { logicalName: 'new_tier', type: 'Integer' });
     const id = sim.dataset.idOf('contact', 7);
     sim.control.updateRow('contact', id, { new_tier: 3 });
-    const second = await crm.describeEntity(contact);
+    const second = await crm.describeEntity(contact, { fresh: true });
     expect(second.fields.find((f) => f.name === 'new_tier')).toMatchObject({ type: 'Integer', custom: true, canRead: true, canUpdate: true });
 
     const pages = [];

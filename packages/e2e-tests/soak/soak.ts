@@ -10,6 +10,8 @@ import { simulatorCrm } from '../src/simulator-harness.js';
 import { createWorld } from '../src/world.js';
 
 const { values } = parseArgs({
+  // `pnpm <script> -- --minutes 30` hands the `--` on.
+  args: process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === '--')),
   options: {
     minutes: { type: 'string', default: '30' },
     seed: { type: 'string', default: '7' },

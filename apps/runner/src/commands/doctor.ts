@@ -123,7 +123,7 @@ async function entitySteps(crm: CrmConnection, entity: EntityDefinition, selecti
   const name = entity.name;
   let schema;
   try {
-    schema = await crm.adapter.describeEntity(entity);
+    schema = await crm.adapter.describeEntity(entity, { fresh: true });
   } catch (error) {
     add({ name: `metadata ${name}`, status: 'fail', detail: message(error), hint: entity.custom ? HINTS.customEntity : HINTS.metadata });
     return;

@@ -134,8 +134,13 @@ export interface CrmAdapter {
   readonly capabilities: CrmCapabilities;
   /** The identity the adapter acts as (the sync user) and the organization. */
   whoAmI(): Promise<{ userId: string; organizationId: string | null }>;
-  /** Current metadata and field access of an entity; called again on schema refresh (R9). */
-  describeEntity(entity: EntityDefinition): Promise<CrmEntitySchema>;
+  /**
+   * Metadata and field access of an entity; the engine calls it at the start of each cycle. An
+   * adapter may answer from a cache, except with `fresh` (a schema refresh a person asked for, R9);
+   * a pull that then finds a column it may no longer read throws CRM_SCHEMA_CHANGED before handing
+   * out rows, and the engine plans the entity again.
+   */
+  describeEntity(entity: EntityDefinition, options?: { fresh?: boolean }): Promise<CrmEntitySchema>;
   /** Changes since a checkpoint, page by page; never holds the whole table. */
   pullChanges(entity: EntityDefinition, request: PullRequest): AsyncIterable<ChangePage>;
   /** Current values of `fields` for every row, without touching any checkpoint (Quick Sync, R10). */

@@ -49,9 +49,9 @@ export async function readJsonList(store: SyncStore, key: string): Promise<strin
   return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : null;
 }
 
-/** R6, R9: reads the entity's current metadata and works out what syncs. */
-export async function planEntity(ctx: EngineContext, entity: EntityDefinition): Promise<EntityPlan> {
-  const schema = await ctx.adapter.describeEntity(entity);
+/** R6, R9: reads the entity's metadata (`fresh`: not from the adapter's cache) and works out what syncs. */
+export async function planEntity(ctx: EngineContext, entity: EntityDefinition, fresh = false): Promise<EntityPlan> {
+  const schema = await ctx.adapter.describeEntity(entity, fresh ? { fresh } : undefined);
   const configured = ctx.config.entities[entity.name]?.fields ?? 'all';
   const added = (await readJsonList(ctx.store, stateKeys.addedFields(entity.name))) ?? [];
   const selection = configured === 'all' ? 'all' : [...new Set([...configured, ...added])];

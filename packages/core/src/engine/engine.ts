@@ -104,8 +104,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     return run;
   };
 
-  async function plan(entity: EntityDefinition): Promise<EntityPlan> {
-    const ep = await planEntity(ctx, entity);
+  async function plan(entity: EntityDefinition, fresh = false): Promise<EntityPlan> {
+    const ep = await planEntity(ctx, entity, fresh);
     plans.set(entity.name, ep);
     return ep;
   }
@@ -216,11 +216,26 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       entity, summary: emptySummary(entity.name), started: Date.now(), done: false,
     }));
     ctx.emit({ type: 'cycle-started', at: startedAt.toISOString(), entities: runs.map((r) => r.entity.name) });
+    /**
+     * The CRM changed under the plan (a secured column no longer readable; nothing was handed out):
+     * the entity is planned again once per cycle and its pull starts over from the stored checkpoint.
+     */
+    const replanned = new Set<EntityRun>();
+    const orReplan = async (run: EntityRun, error: unknown): Promise<void> => {
+      if (!isSyncError(error, 'CRM_SCHEMA_CHANGED') || replanned.has(run)) return fail(run, error);
+      replanned.add(run);
+      await run.pages?.return?.();
+      try {
+        await prepare(run, signal);
+      } catch (again) {
+        fail(run, again);
+      }
+    };
     for (const run of runs) {
       try {
         await prepare(run, signal);
       } catch (error) {
-        fail(run, error);
+        await orReplan(run, error);
       }
     }
     // R16: entities take turns of `pagesPerTurn` pages in dependency order, so one entity's backlog
@@ -230,7 +245,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         try {
           await pullTurn(run, config.pagesPerTurn, signal);
         } catch (error) {
-          fail(run, error);
+          await orReplan(run, error);
         }
       }
     }
@@ -297,14 +312,15 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     runCycle: (cycleOptions) => exclusive(() => cycle(cycleOptions)),
 
     async fieldPlan(entityName) {
-      const ep = await plan(registry.get(entityName));
+      // Asked for by a person (a schema refresh, R9): never from a cache.
+      const ep = await plan(registry.get(entityName), true);
       return { ...ep.plan, changeTracking: ep.schema.changeTracking };
     },
 
     addField: (entityName, field) =>
       exclusive(async () => {
         const entity = registry.get(entityName);
-        const before = await plan(entity);
+        const before = await plan(entity, true);
         const crmField = before.schema.fields.find((f) => f.name === field);
         if (!crmField) {
           throw new SyncError('FIELD_NOT_IN_CRM', `${entityName}.${field} does not exist in the CRM (crm-sync never creates CRM fields)`, {
