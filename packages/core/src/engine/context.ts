@@ -72,9 +72,9 @@ export async function planEntity(ctx: EngineContext, entity: EntityDefinition, f
 }
 
 /** Commits a batch built from fresh reads, rebuilding it when a record changed in between. */
-export async function commitWithRetry(ctx: EngineContext, build: () => Promise<StoreBatch>, attempts = 5): Promise<StoreBatch> {
+export async function commitWithRetry(ctx: EngineContext, build: (attempt: number) => Promise<StoreBatch>, attempts = 5): Promise<StoreBatch> {
   for (let attempt = 1; ; attempt += 1) {
-    const batch = await build();
+    const batch = await build(attempt);
     try {
       await ctx.store.commit(batch);
       return batch;

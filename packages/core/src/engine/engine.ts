@@ -120,6 +120,10 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     entity: EntityDefinition;
     ep?: EntityPlan;
     pages?: AsyncIterator<ChangePage>;
+    /** The next page, already asked for: the adapter reads and parses it while this one commits. */
+    ahead?: Promise<IteratorResult<ChangePage>> | undefined;
+    /** A first full read into an entity with no records: pages are built without lookups (see buildPageBatch). */
+    assumeNew?: boolean;
     summary: EntityCycleSummary;
     started: number;
     done: boolean;
@@ -162,8 +166,10 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       await ctx.store.commit({ entity: name, state: { [stateKeys.syncedFields(name)]: ep.syncedState } });
     }
     const checkpoint = await ctx.store.getCheckpoint(name);
+    run.assumeNew = checkpoint === null && (await ctx.store.stats(name)).records === 0;
     const pages = ctx.adapter.pullChanges(run.entity, { checkpoint, fields: ep.pullFields, ...(signal ? { signal } : {}) });
     run.pages = pages[Symbol.asyncIterator]();
+    run.ahead = undefined;
   }
 
   /** Pulls up to `budget` pages; returns when the entity is drained, the budget is spent, or on stop. */
@@ -175,7 +181,9 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         run.done = true;
         return;
       }
-      const next = await (run.pages as AsyncIterator<ChangePage>).next();
+      const pages = run.pages as AsyncIterator<ChangePage>;
+      const next = await (run.ahead ?? pages.next());
+      run.ahead = undefined;
       if (next.done) {
         run.done = true;
         if (run.summary.quarantined > 0) run.summary.applied += await retryQuarantined(ctx, ep, signal, 5);
@@ -184,9 +192,13 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         return;
       }
       const page = next.value;
+      run.ahead = pages.next();
+      // Awaited at the next page, or dropped with the run (its pull is then ended).
+      run.ahead.catch(() => {});
       let counts: Awaited<ReturnType<typeof buildPageBatch>>['counts'] | undefined;
-      await commitWithRetry(ctx, async () => {
-        const built = await buildPageBatch(ctx, ep, page);
+      await commitWithRetry(ctx, async (attempt) => {
+        if (attempt > 1) run.assumeNew = false;
+        const built = await buildPageBatch(ctx, ep, page, { assumeNew: run.assumeNew === true && page.snapshot !== null });
         counts = built.counts;
         return built.batch;
       });

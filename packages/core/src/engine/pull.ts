@@ -39,6 +39,7 @@ export async function buildPageBatch(
   ctx: EngineContext,
   ep: EntityPlan,
   page: ChangePage,
+  options: { assumeNew?: boolean } = {},
 ): Promise<{ batch: StoreBatch; counts: PageCounts }> {
   const { entity, plan } = ep;
   const name = entity.name;
@@ -49,10 +50,14 @@ export async function buildPageBatch(
   for (const row of page.upserts) if (!deleted.has(row.id)) rows.set(row.id, row);
 
   const locals = new Map<string, LocalRecord>();
-  for (const r of await ctx.store.getRecordsByCrmId(name, [...rows.keys(), ...deleted])) locals.set(r.crmId as string, r);
+  // `assumeNew` (a first full read into an entity with no records): nothing to look up. Should a row
+  // exist after all, its insert (expected revision 0) conflicts and the page is built again with lookups.
+  if (!options.assumeNew) {
+    for (const r of await ctx.store.getRecordsByCrmId(name, [...rows.keys(), ...deleted])) locals.set(r.crmId as string, r);
+  }
   // A local person created in the CRM with its own id (R14) whose push result was never recorded
   // (a crash between the CRM's answer and the store): the row is that person, not a new record.
-  const unknown = [...rows.keys()].filter((id) => !locals.has(id));
+  const unknown = options.assumeNew ? [] : [...rows.keys()].filter((id) => !locals.has(id));
   if (unknown.length > 0 && entity.direction === 'both') {
     for (const r of await ctx.store.getRecords(name, unknown)) if (r.crmId === null) locals.set(r.id, r);
   }
