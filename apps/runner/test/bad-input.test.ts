@@ -32,6 +32,7 @@ const brokenConfigs: Array<[string, unknown, string]> = [
   ['a port above 65535', { crm: simulatorCrm, server: { port: 70_000 } }, 'server.port'],
   ['a port given as text', { crm: simulatorCrm, server: { port: 'eighty' } }, 'server.port'],
   ['an unknown log level', { crm: simulatorCrm, log: { level: 'verbose' } }, 'log.level'],
+  ['a runner id with spaces', { crm: simulatorCrm, runner: { id: 'my runner' } }, 'runner.id'],
   ['an unknown top-level key', { crm: simulatorCrm, surprise: true }, 'surprise'],
 ];
 

@@ -79,4 +79,47 @@ describe('graceful shutdown', () => {
     const distinct = await pool.query(`select count(distinct crm_id)::int as n from "${schema}".records where entity = 'contact'`);
     expect(distinct.rows[0].n).toBe(total);
   });
+
+  it('killed with SIGKILL twice in the middle of the contacts, the next run completes the data: each contact once, one New Person activity each', async () => {
+    const schema = `runner_sigkill_${process.pid}`;
+    const config = writeConfig(simulatorConfig(sim, { store: { kind: 'postgres', schema }, sync: { pageSize: 400, entities: { lead: { enabled: false } } }, log: { level: 'debug', format: 'json' } }));
+    sim.control.setFaults({ seed: 2, rules: [{ kind: 'slow', rate: 1, delayMs: 100, path: '/contacts' }] });
+    const stored = async () => Number((await pool.query(`select count(*) as n from "${schema}".records where entity = 'contact'`)).rows[0]?.n ?? 0);
+    const counts: number[] = [];
+    try {
+      for (const pages of [2, 4]) {
+        // The same runner id: restarted, it takes its lease back at once.
+        const runner = spawnCli(['start', '--config', config], env({ CRM_SYNC_RUNNER_ID: 'killed-runner' }));
+        try {
+          // The count is the run's own: the second run resumes and kills again a few pages further on.
+          await runner.waitFor(new RegExp(`"msg":"contact: ${pages} pages`), 60_000);
+          const result = await runner.stop('SIGKILL');
+          expect(result.signal).toBe('SIGKILL');
+        } finally {
+          await runner.stop('SIGKILL');
+        }
+        counts.push(await stored());
+      }
+    } finally {
+      sim.control.setFaults(null);
+    }
+    const total = expectedSynced(sim, 'contact');
+    // Each kill left part of the contacts, and the second run went on from the first one's checkpoint.
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[1]).toBeGreaterThan(counts[0] as number);
+    expect(counts[1]).toBeLessThan(total);
+
+    // Another runner would skip the entity until the dead one's lease expires; the same id goes on at once.
+    const other = await runCli(['sync', '--once', '--json', '--entity', 'contact', '--config', config], env());
+    expect(JSON.parse(other.stdout).entities[0].status).toBe('skipped');
+    const resumed = await runCli(['sync', '--once', '--json', '--entity', 'contact', '--config', config], env({ CRM_SYNC_RUNNER_ID: 'killed-runner' }));
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout).stats.contact.records).toBe(total);
+    const distinct = await pool.query(`select count(distinct crm_id)::int as n from "${schema}".records where entity = 'contact'`);
+    expect(distinct.rows[0].n).toBe(total);
+    const created = await pool.query(
+      `select count(*)::int as n, count(distinct record_id)::int as records from "${schema}".activities where entity = 'contact' and type = 'new-person'`,
+    );
+    expect(created.rows[0]).toEqual({ n: total, records: total });
+  });
 });

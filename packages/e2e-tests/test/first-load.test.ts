@@ -37,7 +37,7 @@ describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl(
         }
       },
     };
-    (base as { pageSize: number }).pageSize = 2;
+    (base as unknown as { pageSize: number }).pageSize = 2; // the fake CRM: pages of two rows
     const engine = createSyncEngine({ adapter, store: w.store, config: { customEntities } });
     const summary = await engine.runCycle();
     expect(summary.entities.find((e) => e.entity === 'lead')?.status).toBe('ok');

@@ -24,6 +24,7 @@ const ENV_SETTINGS: readonly { env: string; path: readonly [string, string] }[] 
   { env: 'CRM_SYNC_PORT', path: ['server', 'port'] },
   { env: 'CRM_SYNC_LOG_LEVEL', path: ['log', 'level'] },
   { env: 'CRM_SYNC_LOG_FORMAT', path: ['log', 'format'] },
+  { env: 'CRM_SYNC_RUNNER_ID', path: ['runner', 'id'] },
 ];
 
 /** The overrides present in the environment. */

@@ -82,6 +82,14 @@ const logSchema = z.strictObject({
   format: z.enum(['auto', 'json', 'text']).default('auto'),
 });
 
+const runnerSchema = z.strictObject({
+  /**
+   * A stable name for this runner (lease owner). Restarted after a crash under the same id, it takes
+   * its entity leases back at once instead of waiting for them to expire. Unique per database.
+   */
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1 to 100 letters, digits, dots, dashes or underscores').optional(),
+});
+
 /** The runner's configuration file (JSON), after env overrides. Unknown keys are errors. */
 export const runnerConfigSchema = z.strictObject({
   /** Editors' JSON schema hint; ignored. */
@@ -91,6 +99,7 @@ export const runnerConfigSchema = z.strictObject({
   sync: syncConfigSchema.prefault({}),
   server: serverSchema.prefault({}),
   log: logSchema.prefault({}),
+  runner: runnerSchema.prefault({}),
 });
 
 export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;

@@ -85,7 +85,7 @@ export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions
   let engine: SyncEngine;
   try {
     // A readable lease owner when several runners share one database.
-    engine = createSyncEngine({ adapter: crm.adapter, store, config: config.sync, onEvent, runnerId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}` });
+    engine = createSyncEngine({ adapter: crm.adapter, store, config: config.sync, onEvent, runnerId: config.runner.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}` });
   } catch (error) {
     await store.close().catch(() => undefined);
     await crm.close().catch(() => undefined);
