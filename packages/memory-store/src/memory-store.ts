@@ -3,6 +3,7 @@ import type {
   Activity,
   ActivityInput,
   Collision,
+  FieldMap,
   LocalRecord,
   Page,
   PageOptions,
@@ -13,30 +14,78 @@ import type {
 } from '@crm-sync/core';
 import { sameValue, SyncError } from '@crm-sync/core';
 
+/**
+ * A stored record. Its maps and pending list are never changed in place once stored (a write puts
+ * new ones in), so records may share them (`base` is `fields` when a create gave the same map for
+ * both, empty ones are shared) and reads copy them out once.
+ */
 type StoredRecord = Omit<LocalRecord, 'entity'>;
+
+/** Ids in ascending order, kept up to date lazily: additions are merged in on the next read. */
+interface SortedIds {
+  ids: string[];
+  /** Ids added since the last merge (unsorted). */
+  added: string[];
+  /** Ids that left the set since the last merge; still in `ids` until the next one. */
+  removed: number;
+}
 
 interface EntityTable {
   records: Map<string, StoredRecord>;
+  /**
+   * Local id by CRM id, for records whose CRM id differs from their id (local persons created in
+   * the CRM later, R14). A record that came from the CRM has id = crmId and is found by id.
+   */
   byCrmId: Map<string, string>;
-  byAccount: Map<string, Set<string>>;
+  /** Records by account id. */
+  byAccount: Map<string, AccountMembers>;
   /** Ids in the outbox (pending fields, or marked for sync without a CRM id). */
   outbox: Set<string>;
-  /** Sorted ids, rebuilt lazily after inserts (listing 1M records must not sort on every call). */
-  sortedIds: string[] | null;
+  /** Record ids by id (records are never deleted), for listRecords/listUnseen. */
+  sortedIds: SortedIds;
+  /** Outbox ids by id, for listOutbox; may hold ids that left the outbox since (checked on read). */
+  sortedOutbox: SortedIds;
+  /** Number of records flagged crmDeleted. */
+  crmDeleted: number;
+}
+
+/**
+ * The records of one account. An array, not a Set: adding to thousands of sets in turn (a page of
+ * contacts of many accounts) costs ten times more. A record that leaves the account stays in `ids`
+ * until the next read (`members` drops it and any duplicate then).
+ */
+interface AccountMembers {
+  ids: string[];
+  /** Records that have this account now. */
+  count: number;
+  /** Records that left since `ids` was last cleaned. */
+  left: number;
+}
+
+/** Open quarantine entries of one entity. */
+interface OpenQuarantine {
+  count: number;
+  /** Entries with a record id, by record id (what resolveQuarantine closes). */
+  byRecord: Map<string, QuarantineEntry[]>;
 }
 
 /**
  * Everything the memory store holds. Pass your own to `createMemoryStore` to look under the API in
- * tests, or to keep data across store instances in one process.
+ * tests, or to keep data across store instances in one process. Create it with
+ * `createMemoryStoreData()`; the indexes are the store's business.
  */
 export interface MemoryStoreData {
   tables: Map<string, EntityTable>;
   checkpoints: Map<string, string>;
   state: Map<string, string>;
   activities: Activity[];
+  /** Activities by `entity \0 recordId`; built lazily, it covers `activities[0 .. activitiesIndexed)`. */
   activitiesByRecord: Map<string, Activity[]>;
+  activitiesIndexed: number;
   collisions: Collision[];
   quarantine: QuarantineEntry[];
+  /** Open quarantine entries by entity. */
+  openQuarantine: Map<string, OpenQuarantine>;
   leases: Map<string, { owner: string; expiresAt: number }>;
   seq: number;
 }
@@ -48,8 +97,10 @@ export function createMemoryStoreData(): MemoryStoreData {
     state: new Map(),
     activities: [],
     activitiesByRecord: new Map(),
+    activitiesIndexed: 0,
     collisions: [],
     quarantine: [],
+    openQuarantine: new Map(),
     leases: new Map(),
     seq: 0,
   };
@@ -62,10 +113,17 @@ export interface MemoryStoreOptions {
   now?: () => Date;
 }
 
+/** Shared by every record without values or pending fields; never written to. */
+const EMPTY_MAP: FieldMap = Object.freeze({}) as FieldMap;
+const EMPTY_LIST: string[] = Object.freeze([]) as unknown as string[];
+
 function table(data: MemoryStoreData, entity: string): EntityTable {
   let t = data.tables.get(entity);
   if (!t) {
-    t = { records: new Map(), byCrmId: new Map(), byAccount: new Map(), outbox: new Set(), sortedIds: [] };
+    t = {
+      records: new Map(), byCrmId: new Map(), byAccount: new Map(), outbox: new Set(),
+      sortedIds: { ids: [], added: [], removed: 0 }, sortedOutbox: { ids: [], added: [], removed: 0 }, crmDeleted: 0,
+    };
     data.tables.set(entity, t);
   }
   return t;
@@ -75,28 +133,132 @@ function inOutbox(r: StoredRecord): boolean {
   return r.pending.length > 0 || (r.syncToCrm && r.crmId === null && !r.crmDeleted);
 }
 
+/**
+ * Ids of the records of an account now, each once, in the order they (last) joined it: cleans up
+ * after records that left (and came back).
+ */
+function members(t: EntityTable, accountId: string, m: AccountMembers): string[] {
+  if (m.left === 0) return m.ids;
+  const seen = new Set<string>();
+  const ids: string[] = [];
+  for (let i = m.ids.length - 1; i >= 0; i--) {
+    const id = m.ids[i] as string;
+    if (!seen.has(id) && t.records.get(id)?.accountId === accountId) ids.push(id);
+    seen.add(id);
+  }
+  m.ids = ids.reverse();
+  m.left = 0;
+  return m.ids;
+}
+
+/** A fresh copy for a caller: changing it changes nothing in the store. */
 function copyOut(entity: string, r: StoredRecord): LocalRecord {
-  return { entity, ...r, fields: { ...r.fields }, base: { ...r.base }, company: { ...r.company }, pending: [...r.pending] };
+  return {
+    entity, id: r.id, crmId: r.crmId, crmVersion: r.crmVersion, revision: r.revision,
+    fields: { ...r.fields }, base: { ...r.base }, pending: r.pending.slice(), accountId: r.accountId,
+    company: { ...r.company }, crmDeleted: r.crmDeleted, syncToCrm: r.syncToCrm, seenIn: r.seenIn, updatedAt: r.updatedAt,
+  };
 }
 
 function recordKey(entity: string, id: string): string {
   return `${entity}\u0000${id}`;
 }
 
-/** Cursor paging over an ascending list by a key. */
-function pageOf<T>(items: Iterable<T>, key: (item: T) => string | number, options: PageOptions): Page<T> {
+/** The ids of `ix` in ascending order, merging additions and dropping ids no longer in `members`. */
+function sortedView(ix: SortedIds, members?: ReadonlySet<string>): string[] {
+  if (ix.added.length === 0 && ix.removed * 2 <= ix.ids.length) return ix.ids;
+  const a = ix.ids;
+  const b = ix.added.sort();
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  let last: string | undefined;
+  while (i < a.length || j < b.length) {
+    const id = (j >= b.length || (i < a.length && (a[i] as string) < (b[j] as string)) ? a[i++] : b[j++]) as string;
+    if (id === last || (members !== undefined && !members.has(id))) continue;
+    out.push(id);
+    last = id;
+  }
+  ix.ids = out;
+  ix.added = [];
+  ix.removed = 0;
+  return out;
+}
+
+/** Index of the first id after the cursor (binary search; ids ascending). */
+function firstAfter(ids: readonly string[], after: string | number | undefined): number {
+  if (typeof after !== 'string') return 0;
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ids[mid] as string) <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first log entry after the cursor (binary search; seq ascending). */
+function firstAfterSeq(items: readonly { seq: number }[], after: string | number | undefined): number {
+  if (after === undefined) return 0;
+  const cursor = Number(after);
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((items[mid] as { seq: number }).seq <= cursor) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Cursor paging over ascending ids from `start`: `match` picks (and copies) the items. */
+function pageOfIds<T>(ids: readonly string[], options: PageOptions, match: (id: string) => T | undefined, keyOf: (item: T) => string): Page<T> {
   const out: T[] = [];
-  for (const item of items) {
-    if (options.after !== undefined && key(item) <= options.after) continue;
-    if (out.length === options.limit) return { items: out, next: key(out[out.length - 1] as T) };
+  // A numeric cursor on string ids compares as the old linear filter did.
+  const numeric = typeof options.after === 'number' ? options.after : undefined;
+  for (let i = firstAfter(ids, options.after); i < ids.length; i++) {
+    const id = ids[i] as string;
+    if (numeric !== undefined && (id as unknown as number) <= numeric) continue;
+    const item = match(id);
+    if (item === undefined) continue;
+    if (out.length === options.limit) return { items: out, next: keyOf(out[out.length - 1] as T) };
     out.push(item);
   }
   return { items: out, next: null };
 }
 
+/** Cursor paging over a log (ascending seq) from the cursor; `match` filters, items are copied. */
+function pageOfLog<T extends { seq: number }>(items: readonly T[], options: PageOptions, match: (item: T) => boolean): Page<T> {
+  const out: T[] = [];
+  for (let i = firstAfterSeq(items, options.after); i < items.length; i++) {
+    const item = items[i] as T;
+    if (!match(item)) continue;
+    if (out.length === options.limit) return { items: out, next: (out[out.length - 1] as T).seq };
+    out.push({ ...item });
+  }
+  return { items: out, next: null };
+}
+
+function invalid(batch: StoreBatch, what: string): SyncError {
+  return new SyncError('STORE_BATCH_INVALID', `memory store: ${what}`, { details: { entity: batch.entity } });
+}
+
+const isMap = (value: unknown): boolean => value === undefined || value === null || typeof value === 'object';
+const isList = (value: unknown): boolean => value === undefined || value === null || Array.isArray(value);
+
+function checkEntries(batch: StoreBatch, name: 'activities' | 'collisions' | 'quarantine' | 'fanOuts'): void {
+  const list: unknown = batch[name];
+  if (!isList(list)) throw invalid(batch, `${name} must be a list`);
+  for (const entry of (list as unknown[] | null | undefined) ?? []) {
+    if (typeof entry !== 'object' || entry === null) throw invalid(batch, `an entry of ${name} is not an object`);
+  }
+}
+
 /**
- * An in-process SyncStore. Every commit is validated first and then applied without yielding, so
- * a batch is all-or-nothing and no other call can interleave with it. Nothing survives the process.
+ * An in-process SyncStore. Every commit is validated whole first (lease, shape, duplicate ids,
+ * revisions) without touching anything, and then applied in place without yielding, so a batch is
+ * all-or-nothing and no other call can interleave with it. Nothing survives the process.
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
   const data = options.data ?? createMemoryStoreData();
@@ -107,107 +269,217 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     if (closed) throw new SyncError('STORE_UNAVAILABLE', 'memory store: the store is closed');
   }
 
-  function sorted(t: EntityTable): string[] {
-    if (!t.sortedIds) t.sortedIds = [...t.records.keys()].sort();
-    return t.sortedIds;
-  }
-
-  function validate(batch: StoreBatch): void {
+  /**
+   * Everything that could make the batch fail, checked before anything is written. Returns the
+   * current record of each write (undefined for a create), so applying does not look them up again.
+   */
+  function validate(batch: StoreBatch, atMs: number): (StoredRecord | undefined)[] {
+    if (typeof batch !== 'object' || batch === null || typeof batch.entity !== 'string') {
+      throw new SyncError('STORE_BATCH_INVALID', 'memory store: a batch needs an entity', { details: {} });
+    }
     if (batch.lease) {
       const held = data.leases.get(batch.entity);
-      if (!held || held.owner !== batch.lease.owner || held.expiresAt < now().getTime()) {
+      if (!held || held.owner !== batch.lease.owner || held.expiresAt < atMs) {
         throw new SyncError('LEASE_LOST', `memory store: ${batch.lease.owner} no longer holds the lease on ${batch.entity}`, {
           details: { entity: batch.entity, owner: batch.lease.owner },
         });
       }
     }
-    const t = data.tables.get(batch.entity);
-    const seen = new Set<string>();
     const stale: string[] = [];
-    for (const w of batch.records ?? []) {
-      if (seen.has(w.id)) {
-        throw new SyncError('STORE_BATCH_INVALID', `memory store: record ${batch.entity}/${w.id} appears twice in one batch`, {
-          details: { entity: batch.entity, id: w.id },
-        });
+    const currents: (StoredRecord | undefined)[] = [];
+    const writes: unknown = batch.records;
+    if (!isList(writes)) throw invalid(batch, 'records must be a list');
+    if (writes) {
+      const t = data.tables.get(batch.entity);
+      const seen = new Set<string>();
+      for (const w of writes as RecordWrite[]) {
+        if (typeof w !== 'object' || w === null || typeof w.id !== 'string' || typeof w.expectedRevision !== 'number') {
+          throw invalid(batch, 'a record write needs an id and an expectedRevision');
+        }
+        if (seen.has(w.id)) {
+          throw new SyncError('STORE_BATCH_INVALID', `memory store: record ${batch.entity}/${w.id} appears twice in one batch`, {
+            details: { entity: batch.entity, id: w.id },
+          });
+        }
+        seen.add(w.id);
+        if (!isMap(w.fields) || !isMap(w.base) || !isMap(w.company) || !isList(w.pending)) {
+          throw invalid(batch, `record ${batch.entity}/${w.id}: fields, base and company must be maps, pending a list`);
+        }
+        const current = t?.records.get(w.id);
+        currents.push(current);
+        if ((current === undefined ? 0 : current.revision) !== w.expectedRevision) stale.push(w.id);
       }
-      seen.add(w.id);
-      const current = t?.records.get(w.id);
-      if ((current?.revision ?? 0) !== w.expectedRevision) stale.push(w.id);
     }
+    checkEntries(batch, 'fanOuts');
+    for (const f of batch.fanOuts ?? []) {
+      if (typeof f.entity !== 'string' || typeof f.company !== 'object' || f.company === null || !isList(f.logFields)) {
+        throw invalid(batch, 'a fan-out needs an entity, a company map and a list of fields to log');
+      }
+    }
+    checkEntries(batch, 'activities');
+    checkEntries(batch, 'collisions');
+    checkEntries(batch, 'quarantine');
+    if (!isList(batch.resolveQuarantine)) throw invalid(batch, 'resolveQuarantine must be a list');
+    if (!isMap(batch.state)) throw invalid(batch, 'state must be a map');
     if (stale.length > 0) {
       throw new SyncError('STORE_CONFLICT', `memory store: ${stale.length} ${batch.entity} record(s) changed since read`, {
         details: { entity: batch.entity, ids: stale },
       });
     }
+    return currents;
   }
 
-  function writeRecord(t: EntityTable, w: RecordWrite, at: string): void {
-    const current = t.records.get(w.id);
-    const next: StoredRecord = current
-      ? { ...current, fields: { ...current.fields }, base: { ...current.base }, company: { ...current.company } }
-      : {
-          id: w.id, crmId: null, crmVersion: null, revision: 0, fields: {}, base: {}, pending: [], accountId: null,
-          company: {}, crmDeleted: false, syncToCrm: false, seenIn: null, updatedAt: at,
-        };
-    if (w.crmId !== undefined) next.crmId = w.crmId;
-    if (w.crmVersion !== undefined) next.crmVersion = w.crmVersion;
-    if (w.fields) Object.assign(next.fields, w.fields);
-    if (w.base) Object.assign(next.base, w.base);
-    if (w.company) Object.assign(next.company, w.company);
-    if (w.pending) next.pending = [...w.pending];
-    if (w.accountId !== undefined) next.accountId = w.accountId;
-    if (w.crmDeleted !== undefined) next.crmDeleted = w.crmDeleted;
-    if (w.syncToCrm !== undefined) next.syncToCrm = w.syncToCrm;
-    if (w.seenIn !== undefined) next.seenIn = w.seenIn;
-    next.revision += 1;
-    next.updatedAt = at;
-
-    if (current?.crmId !== next.crmId) {
-      if (current?.crmId) t.byCrmId.delete(current.crmId);
-      if (next.crmId) t.byCrmId.set(next.crmId, w.id);
+  /** Brings the indexes from what `r` was (its previous crmId, accountId, ...) to what it is now. */
+  function reindex(
+    t: EntityTable, r: StoredRecord, was: { crmId: string | null; accountId: string | null; outbox: boolean; crmDeleted: boolean } | null,
+  ): void {
+    const id = r.id;
+    if (was === null ? r.crmId !== null && r.crmId !== id : was.crmId !== r.crmId) {
+      if (was?.crmId && t.byCrmId.get(was.crmId) === id) t.byCrmId.delete(was.crmId);
+      if (r.crmId && r.crmId !== id) t.byCrmId.set(r.crmId, id);
     }
-    if (current?.accountId !== next.accountId) {
-      if (current?.accountId) t.byAccount.get(current.accountId)?.delete(w.id);
-      if (next.accountId) {
-        let members = t.byAccount.get(next.accountId);
-        if (!members) t.byAccount.set(next.accountId, (members = new Set()));
-        members.add(w.id);
+    if (was === null ? r.accountId !== null : was.accountId !== r.accountId) {
+      if (was?.accountId) {
+        const m = t.byAccount.get(was.accountId);
+        if (m) {
+          m.count -= 1;
+          m.left += 1;
+          if (m.left > 1024 && m.left * 2 > m.ids.length) members(t, was.accountId, m);
+        }
+      }
+      if (r.accountId) {
+        const m = t.byAccount.get(r.accountId);
+        if (m) {
+          m.ids.push(id);
+          m.count += 1;
+        } else t.byAccount.set(r.accountId, { ids: [id], count: 1, left: 0 });
       }
     }
-    if (inOutbox(next)) t.outbox.add(w.id);
-    else t.outbox.delete(w.id);
-    if (!current) t.sortedIds = null;
-    t.records.set(w.id, next);
+    const outbox = inOutbox(r);
+    if (outbox !== (was?.outbox ?? false)) {
+      if (outbox) {
+        t.outbox.add(id);
+        t.sortedOutbox.added.push(id);
+        if (t.sortedOutbox.added.length > 1024 + 2 * t.outbox.size) sortedView(t.sortedOutbox, t.outbox);
+      } else {
+        t.outbox.delete(id);
+        t.sortedOutbox.removed += 1;
+      }
+    }
+    if (r.crmDeleted !== (was?.crmDeleted ?? false)) t.crmDeleted += r.crmDeleted ? 1 : -1;
+  }
+
+  /** The record with this CRM id, if any. */
+  function byCrmId(t: EntityTable, crmId: string): StoredRecord | undefined {
+    const id = t.byCrmId.get(crmId);
+    if (id !== undefined) return t.records.get(id);
+    const r = t.records.get(crmId);
+    return r !== undefined && r.crmId === crmId ? r : undefined;
+  }
+
+  function createRecord(t: EntityTable, w: RecordWrite, at: string): void {
+    const fields = w.fields ? { ...w.fields } : EMPTY_MAP;
+    const r: StoredRecord = {
+      id: w.id,
+      crmId: w.crmId ?? null,
+      crmVersion: w.crmVersion ?? null,
+      revision: 1,
+      fields,
+      base: w.base ? (w.base === w.fields ? fields : { ...w.base }) : EMPTY_MAP,
+      pending: w.pending && w.pending.length > 0 ? [...w.pending] : EMPTY_LIST,
+      accountId: w.accountId ?? null,
+      company: w.company ? { ...w.company } : EMPTY_MAP,
+      crmDeleted: w.crmDeleted ?? false,
+      syncToCrm: w.syncToCrm ?? false,
+      seenIn: w.seenIn ?? null,
+      updatedAt: at,
+    };
+    t.records.set(r.id, r);
+    t.sortedIds.added.push(r.id);
+    reindex(t, r, null);
+  }
+
+  function updateRecord(t: EntityTable, r: StoredRecord, w: RecordWrite, at: string): void {
+    const was = { crmId: r.crmId, accountId: r.accountId, outbox: inOutbox(r), crmDeleted: r.crmDeleted };
+    if (w.crmId !== undefined) r.crmId = w.crmId;
+    if (w.crmVersion !== undefined) r.crmVersion = w.crmVersion;
+    if (w.fields) r.fields = { ...r.fields, ...w.fields };
+    if (w.base) r.base = { ...r.base, ...w.base };
+    if (w.company) r.company = { ...r.company, ...w.company };
+    if (w.pending) r.pending = w.pending.length > 0 ? [...w.pending] : EMPTY_LIST;
+    if (w.accountId !== undefined) r.accountId = w.accountId;
+    if (w.crmDeleted !== undefined) r.crmDeleted = w.crmDeleted;
+    if (w.syncToCrm !== undefined) r.syncToCrm = w.syncToCrm;
+    if (w.seenIn !== undefined) r.seenIn = w.seenIn;
+    r.revision += 1;
+    r.updatedAt = at;
+    reindex(t, r, was);
   }
 
   function appendActivity(input: ActivityInput, at: string): void {
-    const activity: Activity = {
+    data.activities.push({
       entity: input.entity, recordId: input.recordId, type: input.type, source: input.source,
       field: input.field ?? null, oldValue: input.oldValue ?? null, newValue: input.newValue ?? null,
       detail: input.detail ?? null, seq: ++data.seq, at,
-    };
-    data.activities.push(activity);
-    const key = recordKey(input.entity, input.recordId);
-    let list = data.activitiesByRecord.get(key);
-    if (!list) data.activitiesByRecord.set(key, (list = []));
-    list.push(activity);
+    });
+  }
+
+  /** Activities of one record, oldest first; indexes the activities logged since the last call. */
+  function activitiesOf(entity: string, recordId: string): Activity[] {
+    const all = data.activities;
+    for (let i = data.activitiesIndexed; i < all.length; i++) {
+      const a = all[i] as Activity;
+      const key = recordKey(a.entity, a.recordId);
+      const list = data.activitiesByRecord.get(key);
+      if (list) list.push(a);
+      else data.activitiesByRecord.set(key, [a]);
+    }
+    data.activitiesIndexed = all.length;
+    return data.activitiesByRecord.get(recordKey(entity, recordId)) ?? [];
   }
 
   function fanOut(f: AccountFanOut, at: string): void {
     const t = data.tables.get(f.entity);
-    const members = t?.byAccount.get(f.accountId);
-    if (!t || !members) return;
-    for (const id of members) {
+    const m = t?.byAccount.get(f.accountId);
+    if (!t || !m) return;
+    const logFields = f.logFields ?? [];
+    for (const id of members(t, f.accountId, m)) {
       const r = t.records.get(id);
       if (!r) continue;
-      for (const field of f.logFields) {
+      for (const field of logFields) {
         const oldValue = r.company[field] ?? null;
         const newValue = f.company[field] ?? null;
         if (!sameValue(oldValue, newValue)) {
           appendActivity({ entity: f.entity, recordId: id, type: 'change-data-value', source: f.source, field, oldValue, newValue }, at);
         }
       }
-      t.records.set(id, { ...r, company: { ...r.company, ...f.company }, revision: r.revision + 1, updatedAt: at });
+      r.company = { ...r.company, ...f.company };
+      r.revision += 1;
+      r.updatedAt = at;
+    }
+  }
+
+  function resolveQuarantine(entity: string, ids: readonly string[], at: string): void {
+    const open = data.openQuarantine.get(entity);
+    if (!open || open.byRecord.size === 0) return;
+    for (const id of ids) {
+      const entries = open.byRecord.get(id);
+      if (!entries) continue;
+      for (const q of entries) q.resolvedAt = at;
+      open.count -= entries.length;
+      open.byRecord.delete(id);
+    }
+  }
+
+  function quarantine(entry: QuarantineEntry): void {
+    data.quarantine.push(entry);
+    let open = data.openQuarantine.get(entry.entity);
+    if (!open) data.openQuarantine.set(entry.entity, (open = { count: 0, byRecord: new Map() }));
+    open.count += 1;
+    if (entry.recordId !== null) {
+      const entries = open.byRecord.get(entry.recordId);
+      if (entries) entries.push(entry);
+      else open.byRecord.set(entry.recordId, [entry]);
     }
   }
 
@@ -217,29 +489,35 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
 
     async commit(batch) {
       open();
-      validate(batch);
-      const at = now().toISOString();
-      if (batch.lease) data.leases.set(batch.entity, { owner: batch.lease.owner, expiresAt: now().getTime() + batch.lease.ttlMs });
+      const clock = now();
+      const atMs = clock.getTime();
+      const at = clock.toISOString();
+      const currents = validate(batch, atMs);
+      // Nothing below throws: the batch is applied whole.
+      if (batch.lease) data.leases.set(batch.entity, { owner: batch.lease.owner, expiresAt: atMs + batch.lease.ttlMs });
       const t = table(data, batch.entity);
-      for (const w of batch.records ?? []) writeRecord(t, w, at);
+      const writes = batch.records ?? [];
+      for (let i = 0; i < writes.length; i++) {
+        const w = writes[i] as RecordWrite;
+        const current = currents[i];
+        if (current) updateRecord(t, current, w, at);
+        else createRecord(t, w, at);
+      }
       if (batch.checkpoint !== undefined) {
         if (batch.checkpoint === null) data.checkpoints.delete(batch.entity);
         else data.checkpoints.set(batch.entity, batch.checkpoint);
       }
-      for (const [key, value] of Object.entries(batch.state ?? {})) {
-        if (value === null) data.state.delete(key);
-        else data.state.set(key, value);
+      if (batch.state) {
+        for (const [key, value] of Object.entries(batch.state)) {
+          if (value === null) data.state.delete(key);
+          else data.state.set(key, value);
+        }
       }
       for (const f of batch.fanOuts ?? []) fanOut(f, at);
       for (const a of batch.activities ?? []) appendActivity(a, at);
       for (const c of batch.collisions ?? []) data.collisions.push({ ...c, seq: ++data.seq, at });
-      const resolve = new Set(batch.resolveQuarantine ?? []);
-      if (resolve.size > 0) {
-        for (const q of data.quarantine) {
-          if (q.resolvedAt === null && q.entity === batch.entity && q.recordId !== null && resolve.has(q.recordId)) q.resolvedAt = at;
-        }
-      }
-      for (const q of batch.quarantine ?? []) data.quarantine.push({ ...q, seq: ++data.seq, at, resolvedAt: null });
+      if (batch.resolveQuarantine && batch.resolveQuarantine.length > 0) resolveQuarantine(batch.entity, batch.resolveQuarantine, at);
+      for (const q of batch.quarantine ?? []) quarantine({ ...q, seq: ++data.seq, at, resolvedAt: null });
     },
 
     async getCheckpoint(entity) {
@@ -255,22 +533,25 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     async getRecords(entity, ids) {
       open();
       const t = data.tables.get(entity);
-      if (!t) return [];
-      return ids.flatMap((id) => {
+      const out: LocalRecord[] = [];
+      if (!t) return out;
+      for (const id of ids) {
         const r = t.records.get(id);
-        return r ? [copyOut(entity, r)] : [];
-      });
+        if (r) out.push(copyOut(entity, r));
+      }
+      return out;
     },
 
     async getRecordsByCrmId(entity, crmIds) {
       open();
       const t = data.tables.get(entity);
-      if (!t) return [];
-      return crmIds.flatMap((crmId) => {
-        const id = t.byCrmId.get(crmId);
-        const r = id === undefined ? undefined : t.records.get(id);
-        return r ? [copyOut(entity, r)] : [];
-      });
+      const out: LocalRecord[] = [];
+      if (!t) return out;
+      for (const crmId of crmIds) {
+        const r = byCrmId(t, crmId);
+        if (r) out.push(copyOut(entity, r));
+      }
+      return out;
     },
 
     async listRecords(entity, options) {
@@ -278,26 +559,29 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
       const where = Object.entries(options.where ?? {});
-      const matches = function* (): Generator<LocalRecord> {
-        for (const id of sorted(t)) {
+      return pageOfIds(
+        sortedView(t.sortedIds),
+        options,
+        (id) => {
           const r = t.records.get(id);
-          if (r && where.every(([f, v]) => sameValue(r.fields[f], v))) yield copyOut(entity, r);
-        }
-      };
-      return pageOf(matches(), (r) => r.id, options);
+          return r && where.every(([f, v]) => sameValue(r.fields[f], v)) ? copyOut(entity, r) : undefined;
+        },
+        (r) => r.id,
+      );
     },
 
     async listOutbox(entity, options) {
       open();
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
-      const ids = [...t.outbox].sort();
-      return pageOf(
-        (function* () {
-          for (const id of ids) yield copyOut(entity, t.records.get(id) as StoredRecord);
-        })(),
-        (r) => r.id,
+      return pageOfIds(
+        sortedView(t.sortedOutbox, t.outbox),
         options,
+        (id) => {
+          const r = t.outbox.has(id) ? t.records.get(id) : undefined;
+          return r ? copyOut(entity, r) : undefined;
+        },
+        (r) => r.id,
       );
     },
 
@@ -305,21 +589,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       open();
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
-      const unseen = function* (): Generator<LocalRecord> {
-        for (const id of sorted(t)) {
+      return pageOfIds(
+        sortedView(t.sortedIds),
+        options,
+        (id) => {
           const r = t.records.get(id);
-          if (r && r.crmId !== null && !r.crmDeleted && r.seenIn !== snapshotId) yield copyOut(entity, r);
-        }
-      };
-      return pageOf(unseen(), (r) => r.id, options);
+          return r && r.crmId !== null && !r.crmDeleted && r.seenIn !== snapshotId ? copyOut(entity, r) : undefined;
+        },
+        (r) => r.id,
+      );
     },
 
     async countByAccount(entity, accountIds) {
       open();
       const counts = new Map<string, number>();
       const t = data.tables.get(entity);
+      if (!t) return counts;
       for (const id of accountIds) {
-        const size = t?.byAccount.get(id)?.size ?? 0;
+        const size = t.byAccount.get(id)?.count ?? 0;
         if (size > 0) counts.set(id, size);
       }
       return counts;
@@ -327,47 +614,37 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
 
     async listActivities(options) {
       open();
-      const source =
-        options.recordId !== undefined && options.entity !== undefined
-          ? (data.activitiesByRecord.get(recordKey(options.entity, options.recordId)) ?? [])
-          : data.activities.filter(
-              (a) =>
-                (options.entity === undefined || a.entity === options.entity) &&
-                (options.recordId === undefined || a.recordId === options.recordId),
-            );
-      return pageOf(source, (a) => a.seq, options);
+      const { entity, recordId } = options;
+      if (entity !== undefined && recordId !== undefined) return pageOfLog(activitiesOf(entity, recordId), options, () => true);
+      return pageOfLog(
+        data.activities,
+        options,
+        (a) => (entity === undefined || a.entity === entity) && (recordId === undefined || a.recordId === recordId),
+      );
     },
 
     async listCollisions(options) {
       open();
-      return pageOf(
-        data.collisions.filter((c) => options.entity === undefined || c.entity === options.entity),
-        (c) => c.seq,
-        options,
-      );
+      return pageOfLog(data.collisions, options, (c) => options.entity === undefined || c.entity === options.entity);
     },
 
     async listQuarantine(options) {
       open();
-      return pageOf(
-        data.quarantine.filter(
-          (q) => (options.entity === undefined || q.entity === options.entity) && (options.includeResolved || q.resolvedAt === null),
-        ),
-        (q) => q.seq,
+      return pageOfLog(
+        data.quarantine,
         options,
+        (q) => (options.entity === undefined || q.entity === options.entity) && (options.includeResolved || q.resolvedAt === null),
       );
     },
 
     async stats(entity) {
       open();
       const t = data.tables.get(entity);
-      let crmDeleted = 0;
-      for (const r of t?.records.values() ?? []) if (r.crmDeleted) crmDeleted += 1;
       return {
         records: t?.records.size ?? 0,
         pending: t?.outbox.size ?? 0,
-        crmDeleted,
-        quarantined: data.quarantine.filter((q) => q.entity === entity && q.resolvedAt === null).length,
+        crmDeleted: t?.crmDeleted ?? 0,
+        quarantined: data.openQuarantine.get(entity)?.count ?? 0,
       };
     },
 
