@@ -2,8 +2,11 @@
  * Benchmarks (not tests): prints
  *  1. the median time to serve one 5,000-row page, in process and over HTTP;
  *  2. the standalone server (a child process started with the package's CLI) serving 1,000,000 generated
- *     contacts page by page, with the server's RSS sampled along the way.
- * Run: pnpm --filter @crm-sync/dynamics-simulator bench   (options: --contacts <n> --runs <n>)
+ *     contacts page by page, with the server's RSS sampled along the way;
+ *  3. the same server answering the sync engine's initial read (change tracking, 8 columns, the
+ *     lookuplogicalname annotation, full 5,000-row pages through the nextLinks) to a client that reads
+ *     each body as text: rows per second, median of several runs.
+ * Run: pnpm --filter @crm-sync/dynamics-simulator bench   (options: --contacts <n> --runs <n> --tracking-runs <n> --tracking-pages <n>)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,11 +14,26 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createSimulator, startSimulatorServer } from '../src/index.js';
 
-const { values } = parseArgs({ args: process.argv.slice(2).filter((arg) => arg !== '--'), options: { contacts: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '15' } } });
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
+  options: {
+    contacts: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '15' },
+    'tracking-runs': { type: 'string', default: '7' },
+    'tracking-pages': { type: 'string', default: '20' },
+  },
+});
 const totalContacts = Number(values.contacts);
 const runs = Number(values.runs);
 const SELECT = '$select=fullname,emailaddress1,telephone1,_parentcustomerid_value,modifiedon';
 const PAGE = { Prefer: 'odata.maxpagesize=5000' };
+const TRACKING_SELECT = '$select=fullname,firstname,lastname,emailaddress1,telephone1,jobtitle,_parentcustomerid_value,modifiedon';
+
+const countOf = (text: string, needle: string): number => {
+  let count = 0;
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) count++;
+  return count;
+};
 
 const median = (numbers: number[]): number => {
   const sorted = [...numbers].sort((a, b) => a - b);
@@ -102,6 +120,35 @@ try {
   console.log(`read ${rows.toLocaleString('en-US')} rows in ${pages} pages in ${seconds.toFixed(1)} s (${Math.round(rows / seconds).toLocaleString('en-US')} rows/s)`);
   console.log(`server RSS over the run (sampled every 10 pages): min ${mb(Math.min(...samples))}, max ${mb(Math.max(...samples))}`);
   if (rows !== totalContacts) throw new Error(`expected ${totalContacts} rows, read ${rows}`);
+
+  const trackingRuns = Number(values['tracking-runs']);
+  const trackingPages = Math.min(Number(values['tracking-pages']), expectedPages);
+  console.log(`\n3) Initial change-tracking read over HTTP, ${trackingPages} pages of 5,000 rows per run, body read as text`);
+  const tracking = {
+    Authorization: 'Bearer sim-token-sync',
+    Prefer: 'odata.track-changes, odata.maxpagesize=5000, odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"',
+  };
+  const rates: number[] = [];
+  for (let run = 0; run < trackingRuns + 1; run++) {
+    let next: string | undefined = `${base}/api/data/v9.2/contacts?${TRACKING_SELECT}`;
+    let read = 0;
+    const begun = performance.now();
+    for (let page = 0; page < trackingPages && next; page++) {
+      const response = await fetch(next, { headers: tracking });
+      const text = await response.text();
+      if (response.status !== 200) throw new Error(`tracking page ${page + 1}: HTTP ${response.status} ${text.slice(0, 200)}`);
+      read += countOf(text, '"@odata.etag"');
+      // The nextLink is the body's last property.
+      const link = /"@odata\.nextLink":("[^"]*")\}$/.exec(text.slice(-4000))?.[1];
+      next = link === undefined ? undefined : (JSON.parse(link) as string);
+    }
+    const rate = read / ((performance.now() - begun) / 1000);
+    // The first run warms up the JIT.
+    if (run > 0) rates.push(rate);
+  }
+  console.log(
+    `${'rows/s'.padEnd(34)} median ${Math.round(median(rates)).toLocaleString('en-US').padStart(7)}   min ${Math.round(Math.min(...rates)).toLocaleString('en-US').padStart(7)}   max ${Math.round(Math.max(...rates)).toLocaleString('en-US').padStart(7)}   (${trackingRuns} runs)`,
+  );
 } finally {
   child.kill('SIGTERM');
   await once(child, 'exit').catch(() => undefined);

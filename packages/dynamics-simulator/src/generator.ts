@@ -1,4 +1,4 @@
-import { nameGuid, rowGuid, rowIndexFromGuid } from './guid.js';
+import { indexHex, nameGuid, rowGuidPrefix, rowIndexFromGuid } from './guid.js';
 import { createRandom, hash32 } from './random.js';
 import type { Random } from './random.js';
 import { INDUSTRIES, LEAD_SOURCES, MEMBERSHIP_LEVELS } from './schema.js';
@@ -115,6 +115,38 @@ const TEAM_NAMES = ['Sales East', 'Sales West', 'Key Accounts', 'Inside Sales', 
 
 const DAY = 86_400_000;
 
+/** `name.toLowerCase().normalize('NFD')` minus everything but a-z, 0-9 and dots: the pieces of generated e-mail addresses. */
+const emailPart = (() => {
+  const cache = new Map<string, string>();
+  return (name: string): string => {
+    let part = cache.get(name);
+    if (part === undefined) {
+      part = name.toLowerCase().normalize('NFD').replace(/[^a-z0-9.]/g, '');
+      cache.set(name, part);
+    }
+    return part;
+  };
+})();
+
+const dayPrefixes = new Map<number, string>();
+const TWO_DIGITS = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, '0'));
+
+/** `new Date(ms).toISOString()` without milliseconds (`2024-03-05T14:07:09Z`), floored to the second; the date part is cached per day. */
+function isoSeconds(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const day = Math.floor(seconds / 86_400);
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined) {
+    const date = new Date(day * DAY).toISOString();
+    prefix = date.slice(0, date.indexOf('T') + 1);
+    dayPrefixes.set(day, prefix);
+  }
+  const inDay = seconds - day * 86_400;
+  const hours = Math.floor(inDay / 3600);
+  const minutes = Math.floor((inDay - hours * 3600) / 60);
+  return `${prefix}${TWO_DIGITS[hours]}:${TWO_DIGITS[minutes]}:${TWO_DIGITS[inDay - hours * 3600 - minutes * 60]}Z`;
+}
+
 function defaultCounts(options: DatasetOptions): Record<GeneratedTable, number> {
   const contacts = options.contacts ?? 500;
   const accounts = options.accounts ?? Math.max(2, Math.ceil(contacts / 10));
@@ -144,9 +176,11 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
   const largeTotal = largeSizes.reduce((sum, size) => sum + size, 0);
   if (largeTotal > counts.contact) throw new RangeError(`Large accounts need ${largeTotal} contacts, only ${counts.contact} requested`);
 
+  const prefixes = new Map<string, string>(GENERATED_TABLES.map((table) => [table, rowGuidPrefix(seed, TABLE_ORDINAL[table])]));
   const idOf = (table: string, index: number): string => {
-    if (!isGenerated(table)) throw new Error(`Not a generated table: ${table}`);
-    return rowGuid(seed, TABLE_ORDINAL[table], index);
+    const prefix = prefixes.get(table);
+    if (prefix === undefined) throw new Error(`Not a generated table: ${table}`);
+    return prefix + indexHex(index);
   };
   const indexOf = (table: string, id: string): number | undefined => {
     if (!isGenerated(table)) return undefined;
@@ -164,6 +198,9 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
   const syncClientId = nameGuid(seed, 'sync-client-id');
   const rng = (table: string, index: number): Random => createRandom(hash32(seed, table, index));
   const lookup = (table: string, index: number): LookupValue => ({ table, id: idOf(table, index) });
+  // Users and teams are few and referenced by every row: their lookup values are shared (never mutated).
+  const userLookups = Array.from({ length: counts.systemuser }, (_, i) => lookup('systemuser', i));
+  const teamLookups = Array.from({ length: counts.team }, (_, i) => lookup('team', i));
   const staffCount = counts.systemuser - 2;
 
   const accountOfContact = (index: number): number | undefined => {
@@ -217,33 +254,34 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
     return TABLE_ORDINAL[table] * VERSION_BLOCK + index + 1;
   };
 
-  const iso = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-  const someone = (random: Random): LookupValue => (staffCount > 0 && random.chance(0.9) ? lookup('systemuser', 2 + random.int(staffCount)) : lookup('systemuser', 0));
+  const iso = isoSeconds;
+  const someone = (random: Random): LookupValue => (staffCount > 0 && random.chance(0.9) ? userLookups[2 + random.int(staffCount)]! : userLookups[0]!);
   const owner = (random: Random): LookupValue =>
-    random.chance(0.1) ? lookup('team', random.int(counts.team)) : staffCount > 0 ? lookup('systemuser', 2 + random.int(staffCount)) : lookup('systemuser', 1);
+    random.chance(0.1) ? teamLookups[random.int(counts.team)]! : staffCount > 0 ? userLookups[2 + random.int(staffCount)]! : userLookups[1]!;
   const syncFlag = (random: Random): boolean | null => {
     const r = random.next();
     return r < 0.8 ? true : r < 0.9 ? false : null;
   };
   const phone = (random: Random): string => `+1 555 ${String(100 + random.int(900))} ${String(1000 + random.int(9000))}`;
 
-  /** Columns every table has; `random` continues the row's own sequence. */
-  const systemColumns = (table: string, index: number, random: Random, owned: boolean): Row => {
+  // Rows are built by adding properties to one object (no spreads of partial rows: this runs for every row served).
+  /** Adds the columns every table has; `random` continues the row's own sequence. */
+  const addSystemColumns = (row: Row, table: string, index: number, random: Random, owned: boolean): Row => {
     const createdon = epoch - (1 + random.int(3 * 365)) * DAY + random.int(DAY);
     const modifiedon = createdon + random.int(epoch - createdon);
-    const row: Row = {
-      createdon: iso(createdon),
-      modifiedon: iso(modifiedon),
-      createdby: someone(random),
-      modifiedby: someone(random),
-      versionnumber: baseVersion(table, index),
-    };
+    row.createdon = iso(createdon);
+    row.modifiedon = iso(modifiedon);
+    row.createdby = someone(random);
+    row.modifiedby = someone(random);
+    row.versionnumber = baseVersion(table, index);
     if (owned) row.ownerid = owner(random);
     return row;
   };
-  const state = (random: Random, inactiveRate: number): Row => {
+  const addState = (row: Row, random: Random, inactiveRate: number): Row => {
     const inactive = random.chance(inactiveRate);
-    return { statecode: inactive ? 1 : 0, statuscode: inactive ? 2 : 1 };
+    row.statecode = inactive ? 1 : 0;
+    row.statuscode = inactive ? 2 : 1;
+    return row;
   };
 
   const row = (table: string, index: number): Row => {
@@ -254,7 +292,7 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
     switch (table) {
       case 'account': {
         const name = companyName(random);
-        return {
+        const row: Row = {
           accountid: idOf('account', index),
           name,
           accountnumber: `ACC-${String(index + 1).padStart(7, '0')}`,
@@ -268,9 +306,9 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
           description: null,
           new_synctomkto: syncFlag(random),
           transactioncurrencyid: CURRENCY,
-          ...systemColumns(table, index, random, true),
-          ...state(random, 0.05),
         };
+        addSystemColumns(row, table, index, random, true);
+        return addState(row, random, 0.05);
       }
       case 'contact': {
         const [first, last] = personName(random);
@@ -280,8 +318,8 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
         if (parent === null && index > largeTotal && hash32(seed, 'contact-parent', index) % 3 === 0) {
           parent = lookup('contact', hash32(seed, 'contact-parent-contact', index) % index);
         }
-        const email = `${first}.${last}.${index}`.toLowerCase().normalize('NFD').replace(/[^a-z0-9.]/g, '');
-        return {
+        const email = `${emailPart(first)}.${emailPart(last)}.${index}`;
+        const row: Row = {
           contactid: idOf('contact', index),
           firstname: first,
           lastname: last,
@@ -296,16 +334,16 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
           new_creditlimit: random.chance(0.5) ? 1000 * (1 + random.int(100)) : null,
           new_riskscore: random.int(101),
           transactioncurrencyid: CURRENCY,
-          ...systemColumns(table, index, random, true),
-          ...state(random, 0.03),
         };
+        addSystemColumns(row, table, index, random, true);
+        return addState(row, random, 0.03);
       }
       case 'lead': {
         const [first, last] = personName(random);
         const company = companyName(random);
         const stateCode = random.chance(0.8) ? 0 : random.chance(0.5) ? 1 : 2;
-        const email = `${first}.${last}.l${index}`.toLowerCase().normalize('NFD').replace(/[^a-z0-9.]/g, '');
-        return {
+        const email = `${emailPart(first)}.${emailPart(last)}.l${index}`;
+        const row: Row = {
           leadid: idOf('lead', index),
           firstname: first,
           lastname: last,
@@ -317,35 +355,46 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
           leadsourcecode: random.pick(LEAD_SOURCES).value,
           description: null,
           new_synctomkto: syncFlag(random),
-          ...systemColumns(table, index, random, true),
-          statecode: stateCode,
-          statuscode: stateCode === 0 ? 1 + random.int(2) : stateCode === 1 ? 3 : 4 + random.int(4),
         };
+        addSystemColumns(row, table, index, random, true);
+        row.statecode = stateCode;
+        row.statuscode = stateCode === 0 ? 1 + random.int(2) : stateCode === 1 ? 3 : 4 + random.int(4);
+        return row;
       }
       case 'systemuser': {
         const [first, last] = userName(index, random);
         const email = index === 0 ? 'crm-sync@simulated.example' : `${first}.${last}.${index}`.toLowerCase().normalize('NFD').replace(/[^a-z0-9.]/g, '') + '@simulated.example';
-        return {
-          systemuserid: idOf('systemuser', index),
-          firstname: first,
-          lastname: last,
-          fullname: `${first} ${last}`,
-          internalemailaddress: email,
-          title: index === 0 ? 'Application user' : index === 1 ? 'System Administrator' : 'Sales Representative',
-          isdisabled: index >= 2 && index % 13 === 12,
-          applicationid: index === 0 ? syncClientId : null,
-          ...systemColumns(table, index, random, false),
-        };
+        return addSystemColumns(
+          {
+            systemuserid: idOf('systemuser', index),
+            firstname: first,
+            lastname: last,
+            fullname: `${first} ${last}`,
+            internalemailaddress: email,
+            title: index === 0 ? 'Application user' : index === 1 ? 'System Administrator' : 'Sales Representative',
+            isdisabled: index >= 2 && index % 13 === 12,
+            applicationid: index === 0 ? syncClientId : null,
+          },
+          table,
+          index,
+          random,
+          false,
+        );
       }
       case 'team':
-        return {
-          teamid: idOf('team', index),
-          name: teamName(index),
-          teamtype: index === 0 ? 0 : random.chance(0.7) ? 0 : 1,
-          isdefault: index === 0,
-          description: null,
-          ...systemColumns(table, index, random, false),
-        };
+        return addSystemColumns(
+          {
+            teamid: idOf('team', index),
+            name: teamName(index),
+            teamtype: index === 0 ? 0 : random.chance(0.7) ? 0 : 1,
+            isdefault: index === 0,
+            description: null,
+          },
+          table,
+          index,
+          random,
+          false,
+        );
       case 'opportunity': {
         const name = primaryName('opportunity', index);
         // Advance past the draws primaryName made so the rest of the row differs from its name.
@@ -355,7 +404,7 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
         random.next();
         const toContact = counts.contact > 0 && (counts.account === 0 || random.chance(0.1));
         const stateCode = random.chance(0.7) ? 0 : random.chance(0.5) ? 1 : 2;
-        return {
+        const row: Row = {
           opportunityid: idOf('opportunity', index),
           name,
           customerid: toContact ? lookup('contact', random.int(counts.contact)) : counts.account > 0 ? lookup('account', random.int(counts.account)) : null,
@@ -365,22 +414,24 @@ export function createDataset(options: DatasetOptions = {}): Dataset {
           description: null,
           new_synctomkto: syncFlag(random),
           transactioncurrencyid: CURRENCY,
-          ...systemColumns(table, index, random, true),
-          statecode: stateCode,
-          statuscode: stateCode === 0 ? 1 + random.int(2) : stateCode === 1 ? 3 : 4 + random.int(2),
         };
+        addSystemColumns(row, table, index, random, true);
+        row.statecode = stateCode;
+        row.statuscode = stateCode === 0 ? 1 + random.int(2) : stateCode === 1 ? 3 : 4 + random.int(2);
+        return row;
       }
-      case 'new_membership':
-        return {
+      case 'new_membership': {
+        const row: Row = {
           new_membershipid: idOf('new_membership', index),
           new_name: primaryName('new_membership', index),
           new_contactid: counts.contact > 0 ? lookup('contact', hash32(seed, 'membership-contact', index) % counts.contact) : null,
           new_level: random.pick(MEMBERSHIP_LEVELS).value,
           new_startdate: iso(epoch - random.int(1000) * DAY).slice(0, 10) + 'T00:00:00Z',
           new_points: random.int(100_000),
-          ...systemColumns(table, index, random, true),
-          ...state(random, 0.1),
         };
+        addSystemColumns(row, table, index, random, true);
+        return addState(row, random, 0.1);
+      }
     }
   };
 

@@ -20,8 +20,17 @@ const MAX_INDEX = 2 ** 48;
  * (Dataverse's default order is by primary key).
  */
 export function rowGuid(seed: number, tableOrdinal: number, index: number): string {
+  return rowGuidPrefix(seed, tableOrdinal) + indexHex(index);
+}
+
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The last 12 hex digits of a generated row id (the index). Hot: every generated row and lookup calls it. */
+export function indexHex(index: number): string {
   if (!Number.isInteger(index) || index < 0 || index >= MAX_INDEX) throw new RangeError(`Row index out of range: ${index}`);
-  return `${rowGuidPrefix(seed, tableOrdinal)}${hex(Math.floor(index / 2 ** 24), 6)}${hex(index % 2 ** 24, 6)}`;
+  const high = Math.floor(index / 2 ** 24);
+  const low = index - high * 2 ** 24;
+  return BYTE_HEX[high >>> 16]! + BYTE_HEX[(high >>> 8) & 255]! + BYTE_HEX[high & 255]! + BYTE_HEX[low >>> 16]! + BYTE_HEX[(low >>> 8) & 255]! + BYTE_HEX[low & 255]!;
 }
 
 /** The row index encoded in a generated id, or undefined if the id was not generated for this table. */
@@ -36,7 +45,8 @@ export function rowIndexFromGuid(guid: string, seed: number, tableOrdinal: numbe
 
 const prefixCache = new Map<string, string>();
 
-function rowGuidPrefix(seed: number, tableOrdinal: number): string {
+/** The part of a generated row id shared by every row of a table (seed and table). */
+export function rowGuidPrefix(seed: number, tableOrdinal: number): string {
   const key = `${seed}:${tableOrdinal}`;
   let prefix = prefixCache.get(key);
   if (prefix === undefined) {

@@ -41,7 +41,7 @@ export interface ServiceProtection {
   update(input: LimitsInput): LimitSettings;
   /** Admits a request or returns the 429 error to send. */
   admit(userId: string): Admission | ODataError;
-  /** The x-ms-ratelimit-* headers for a user. */
+  /** The x-ms-ratelimit-* headers for a user; none while the limits are disabled (an org under no pressure). */
   headers(userId: string): Record<string, string>;
   executionMs(usage: { rows: number; writes: number }): number;
   reset(): void;
@@ -136,7 +136,9 @@ export function createServiceProtection(clock: Clock, initial: LimitsInput = {})
       window.concurrent += 1;
       return { release };
     },
-    headers: (userId) => {
+    headers: (userId): Record<string, string> => {
+      // Disabled limits model a service with no pressure: no hints a client could pace itself by.
+      if (!settings.enabled) return {};
       const window = windowOf(userId);
       return {
         'x-ms-ratelimit-burst-remaining-xrm-requests': String(Math.max(0, settings.maxRequests - window.requests.length)),

@@ -175,9 +175,12 @@ export function createOrg(options: OrgOptions): Org {
   const rowAt = (table: string, position: number): StoredRow | undefined => {
     const state = stateOf(table);
     if (position < state.baseCount) {
-      const id = dataset.idOf(table, position);
-      const entry = state.overlay.get(id);
-      if (entry) return entry.row ? { id, row: entry.row, version: entry.version, position } : undefined;
+      // Most reads happen with no or few changes: only look the id up when the overlay holds rows.
+      if (state.overlay.size > 0) {
+        const id = dataset.idOf(table, position);
+        const entry = state.overlay.get(id);
+        if (entry) return entry.row ? { id, row: entry.row, version: entry.version, position } : undefined;
+      }
       return baseStored(state, position);
     }
     const id = state.inserted[position - state.baseCount];

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createSimulator } from './simulator.js';
 import type { Simulator, SimulatorOptions } from './simulator.js';
 import type { SimulatorControl } from './control.js';
+import { responseBody } from './webapi/http.js';
 
 export interface ServerOptions extends SimulatorOptions {
   /** Default 0: any free port. */
@@ -47,7 +48,9 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
-  const body = Buffer.from(await response.arrayBuffer());
+  // Bodies the simulator built itself are written as they are (no Fetch body stream, no extra copies).
+  const own = responseBody(response);
+  const body = own === undefined ? Buffer.from(await response.arrayBuffer()) : typeof own === 'string' ? Buffer.from(own, 'utf8') : own;
   if (response.status !== 204 && response.status !== 304) headers['content-length'] = String(body.length);
   res.writeHead(response.status, headers);
   res.end(response.status === 204 || response.status === 304 ? undefined : body);

@@ -15,6 +15,20 @@ describe('service protection limits', () => {
     expect(second.headers.get('x-ms-ratelimit-time-remaining-xrm-requests')).toBe('1,199.99');
   });
 
+  it('sends no rate-limit headers while the limits are disabled, and sends them again once enabled', async () => {
+    const org = await startOrg({ limits: { enabled: false } });
+    const names = (response: Response): string[] => [...response.headers.keys()].filter((name) => name.startsWith('x-ms-ratelimit'));
+    for (const path of ['WhoAmI', 'contacts?$select=fullname&$top=5', 'accounts(00000000-0000-4000-8000-000000000001)']) {
+      const response = await org.api(path);
+      expect(names(response)).toEqual([]);
+    }
+    org.server.control.setLimits({ enabled: true });
+    const enabled = await org.api('WhoAmI');
+    expect(names(enabled).sort()).toEqual(['x-ms-ratelimit-burst-remaining-xrm-requests', 'x-ms-ratelimit-time-remaining-xrm-requests']);
+    org.server.control.setLimits({ enabled: false });
+    expect(names(await org.api('WhoAmI'))).toEqual([]);
+  });
+
   it('enforces the request count after it is exceeded, per user, with 0x80072322 and Retry-After; the window slides', async () => {
     const clock = createClock({ start: '2025-05-01T00:00:00Z', manual: true });
     const org = await startOrg({ clock, limits: { maxRequests: 5 } });

@@ -101,6 +101,46 @@ describe('entity set queries', () => {
     expect(((await syntax.json()) as { error: { code: string } }).error.code).toBe('0x0');
   });
 
+  it('seeks to a primary-key range (ge/gt/le/lt/eq with $orderby=<key> asc and $top) instead of scanning from row 0, with the same rows as a scan', async () => {
+    const { api, server } = await startOrg({ contacts: 20_000, largeAccounts: [] });
+    const { org, dataset } = server.simulator;
+    const id = (i: number): string => dataset.idOf('contact', i);
+    // Rows created at run time come after the generated ones, whatever their ids: one sorts before every generated id, one after.
+    server.control.insertRow('contact', { lastname: 'Before' }, { id: '00000000-0000-4000-8000-000000000001' });
+    server.control.insertRow('contact', { lastname: 'After' }, { id: `${id(0).slice(0, 24)}ffffffffffff` });
+    server.control.deleteRow('contact', id(15_005));
+    const all: string[] = [];
+    let next: string | undefined = 'contacts?$select=contactid';
+    while (next) {
+      const body = await json(await api(next.replace(/^.*\/api\/data\/v9\.2\//, ''), { headers: { Prefer: 'odata.maxpagesize=5000' } }));
+      all.push(...body.value!.map((row) => String(row.contactid)));
+      next = body['@odata.nextLink'] as string | undefined;
+    }
+    expect(all).toHaveLength(20_001);
+    let visited = 0;
+    const rowAt = org.rowAt;
+    org.rowAt = (table, position) => {
+      visited++;
+      return rowAt(table, position);
+    };
+    const cases: Array<{ filter: string; keep: (key: string) => boolean; top: number }> = [
+      { filter: `contactid ge ${id(15_000)} and contactid le ${id(15_009)}`, keep: (k) => k >= id(15_000) && k <= id(15_009), top: 10 },
+      { filter: `contactid gt ${id(19_990)}`, keep: (k) => k > id(19_990), top: 50 },
+      { filter: `contactid lt ${id(3)} and contactid ne ${id(1)}`, keep: (k) => k < id(3) && k !== id(1), top: 50 },
+      { filter: `${id(12_345).toUpperCase()} le contactid and contactid le ${id(12_347)}`, keep: (k) => k >= id(12_345) && k <= id(12_347), top: 5 },
+      { filter: `contactid eq ${id(7_777)}`, keep: (k) => k === id(7_777), top: 5 },
+      { filter: `contactid ge ${id(2_000)} and contactid le ${id(1_000)}`, keep: () => false, top: 5 },
+    ];
+    for (const { filter, keep, top } of cases) {
+      visited = 0;
+      const body = await json(await api(`contacts?$select=contactid&$filter=${filter}&$orderby=contactid asc&$top=${top}`));
+      expect(body.value!.map((row) => row.contactid), filter).toEqual(all.filter(keep).slice(0, top));
+      // The range and the two created rows, not 20,000 rows.
+      expect(visited, filter).toBeLessThan(top + 5);
+    }
+    org.rowAt = rowAt;
+  });
+
   it('orders by $orderby and pages ordered results without repeats', async () => {
     const { api } = await startOrg();
     const all: string[] = [];

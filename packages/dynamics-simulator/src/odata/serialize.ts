@@ -101,3 +101,98 @@ export function serializeRow(context: SerializeContext, table: TableDefinition, 
   }
   return out;
 }
+
+// Characters JSON.stringify escapes (quote, backslash, control characters) or checks (surrogates).
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON text; most need no escapes, and a regular expression test is about twice as fast as JSON.stringify. */
+function jsonString(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
+}
+
+/** A value as JSON text, exactly as JSON.stringify writes it inside an object. */
+function jsonValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return jsonString(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    default:
+      return value === null || value === undefined ? 'null' : (JSON.stringify(value) ?? 'null');
+  }
+}
+
+interface ColumnWriter {
+  column: ColumnDefinition;
+  logicalName: string;
+  lookup: boolean;
+  readable: boolean;
+  /** `,"name":` and the annotation keys, precomputed once per page. */
+  key: string;
+  formattedKey: string;
+  navigationKey: string;
+  lookupNameKey: string;
+}
+
+/**
+ * Serialises rows straight to JSON text: the same text as `JSON.stringify(serializeRow(...))`, without
+ * building an object per row. Keys, field-security checks and annotation choices are worked out once
+ * for all the rows of a page.
+ */
+export function createRowSerializer(context: SerializeContext, table: TableDefinition, columns: ColumnDefinition[]): (stored: StoredRow) => string {
+  const { org, userId, preferences } = context;
+  const annotated = preferences.annotations.length > 0;
+  const wantsFormatted = annotated && wantsAnnotation(preferences, FORMATTED);
+  const wantsLookupName = annotated && wantsAnnotation(preferences, LOOKUP_LOGICAL_NAME);
+  const wantsNavigation = annotated && wantsAnnotation(preferences, NAVIGATION_PROPERTY);
+  const writers: ColumnWriter[] = [];
+  const seen = new Set<string>();
+  for (const column of columns) {
+    const name = propertyName(column);
+    // A column selected twice is one property (an object keeps the first position).
+    if (seen.has(name)) continue;
+    seen.add(name);
+    writers.push({
+      column,
+      logicalName: column.logicalName,
+      lookup: isLookup(column),
+      readable: !column.isSecured || org.fieldPermission(userId, table.logicalName, column).canRead,
+      key: `,${JSON.stringify(name)}:`,
+      formattedKey: `,${JSON.stringify(`${name}@${FORMATTED}`)}:`,
+      navigationKey: `,${JSON.stringify(`${name}@${NAVIGATION_PROPERTY}`)}:`,
+      lookupNameKey: `,${JSON.stringify(`${name}@${LOOKUP_LOGICAL_NAME}`)}:`,
+    });
+  }
+  return (stored) => {
+    const row = stored.row;
+    // W/"<version>": the version is an integer, so the only escapes are the quotes.
+    let out = `{"@odata.etag":"W/\\"${stored.version}\\""`;
+    for (const writer of writers) {
+      const raw = writer.readable ? row[writer.logicalName] : null;
+      const value = raw === undefined ? null : raw;
+      if (writer.lookup) {
+        if (isLookupValue(value)) {
+          if (wantsFormatted) {
+            const formatted = formatValue(org, writer.column, value);
+            if (formatted !== undefined) out += writer.formattedKey + jsonString(formatted);
+          }
+          if (wantsNavigation) out += writer.navigationKey + jsonString(writer.column.navigation?.[value.table] ?? writer.logicalName);
+          if (wantsLookupName) out += writer.lookupNameKey + jsonString(value.table);
+          out += writer.key + jsonString(value.id);
+        } else {
+          out += `${writer.key}null`;
+        }
+        continue;
+      }
+      if (wantsFormatted) {
+        const formatted = formatValue(org, writer.column, value);
+        if (formatted !== undefined) out += writer.formattedKey + jsonString(formatted);
+      }
+      out += writer.key + jsonValue(value);
+    }
+    return `${out}}`;
+  };
+}

@@ -1,16 +1,16 @@
 import { errors } from '../odata/errors.js';
 import { checkFilter, evaluateFilter, parseFilter } from '../odata/filter.js';
-import type { FilterExpr } from '../odata/filter.js';
+import type { CompareOp, FilterExpr } from '../odata/filter.js';
 import { decodeSkipToken, encodeSkipToken } from '../odata/paging.js';
 import type { PagingState } from '../odata/paging.js';
 import { wantsAnnotation } from '../odata/prefer.js';
-import { outputColumns, serializeRow } from '../odata/serialize.js';
+import { createRowSerializer, outputColumns } from '../odata/serialize.js';
 import { valueOfColumn } from '../org.js';
 import type { StoredRow } from '../org.js';
 import { edmType, isLookup, propertyName } from '../schema.js';
 import type { ColumnDefinition, TableDefinition } from '../schema.js';
 import type { WebApiContext } from './context.js';
-import { jsonResponse } from './http.js';
+import { jsonTextResponse, Utf8Writer } from './http.js';
 
 export const MAX_PAGE_SIZE = 5000;
 export const COUNT_LIMIT = 5000;
@@ -207,6 +207,78 @@ function compareKeys(a: SortKey, b: SortKey, orderby: QueryOptions['orderby']): 
   return 0;
 }
 
+/** Positions `[start, end)` of a table to visit, in natural order. */
+type PositionRange = readonly [number, number];
+
+const FLIPPED: Record<CompareOp, CompareOp> = { eq: 'eq', ne: 'ne', gt: 'lt', ge: 'le', lt: 'gt', le: 'ge' };
+
+/** The `<primary key> <op> <guid>` comparisons ANDed at the top of a filter (property on the left). */
+function keyBounds(filter: FilterExpr | null, primaryKey: string, into: Array<{ op: CompareOp; id: string }> = []): Array<{ op: CompareOp; id: string }> {
+  if (filter === null) return into;
+  if (filter.kind === 'logical' && filter.op === 'and') {
+    keyBounds(filter.left, primaryKey, into);
+    keyBounds(filter.right, primaryKey, into);
+  } else if (filter.kind === 'compare') {
+    const { left, right, op } = filter;
+    if (left.kind === 'property' && left.path === primaryKey && right.kind === 'literal' && right.type === 'guid') into.push({ op, id: String(right.value) });
+    else if (right.kind === 'property' && right.path === primaryKey && left.kind === 'literal' && left.type === 'guid') into.push({ op: FLIPPED[op], id: String(left.value) });
+  }
+  return into;
+}
+
+/**
+ * Where a natural-order scan must look. Generated rows sit at positions 0..n-1 with ids that sort like
+ * their positions, and rows created at run time follow them; so a filter that bounds the primary key
+ * (`<key> ge <guid>`, `gt`, `le`, `lt`, `eq`, ANDed with anything) narrows the generated part to a
+ * range found by binary search, instead of a scan from row 0. Rows created at run time are always
+ * scanned. Every visited row is still tested against the whole filter.
+ */
+function scanRanges(context: WebApiContext, table: TableDefinition, filter: FilterExpr | null): PositionRange[] {
+  const { org } = context;
+  const name = table.logicalName;
+  const size = org.size(name);
+  const generated = Math.min(size, (org.dataset.counts as Record<string, number>)[name] ?? 0);
+  let low = 0;
+  let high = generated;
+  const bounds = keyBounds(filter, table.primaryIdAttribute);
+  if (bounds.length > 0) {
+    // First generated position whose id is above (or at least) `id`.
+    const firstAfter = (id: string, inclusive: boolean): number => {
+      let lo = 0;
+      let hi = generated;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const midId = org.dataset.idOf(name, mid);
+        if (midId < id || (!inclusive && midId === id)) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    for (const { op, id } of bounds) {
+      if (op === 'ge' || op === 'eq') low = Math.max(low, firstAfter(id, true));
+      if (op === 'gt') low = Math.max(low, firstAfter(id, false));
+      if (op === 'le' || op === 'eq') high = Math.min(high, firstAfter(id, false));
+      if (op === 'lt') high = Math.min(high, firstAfter(id, true));
+    }
+  }
+  return [
+    [low, Math.max(low, high)],
+    [generated, size],
+  ];
+}
+
+/** Visits the rows of the ranges at positions from `from` on, in order, until `visit` returns false. */
+function scan(context: WebApiContext, table: TableDefinition, ranges: PositionRange[], from: number, visit: (stored: StoredRow) => boolean): void {
+  const { org } = context;
+  const name = table.logicalName;
+  for (const [start, end] of ranges) {
+    for (let position = Math.max(start, from); position < end; position++) {
+      const stored = org.rowAt(name, position);
+      if (stored && !visit(stored)) return;
+    }
+  }
+}
+
 /** GET on an entity set: a page of rows, the initial change-tracking read, or a delta read. */
 export function readCollection(context: WebApiContext, table: TableDefinition): Response {
   const options = parseQueryOptions(context, table);
@@ -225,40 +297,55 @@ export function readCollection(context: WebApiContext, table: TableDefinition): 
   const pageSize = Math.min(requestedPageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE, remaining);
   const matches = rowMatcher(context, table, options.filter);
   const primaryKey = table.primaryIdAttribute;
-  const rows: StoredRow[] = [];
+  const columns = outputColumns(table, options.select);
+  const writeRow = createRowSerializer({ org, userId: context.userId, preferences: context.preferences }, table, columns);
+  const ranges = scanRanges(context, table, options.filter);
+  const head: Record<string, unknown> = { '@odata.context': contextUrl(context, table, options) };
+  if (options.count) {
+    const total = countMatching(context, table, options.filter, COUNT_LIMIT + 1);
+    head['@odata.count'] = Math.min(total, COUNT_LIMIT);
+    if (wantsAnnotation(context.preferences, 'Microsoft.Dynamics.CRM.totalrecordcount')) {
+      head['@Microsoft.Dynamics.CRM.totalrecordcount'] = Math.min(total, COUNT_LIMIT);
+      head['@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded'] = total > COUNT_LIMIT;
+    }
+  }
+  // Rows are written out as they are found: the page holds bytes, not 5,000 row objects.
+  const page = new PageWriter(head);
+  let first: StoredRow | undefined;
+  let last: StoredRow | undefined;
   let more = false;
   let lastValues: string | undefined;
+  const belowTop = (): boolean => page.rows + served < (top ?? Infinity);
 
   const naturalOrder = options.orderby.length === 0 || (options.orderby.length === 1 && options.orderby[0]!.column.logicalName === primaryKey && !options.orderby[0]!.descending);
   if (naturalOrder) {
-    let position = 0;
+    let from = 0;
     if (paging?.lastId) {
-      const last = org.positionOf(table.logicalName, paging.lastId);
-      if (last === undefined) throw errors.badRequest('The paging cookie is not valid. Request the first page again.', '0x80040203');
-      position = last + 1;
+      const lastPosition = org.positionOf(table.logicalName, paging.lastId);
+      if (lastPosition === undefined) throw errors.badRequest('The paging cookie is not valid. Request the first page again.', '0x80040203');
+      from = lastPosition + 1;
     }
-    const size = org.size(table.logicalName);
-    while (position < size && rows.length < pageSize) {
-      const stored = org.rowAt(table.logicalName, position++);
-      if (stored && matches(stored)) rows.push(stored);
-    }
-    if (rows.length + served < (top ?? Infinity)) {
-      while (position < size) {
-        const stored = org.rowAt(table.logicalName, position++);
-        if (stored && matches(stored)) {
+    if (pageSize > 0) {
+      scan(context, table, ranges, from, (stored) => {
+        if (!matches(stored)) return true;
+        // One matching row beyond a full page: there is a next page.
+        if (page.rows === pageSize) {
           more = true;
-          break;
+          return false;
         }
-      }
+        page.row(writeRow(stored));
+        first ??= stored;
+        last = stored;
+        return page.rows < pageSize || belowTop();
+      });
     }
   } else {
     // Ordered by other columns: sort the matching rows, resume after the last served key.
     const all: Array<{ stored: StoredRow; key: SortKey }> = [];
-    const size = org.size(table.logicalName);
-    for (let position = 0; position < size; position++) {
-      const stored = org.rowAt(table.logicalName, position);
-      if (stored && matches(stored)) all.push({ stored, key: sortKey(stored, options.orderby) });
-    }
+    scan(context, table, ranges, 0, (stored) => {
+      if (matches(stored)) all.push({ stored, key: sortKey(stored, options.orderby) });
+      return true;
+    });
     const compare = (a: { stored: StoredRow; key: SortKey }, b: { stored: StoredRow; key: SortKey }) =>
       compareKeys(a.key, b.key, options.orderby) || a.stored.position - b.stored.position;
     all.sort(compare);
@@ -269,39 +356,51 @@ export function readCollection(context: WebApiContext, table: TableDefinition): 
       start = all.findIndex((entry) => compare(entry, { stored: { position: lastPosition } as StoredRow, key: lastKey }) > 0);
       if (start < 0) start = all.length;
     }
-    rows.push(...all.slice(start, start + pageSize).map((entry) => entry.stored));
-    more = start + pageSize < all.length && rows.length + served < (top ?? Infinity);
-    const last = rows.at(-1);
+    const selected = all.slice(start, start + pageSize).map((entry) => entry.stored);
+    for (const stored of selected) page.row(writeRow(stored));
+    first = selected[0];
+    last = selected.at(-1);
+    more = start + pageSize < all.length && belowTop();
     if (last) lastValues = JSON.stringify(sortKey(last, options.orderby));
   }
 
-  context.usage.rows += rows.length;
-  const columns = outputColumns(table, options.select);
-  const serializeContext = { org, userId: context.userId, preferences: context.preferences };
-  const body: Record<string, unknown> = { '@odata.context': contextUrl(context, table, options) };
-  if (options.count) {
-    const total = countMatching(context, table, options.filter, COUNT_LIMIT + 1);
-    body['@odata.count'] = Math.min(total, COUNT_LIMIT);
-    if (wantsAnnotation(context.preferences, 'Microsoft.Dynamics.CRM.totalrecordcount')) {
-      body['@Microsoft.Dynamics.CRM.totalrecordcount'] = Math.min(total, COUNT_LIMIT);
-      body['@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded'] = total > COUNT_LIMIT;
-    }
-  }
-  body.value = rows.map((stored) => serializeRow(serializeContext, table, stored, columns));
+  context.usage.rows += page.rows;
+  const tail: Record<string, unknown> = {};
   const deltaToken = paging?.deltaToken ?? (tracking && table.changeTrackingEnabled ? formatDeltaToken(org.currentVersion(), org.clock.now()) : undefined);
-  if (more) {
-    const first = rows[0];
-    const last = rows.at(-1)!;
+  if (more && last) {
     const state: PagingState = { page: (paging?.page ?? 1) + 1, lastId: last.id, tracking };
     if (first) state.firstId = first.id;
-    if (top !== null) state.served = served + rows.length;
+    if (top !== null) state.served = served + page.rows;
     if (lastValues !== undefined) state.lastValues = lastValues;
     if (tracking && deltaToken !== undefined) state.deltaToken = deltaToken;
-    body['@odata.nextLink'] = linkWith(context, table, ['$skiptoken'], [`$skiptoken=${encodeURIComponent(encodeSkipToken(state, primaryKey))}`]);
+    tail['@odata.nextLink'] = linkWith(context, table, ['$skiptoken'], [`$skiptoken=${encodeURIComponent(encodeSkipToken(state, primaryKey))}`]);
   } else if (tracking && deltaToken !== undefined) {
-    body['@odata.deltaLink'] = linkWith(context, table, ['$skiptoken', '$deltatoken'], [`$deltatoken=${encodeURIComponent(deltaToken).replace(/!/g, '%21')}`]);
+    tail['@odata.deltaLink'] = linkWith(context, table, ['$skiptoken', '$deltatoken'], [`$deltatoken=${encodeURIComponent(deltaToken).replace(/!/g, '%21')}`]);
   }
-  return jsonResponse(200, body, preferenceApplied(context, tracking && table.changeTrackingEnabled));
+  return jsonTextResponse(200, page.finish(tail), preferenceApplied(context, tracking && table.changeTrackingEnabled));
+}
+
+/**
+ * A collection body, `{...head,"value":[...rows],...tail}`, as UTF-8 bytes: the same text as
+ * JSON.stringify of the body object, written without one. Rows are JSON texts appended one by one.
+ */
+class PageWriter {
+  private readonly out = new Utf8Writer();
+  rows = 0;
+
+  constructor(head: Record<string, unknown>) {
+    this.out.write(`${JSON.stringify(head).slice(0, -1)},"value":[`);
+  }
+
+  row(json: string): void {
+    this.out.write(this.rows++ === 0 ? json : `,${json}`);
+  }
+
+  finish(tail: Record<string, unknown>): Uint8Array {
+    const after = JSON.stringify(tail);
+    this.out.write(after === '{}' ? ']}' : `],${after.slice(1)}`);
+    return this.out.bytes();
+  }
 }
 
 export function preferenceApplied(context: WebApiContext, tracking: boolean): Record<string, string> {
@@ -313,14 +412,13 @@ export function preferenceApplied(context: WebApiContext, tracking: boolean): Re
 }
 
 export function countMatching(context: WebApiContext, table: TableDefinition, filter: FilterExpr | null, stopAt: number): number {
-  const { org } = context;
   const matches = rowMatcher(context, table, filter);
   let total = 0;
-  const size = org.size(table.logicalName);
-  for (let position = 0; position < size && total < stopAt; position++) {
-    const stored = org.rowAt(table.logicalName, position);
-    if (stored && matches(stored)) total++;
-  }
+  if (stopAt <= 0) return 0;
+  scan(context, table, scanRanges(context, table, filter), 0, (stored) => {
+    if (matches(stored)) total++;
+    return total < stopAt;
+  });
   return total;
 }
 
@@ -358,22 +456,22 @@ function readDelta(context: WebApiContext, table: TableDefinition, options: Quer
   context.usage.rows += page.length;
 
   const columns = outputColumns(table, options.select);
-  const serializeContext = { org, userId: context.userId, preferences: context.preferences };
-  const value = page.map((item) =>
-    item.phase === 'changed'
-      ? serializeRow(serializeContext, table, item.stored, columns)
-      : { '@odata.context': `${context.serviceRoot}$metadata#${table.entitySetName}/$deletedEntity`, id: item.id, reason: 'deleted' },
-  );
-  const body: Record<string, unknown> = { '@odata.context': contextUrl(context, table, options, '/$delta'), value };
+  const writeRow = createRowSerializer({ org, userId: context.userId, preferences: context.preferences }, table, columns);
+  const deletedContext = JSON.stringify(`${context.serviceRoot}$metadata#${table.entitySetName}/$deletedEntity`);
+  const out = new PageWriter({ '@odata.context': contextUrl(context, table, options, '/$delta') });
+  for (const item of page) {
+    out.row(item.phase === 'changed' ? writeRow(item.stored) : `{"@odata.context":${deletedContext},"id":${JSON.stringify(item.id)},"reason":"deleted"}`);
+  }
+  const tail: Record<string, unknown> = {};
   const last = page.at(-1);
   if (last && start + pageSize < items.length) {
     const state: PagingState = { page: (paging?.page ?? 1) + 1, tracking: true, phase: last.phase, lastVersion: last.version, upTo };
-    body['@odata.nextLink'] = linkWith(context, table, ['$skiptoken'], [`$skiptoken=${encodeURIComponent(encodeSkipToken(state, table.primaryIdAttribute))}`]);
+    tail['@odata.nextLink'] = linkWith(context, table, ['$skiptoken'], [`$skiptoken=${encodeURIComponent(encodeSkipToken(state, table.primaryIdAttribute))}`]);
   } else {
     const next = formatDeltaToken(upTo, org.clock.now());
-    body['@odata.deltaLink'] = linkWith(context, table, ['$skiptoken', '$deltatoken'], [`$deltatoken=${encodeURIComponent(next).replace(/!/g, '%21')}`]);
+    tail['@odata.deltaLink'] = linkWith(context, table, ['$skiptoken', '$deltatoken'], [`$deltatoken=${encodeURIComponent(next).replace(/!/g, '%21')}`]);
   }
-  return jsonResponse(200, body, preferenceApplied(context, context.preferences.trackChanges));
+  return jsonTextResponse(200, out.finish(tail), preferenceApplied(context, context.preferences.trackChanges));
 }
 
 /** GET <set>/$count: a plain-text number (capped like @odata.count), or the number of changes since a delta token. */
