@@ -43,9 +43,11 @@ export function createRunner(options: {
   store: SyncStore;
   entities?: readonly BenchEntity[];
   adapter?: Partial<DynamicsAdapterOptions>;
+  /** An adapter to go on with (its metadata cache and its view of the service's limits), as one long-running runner does; `adapter` is then ignored. */
+  reuse?: CrmAdapter;
   onEvent?: (event: SyncEvent) => void;
 }): Runner {
-  const adapter = simulatorAdapter(options.url, options.adapter);
+  const adapter = options.reuse ?? simulatorAdapter(options.url, options.adapter);
   const engine = createSyncEngine({
     adapter,
     store: options.store,
