@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '@crm-sync/memory-store';
 import { loadConfig, secretValues } from '../src/config/load.js';
+import { tightenHeap } from '../src/heap.js';
 import { toCsv } from '../src/http/csv.js';
 import { isLoopback } from '../src/http/auth.js';
 import { latestEntries } from '../src/http/tail.js';
@@ -147,5 +148,13 @@ describe('HTTP helpers', () => {
     const leads = await latestEntries((o) => store.listActivities({ entity: 'lead', ...o }), 3);
     expect(leads.map((a) => a.recordId)).toEqual(['r2997', 'r2994', 'r2991']);
     expect(await latestEntries((o) => store.listActivities({ entity: 'account', ...o }), 3)).toEqual([]);
+  });
+});
+
+describe('heap growth', () => {
+  it('is tightened unless the node options set it, which then win', () => {
+    expect(tightenHeap(['--heap-growing-percent=50'], '')).toBe(false);
+    expect(tightenHeap([], '--max-old-space-size=512 --heap_growing_percent=10')).toBe(false);
+    expect(tightenHeap(['--enable-source-maps'], '--max-old-space-size=512')).toBe(true);
   });
 });
