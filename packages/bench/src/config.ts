@@ -4,6 +4,11 @@
  * of runs each median is taken over; `CRM_SYNC_BENCH_ONLY=pull,copy,tables,limits` picks suites.
  */
 export const quick = process.env.CRM_SYNC_BENCH_QUICK === '1';
+/**
+ * Items 7 and 8 with the simulator holding each answer for its execution time, as the real service
+ * takes (`limits.holdAnswers`): a what-if run, written to results/partial.json only.
+ */
+export const holdAnswers = process.env.CRM_SYNC_BENCH_HOLD_ANSWERS === '1';
 
 const full = {
   runs: 3,

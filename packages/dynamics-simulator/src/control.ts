@@ -244,6 +244,7 @@ const limitsSchema = z
     maxExecutionMs: z.number().nonnegative(),
     maxConcurrent: z.number().int().positive(),
     cost: z.object({ baseMs: z.number().nonnegative(), perRowMs: z.number().nonnegative(), perWriteMs: z.number().nonnegative() }).partial(),
+    holdAnswers: z.boolean(),
   })
   .partial();
 const faultsSchema = z.object({

@@ -11,6 +11,12 @@ export interface LimitSettings {
   maxConcurrent: number;
   /** Simulated execution time per request: baseMs + perRowMs × rows returned + perWriteMs × rows written. */
   cost: { baseMs: number; perRowMs: number; perWriteMs: number };
+  /**
+   * Each answer waits out its simulated execution time (in real ms: divided by the clock scale), as
+   * the real service takes that long to run a request; a request waiting holds its concurrency slot.
+   * Off by default: answers come as fast as they are computed and tests stay fast.
+   */
+  holdAnswers: boolean;
 }
 
 export const DEFAULT_LIMITS: LimitSettings = {
@@ -20,6 +26,7 @@ export const DEFAULT_LIMITS: LimitSettings = {
   maxExecutionMs: 1_200_000,
   maxConcurrent: 52,
   cost: { baseMs: 10, perRowMs: 0.4, perWriteMs: 25 },
+  holdAnswers: false,
 };
 
 export type LimitsInput = Partial<Omit<LimitSettings, 'cost'>> & { cost?: Partial<LimitSettings['cost']> };

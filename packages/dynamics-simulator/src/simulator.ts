@@ -180,6 +180,8 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       return response;
     }
     const usage = { rows: 0, writes: 0, operations: 1 };
+    const startedAt = performance.now();
+    const charge = (): number => limits.executionMs(usage) + limits.settings().cost.baseMs * (usage.operations - 1);
     let status = 0;
     let fault: FaultRule | undefined;
     try {
@@ -214,6 +216,11 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
         const text = await response.text();
         response = new Response(faults.corrupt(fault, text), { status: response.status, headers: response.headers });
       }
+      const { enabled, holdAnswers } = limits.settings();
+      if (enabled && holdAnswers) {
+        const wait = charge() / clock.scale - (performance.now() - startedAt);
+        if (wait > 0) await sleep(wait);
+      }
       for (const [name, value] of Object.entries(limits.headers(userId))) response.headers.set(name, value);
       status = response.status;
       return response;
@@ -223,7 +230,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       response.headers.set('x-simulator-error', String((error as Error).message).slice(0, 200));
       return response;
     } finally {
-      const executionMs = limits.executionMs(usage) + limits.settings().cost.baseMs * (usage.operations - 1);
+      const executionMs = charge();
       admission.release(executionMs);
       record({ method, url: request.url, status: status || 0, userId, fault: fault?.kind ?? null, executionMs, rows: usage.rows });
     }

@@ -72,6 +72,16 @@ describe('service protection limits', () => {
     expect(log[0]).toMatchObject({ rows: 50, executionMs: 500 });
   });
 
+  it('holds each answer for its execution time (divided by the clock scale) when asked, and a held request keeps its concurrency slot', async () => {
+    // 10 ms + 50 rows × 4 ms = 210 simulated ms; at scale 2, 105 real ms.
+    const org = await startOrg({ clock: { scale: 2 }, limits: { holdAnswers: true, maxConcurrent: 1, cost: { baseMs: 10, perRowMs: 4, perWriteMs: 0 } } });
+    const started = performance.now();
+    const [held, refused] = await Promise.all([org.api('contacts?$select=fullname&$top=50'), org.api('WhoAmI')]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(100);
+    expect(held.status).toBe(200);
+    expect(refused.status).toBe(429);
+  });
+
   it('rejects concurrent requests above the limit at once with 0x80072326', async () => {
     const org = await startOrg({ limits: { maxConcurrent: 2 }, faults: { rules: [{ kind: 'slow', rate: 1, delayMs: 400 }] } });
     const responses = await Promise.all([org.api('WhoAmI'), org.api('WhoAmI'), org.api('WhoAmI')]);

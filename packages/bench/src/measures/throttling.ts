@@ -94,7 +94,7 @@ export async function measureThrottling(options: { sim: SimulatorProcess; runs: 
         label: `Initial load of ${contacts.toLocaleString('en-US')} contacts (memory store) with limits on`, unit: 'records/s',
         reference: { label: 'ceiling the limits allow', unit: 'records/s' }, target: '≥ 0.8 of the ceiling',
         runs: fractions, met: ({ ratio }) => ratio >= 0.8,
-        note: `limits: ${windowText}; page cost ${limits.cost.baseMs} ms + ${limits.cost.perRowMs} ms/row; clock scale ${options.clockScale}`,
+        note: `limits: ${windowText}; page cost ${limits.cost.baseMs} ms + ${limits.cost.perRowMs} ms/row; clock scale ${options.clockScale}; answers ${limits.holdAnswers ? 'held for their execution time' : 'as fast as computed'}`,
       }),
       makeFigure({
         key: 'throttling.share-429', item: 7, label: 'Same load: requests answered 429', unit: 'requests',
