@@ -6,6 +6,7 @@ import type {
   LocalRecord,
   Page,
   QuarantineEntry,
+  RecordWrite,
   StoreBatch,
   SyncStore,
 } from '@crm-sync/core';
@@ -58,6 +59,17 @@ function pageOf<T>(items: T[], limit: number, key: (item: T) => string | number)
 /** JSON for a jsonb parameter; undefined members are dropped, which the SQL reads as "not given". */
 const json = (value: unknown): string => JSON.stringify(value);
 
+/**
+ * A record as the batch statement reads it. A record read from the CRM usually has its base and
+ * fields as one object (nothing local differs yet): it is sent once, flagged, which spares the
+ * runner and PostgreSQL a third of the JSON of an initial load.
+ */
+function slim(record: RecordWrite): RecordWrite | (Omit<RecordWrite, 'base'> & { baseIsFields: true }) {
+  if (record.base === undefined || record.base !== record.fields) return record;
+  const { base: _same, ...rest } = record;
+  return { ...rest, baseIsFields: true };
+}
+
 function unavailable(error: unknown): SyncError {
   const message = error instanceof Error ? error.message : String(error);
   return new SyncError('STORE_UNAVAILABLE', `[postgres-store] ${message}`, { cause: error });
@@ -109,7 +121,7 @@ updated as (
     crm_id      = case when i.e ? 'crmId' then i.e->>'crmId' else r.crm_id end,
     crm_version = case when i.e ? 'crmVersion' then i.e->>'crmVersion' else r.crm_version end,
     fields      = case when i.e ? 'fields' then r.fields || (i.e->'fields') else r.fields end,
-    base        = case when i.e ? 'base' then r.base || (i.e->'base') else r.base end,
+    base        = case when i.e ? 'base' then r.base || (i.e->'base') when i.e ? 'baseIsFields' then r.base || (i.e->'fields') else r.base end,
     pending     = case when i.e ? 'pending' then array(select jsonb_array_elements_text(i.e->'pending')) else r.pending end,
     account_id  = case when i.e ? 'accountId' then i.e->>'accountId' else r.account_id end,
     company     = case when i.e ? 'company' then r.company || (i.e->'company') else r.company end,
@@ -125,7 +137,7 @@ updated as (
 inserted as (
   insert into ${s}.records (${RECORD_COLUMNS})
   select $3, i.id, i.e->>'crmId', i.e->>'crmVersion', 1,
-         coalesce(i.e->'fields', '{}'), coalesce(i.e->'base', '{}'),
+         coalesce(i.e->'fields', '{}'), coalesce(i.e->'base', case when i.e ? 'baseIsFields' then i.e->'fields' end, '{}'),
          coalesce(array(select jsonb_array_elements_text(i.e->'pending')), '{}'),
          i.e->>'accountId', coalesce(i.e->'company', '{}'),
          coalesce((i.e->>'crmDeleted')::boolean, false), coalesce((i.e->>'syncToCrm')::boolean, false),
@@ -251,7 +263,7 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
         // Counts and the ids not written (none, normally), not every id written: 5,000 ids parsed back per page cost the runner CPU.
         const result = await client.query<{ written: string; stale: string[] }>(writeBatchSql, [
           now,
-          json(records),
+          json(records.map(slim)),
           batch.entity,
           batch.checkpoint ?? null,
           batch.checkpoint !== undefined,

@@ -35,6 +35,19 @@ export const recordTests = (ctx: TestContext) => ({
       if (raw) expect((await raw.readRecord('contact', id))?.fields).toEqual({ a: 1, b: 'y', c: null });
     }),
 
+  'commit(records) stores base and fields given as one object (a record read from the CRM) as two values': () =>
+    ctx.withStore(async (store) => {
+      const id = uid();
+      const read = { a: 1, b: 'x' };
+      await store.commit({ entity: 'contact', records: [newRecord(id, { fields: read, base: read })] });
+      const update = { b: 'y' };
+      await store.commit({ entity: 'contact', records: [{ id, expectedRevision: 1, fields: update, base: update }] });
+      await store.commit({ entity: 'contact', records: [{ id, expectedRevision: 2, fields: { a: 2 } }] });
+      const [record] = await store.getRecords('contact', [id]);
+      expect(record?.fields).toEqual({ a: 2, b: 'y' });
+      expect(record?.base).toEqual({ a: 1, b: 'y' });
+    }),
+
   'commit(records) replaces the pending list and the flags when given': () =>
     ctx.withStore(async (store) => {
       const id = uid();
