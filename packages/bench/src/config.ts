@@ -1,5 +1,5 @@
 /**
- * Sizes of the default run (the issue's) and of a quick run (`CRM_SYNC_BENCH_QUICK=1`) for trying
+ * Sizes of the default run (the ones BENCHMARKS.md reports) and of a quick run (`CRM_SYNC_BENCH_QUICK=1`) for trying
  * the suite out; only the default run's figures count. `CRM_SYNC_BENCH_RUNS` changes the number
  * of runs each median is taken over; `CRM_SYNC_BENCH_ONLY=pull,copy,tables,limits` picks suites.
  */

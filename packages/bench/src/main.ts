@@ -1,5 +1,5 @@
 /**
- * `pnpm bench`: every figure of the issue beside its reference, measured in the same run on the
+ * `pnpm bench`: every benchmark figure beside its reference, measured in the same run on the
  * same machine. Medians of several runs and ratios; nothing here fails on a timing. Prints the
  * table, writes results/latest.json and the generated part of the root BENCHMARKS.md.
  */

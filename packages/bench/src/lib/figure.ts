@@ -10,7 +10,7 @@ export interface Run {
 export interface Figure {
   /** Stable key for the JSON, e.g. `initial-sync.memory`. */
   key: string;
-  /** Which numbered item of the issue it answers (1-9). */
+  /** Which numbered item of BENCHMARKS.md it answers (1-9). */
   item: number;
   label: string;
   /** Median over runs. */
@@ -21,9 +21,9 @@ export interface Figure {
   ratio: number;
   /** How the ratio reads: `0.84×` or, for shares, `0.5%`. */
   ratioAs: 'times' | 'percent';
-  /** The target in words, or '' when the issue sets none. */
+  /** The target in words, or '' when there is none. */
   target: string;
-  /** null when the issue sets no target for this figure. */
+  /** null when this figure has no target. */
   met: boolean | null;
   runs: Run[];
   note?: string;
