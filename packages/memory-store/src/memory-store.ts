@@ -305,6 +305,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         if (!isMap(w.fields) || !isMap(w.base) || !isMap(w.company) || !isList(w.pending)) {
           throw invalid(batch, `record ${batch.entity}/${w.id}: fields, base and company must be maps, pending a list`);
         }
+        if (w.companyFromAccount === true && (w.accountId === undefined || w.company !== undefined)) {
+          throw invalid(batch, `record ${batch.entity}/${w.id}: companyFromAccount needs the write's accountId and no company`);
+        }
         const current = t?.records.get(w.id);
         currents.push(current);
         if ((current === undefined ? 0 : current.revision) !== w.expectedRevision) stale.push(w.id);
@@ -377,6 +380,15 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     return r !== undefined && r.crmId === crmId ? r : undefined;
   }
 
+  /** `company` from the stored account with this CRM id (RecordWrite.companyFromAccount); keys of `previous` it lacks become null. */
+  function companyFromAccount(accountId: string | null, previous: FieldMap): FieldMap {
+    const accounts = data.tables.get('account');
+    const account = accountId === null || accounts === undefined ? undefined : byCrmId(accounts, accountId);
+    const cleared = Object.keys(previous);
+    if (cleared.length === 0) return account ? { ...account.fields } : EMPTY_MAP;
+    return { ...Object.fromEntries(cleared.map((k) => [k, null])), ...account?.fields };
+  }
+
   function createRecord(t: EntityTable, w: RecordWrite, at: string): void {
     const fields = w.fields ? { ...w.fields } : EMPTY_MAP;
     const r: StoredRecord = {
@@ -388,7 +400,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       base: w.base ? (w.base === w.fields ? fields : { ...w.base }) : EMPTY_MAP,
       pending: w.pending && w.pending.length > 0 ? [...w.pending] : EMPTY_LIST,
       accountId: w.accountId ?? null,
-      company: w.company ? { ...w.company } : EMPTY_MAP,
+      company: w.companyFromAccount ? companyFromAccount(w.accountId ?? null, EMPTY_MAP) : w.company ? { ...w.company } : EMPTY_MAP,
       crmDeleted: w.crmDeleted ?? false,
       syncToCrm: w.syncToCrm ?? false,
       seenIn: w.seenIn ?? null,
@@ -405,7 +417,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     if (w.crmVersion !== undefined) r.crmVersion = w.crmVersion;
     if (w.fields) r.fields = { ...r.fields, ...w.fields };
     if (w.base) r.base = { ...r.base, ...w.base };
-    if (w.company) r.company = { ...r.company, ...w.company };
+    if (w.companyFromAccount) r.company = companyFromAccount(w.accountId ?? null, r.company);
+    else if (w.company) r.company = { ...r.company, ...w.company };
     if (w.pending) r.pending = w.pending.length > 0 ? [...w.pending] : EMPTY_LIST;
     if (w.accountId !== undefined) r.accountId = w.accountId;
     if (w.crmDeleted !== undefined) r.crmDeleted = w.crmDeleted;

@@ -113,8 +113,14 @@ export function createPostgresStore(options: PostgresStoreOptions): SyncStore {
   // One statement writes a batch's records (optimistic revisions), checkpoint, state and logs.
   const writeBatchSql = `
 with input as (
-  select e->>'id' as id, (e->>'expectedRevision')::bigint as expected, e
+  select e->>'id' as id, (e->>'expectedRevision')::bigint as expected, e,
+         case when e->'companyFromAccount' = 'true' then coalesce(a.fields, '{}') end as account_fields
   from jsonb_array_elements($2::jsonb) as e
+  -- One index probe per record (limit 1): a join here could scan every record of a large table.
+  left join lateral (
+    select fields from ${s}.records
+    where e->'companyFromAccount' = 'true' and entity = 'account' and crm_id = e->>'accountId' limit 1
+  ) as a on true
 ),
 updated as (
   update ${s}.records r set
@@ -124,7 +130,9 @@ updated as (
     base        = case when i.e ? 'base' then r.base || (i.e->'base') when i.e ? 'baseIsFields' then r.base || (i.e->'fields') else r.base end,
     pending     = case when i.e ? 'pending' then array(select jsonb_array_elements_text(i.e->'pending')) else r.pending end,
     account_id  = case when i.e ? 'accountId' then i.e->>'accountId' else r.account_id end,
-    company     = case when i.e ? 'company' then r.company || (i.e->'company') else r.company end,
+    company     = case when i.account_fields is not null
+                       then coalesce((select jsonb_object_agg(k, 'null'::jsonb) from jsonb_object_keys(r.company) as k), '{}') || i.account_fields
+                       when i.e ? 'company' then r.company || (i.e->'company') else r.company end,
     crm_deleted = case when i.e ? 'crmDeleted' then (i.e->>'crmDeleted')::boolean else r.crm_deleted end,
     sync_to_crm = case when i.e ? 'syncToCrm' then (i.e->>'syncToCrm')::boolean else r.sync_to_crm end,
     seen_in     = case when i.e ? 'seenIn' then i.e->>'seenIn' else r.seen_in end,
@@ -139,7 +147,7 @@ inserted as (
   select $3, i.id, i.e->>'crmId', i.e->>'crmVersion', 1,
          coalesce(i.e->'fields', '{}'), coalesce(i.e->'base', case when i.e ? 'baseIsFields' then i.e->'fields' end, '{}'),
          coalesce(array(select jsonb_array_elements_text(i.e->'pending')), '{}'),
-         i.e->>'accountId', coalesce(i.e->'company', '{}'),
+         i.e->>'accountId', coalesce(i.account_fields, i.e->'company', '{}'),
          coalesce((i.e->>'crmDeleted')::boolean, false), coalesce((i.e->>'syncToCrm')::boolean, false),
          i.e->>'seenIn', $1
   from input i where i.expected = 0
@@ -244,6 +252,11 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
           });
         }
         ids.add(r.id);
+        if (r.companyFromAccount === true && (r.accountId === undefined || r.company !== undefined)) {
+          throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] record ${batch.entity}/${r.id}: companyFromAccount needs the write's accountId and no company`, {
+            details: { entity: batch.entity, id: r.id },
+          });
+        }
       }
       const now = new Date();
       await inTransaction(async (client) => {

@@ -48,6 +48,37 @@ export const recordTests = (ctx: TestContext) => ({
       expect(record?.base).toEqual({ a: 1, b: 'y' });
     }),
 
+  'commit(records) with companyFromAccount copies the stored account\'s fields into company, read as it commits': () =>
+    ctx.withStore(async (store) => {
+      const [acme, beta, contact, orphan] = [uid('acc'), uid('acc'), uid(), uid()];
+      await store.commit({
+        entity: 'account',
+        records: [newRecord(acme, { fields: { name: 'Acme', city: 'Oslo' } }), newRecord(beta, { fields: { name: 'Beta' } })],
+      });
+      await store.commit({
+        entity: 'contact',
+        records: [
+          newRecord(contact, { accountId: acme, companyFromAccount: true }),
+          newRecord(orphan, { accountId: uid('acc'), companyFromAccount: true }),
+        ],
+      });
+      const [linked, unknown] = await store.getRecords('contact', [contact, orphan]);
+      expect(linked).toMatchObject({ accountId: acme, company: { name: 'Acme', city: 'Oslo' } });
+      expect(unknown?.company).toEqual({});
+      // Moved to another account: its values replace the old ones, keys it lacks become null.
+      await store.commit({ entity: 'contact', records: [{ id: contact, expectedRevision: 1, accountId: beta, companyFromAccount: true }] });
+      const [moved] = await store.getRecords('contact', [contact]);
+      expect(moved).toMatchObject({ accountId: beta, company: { name: 'Beta', city: null }, revision: 2 });
+    }),
+
+  'commit(records) refuses companyFromAccount without the write\'s accountId with STORE_BATCH_INVALID and writes nothing': () =>
+    ctx.withStore(async (store) => {
+      const [ok, bad] = [uid(), uid()];
+      const error = await rejection(store.commit({ entity: 'contact', records: [newRecord(ok), { ...newRecord(bad), companyFromAccount: true }] }));
+      expect(isSyncError(error, 'STORE_BATCH_INVALID')).toBe(true);
+      expect(await store.getRecords('contact', [ok, bad])).toEqual([]);
+    }),
+
   'commit(records) replaces the pending list and the flags when given': () =>
     ctx.withStore(async (store) => {
       const id = uid();

@@ -61,6 +61,13 @@ export interface RecordWrite {
   pending?: string[];
   accountId?: string | null;
   company?: FieldMap;
+  /**
+   * Instead of `company`: the store sets `company` to the fields of the stored `account` record whose
+   * crmId is this write's `accountId` (which the write must name), read as part of the commit, so it
+   * cannot lag behind the account. Keys of the previous company the account lacks become null; no
+   * such account (or a null `accountId`) gives no values.
+   */
+  companyFromAccount?: boolean;
   crmDeleted?: boolean;
   syncToCrm?: boolean;
   seenIn?: string | null;

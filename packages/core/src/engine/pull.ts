@@ -25,11 +25,6 @@ function pick(fields: FieldMap, names: readonly string[]): FieldMap {
   return out;
 }
 
-/** A company map that replaces `previous` entirely (cleared keys become null). */
-function replaceCompany(previous: FieldMap, next: FieldMap): FieldMap {
-  return { ...Object.fromEntries(Object.keys(previous).map((k) => [k, null])), ...next };
-}
-
 /**
  * Turns one page of CRM changes into one store batch: merged records (R2), new records, deletes
  * flagged (R12), echoes skipped (R13), filtered rows skipped (R11), account changes fanned out to
@@ -62,12 +57,8 @@ export async function buildPageBatch(
     for (const r of await ctx.store.getRecords(name, unknown)) if (r.crmId === null) locals.set(r.id, r);
   }
 
+  // A record linked to an account gets its company from the store, which reads the account as it commits.
   const link = accountLinkOf(entity);
-  const accounts = new Map<string, LocalRecord>();
-  if (link) {
-    const ids = [...new Set([...rows.values()].map((r) => accountIdOf(entity, r)).filter((id): id is string => id !== null))];
-    for (const a of await ctx.store.getRecordsByCrmId('account', ids)) accounts.set(a.crmId as string, a);
-  }
   const fanOutEntities = entity.kind === 'account' ? ctx.registry.all.filter((e) => accountLinkOf(e)) : [];
   const members = new Map<string, Map<string, number>>();
   for (const target of fanOutEntities) members.set(target.name, await ctx.store.countByAccount(target.name, [...rows.keys()]));
@@ -129,14 +120,13 @@ export async function buildPageBatch(
     }
     const crm = pick(row.fields, ep.pullFields);
     const accountId = link ? accountIdOf(entity, row) : null;
-    const accountFields = accountId ? (accounts.get(accountId)?.fields ?? {}) : {};
 
     if (!local) {
       counts.applied += 1;
       resolved.push(row.id); // a row quarantined earlier that now reads fine
       records.push({
         id: row.id, expectedRevision: 0, crmId: row.id, crmVersion: row.version, fields: crm, base: crm, pending: [],
-        seenIn: snapshotId, ...(link ? { accountId, company: { ...accountFields } } : {}),
+        seenIn: snapshotId, ...(link ? { accountId, companyFromAccount: true } : {}),
       });
       if (entity.kind === 'person') activities.push({ entity: name, recordId: row.id, type: 'new-person', source: 'crm' });
       if (entity.kind === 'account') fanOut(row.id, crm, []);
@@ -157,7 +147,7 @@ export async function buildPageBatch(
     const relinked = link !== undefined && accountId !== local.accountId;
     if (relinked) {
       write.accountId = accountId;
-      write.company = replaceCompany(local.company, accountFields);
+      write.companyFromAccount = true;
     }
     records.push(write);
     resolved.push(local.id);
