@@ -46,6 +46,21 @@ export const recordTests = (ctx: TestContext) => ({
       const [record] = await store.getRecords('contact', [id]);
       expect(record?.fields).toEqual({ a: 2, b: 'y' });
       expect(record?.base).toEqual({ a: 1, b: 'y' });
+      // Base and fields as separate objects, and base alone, after a shared one.
+      const other = uid();
+      const shared = { a: 1, b: 'x' };
+      await store.commit({ entity: 'contact', records: [newRecord(other, { fields: shared, base: shared })] });
+      await store.commit({ entity: 'contact', records: [{ id: other, expectedRevision: 1, fields: { a: 5 }, base: { a: 2 } }] });
+      await store.commit({ entity: 'contact', records: [{ id: other, expectedRevision: 2, base: { b: 'z' } }] });
+      const [separate] = await store.getRecords('contact', [other]);
+      expect(separate?.fields).toEqual({ a: 5, b: 'x' });
+      expect(separate?.base).toEqual({ a: 2, b: 'z' });
+      const third = uid();
+      await store.commit({ entity: 'contact', records: [newRecord(third, { fields: shared, base: shared })] });
+      await store.commit({ entity: 'contact', records: [{ id: third, expectedRevision: 1, base: { b: 'q' } }] });
+      const [baseOnly] = await store.getRecords('contact', [third]);
+      expect(baseOnly?.fields).toEqual({ a: 1, b: 'x' });
+      expect(baseOnly?.base).toEqual({ a: 1, b: 'q' });
     }),
 
   'commit(records) with companyFromAccount copies the stored account\'s fields into company, read as it commits': () =>
