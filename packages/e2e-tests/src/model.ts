@@ -14,17 +14,8 @@ export const personFields: Record<'lead' | 'contact', string[]> = {
 export const accountFields = ['name', 'address1_city', 'telephone1', 'websiteurl'];
 const values = ['alpha', 'beta', 'gamma', 'delta'];
 
-/** A seeded PRNG (mulberry32): the same seed gives the same run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG the randomized runs draw from: the same seed gives the same run. */
+export { prng } from '@crm-sync/store-testkit';
 
 interface PersonModel {
   entity: 'lead' | 'contact';

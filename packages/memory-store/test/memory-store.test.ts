@@ -8,6 +8,7 @@ import type { FieldMap, RecordWrite, StoreBatch, SyncStore } from '@crm-sync/cor
 import { isSyncError } from '@crm-sync/core';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore as createReferenceStore } from '../bench/reference-memory-store.js';
+import { prng } from '@crm-sync/store-testkit';
 import { createMemoryStore, createMemoryStoreData } from '../src/index.js';
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -207,18 +208,6 @@ describe('memory store: indexes', () => {
   });
 });
 
-/** A small seeded PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('memory store: same answers as the implementation before the rework', () => {
   const entities = ['contact', 'lead', 'account'];
   const ids = Array.from({ length: 24 }, (_, i) => `r${String(i).padStart(2, '0')}`);
@@ -226,7 +215,7 @@ describe('memory store: same answers as the implementation before the rework', (
 
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`randomized run ${seed}`, async () => {
-      const rnd = random(seed);
+      const rnd = prng(seed);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
       const chance = (p: number) => rnd() < p;
       const some = <T>(xs: readonly T[], p: number): T[] => xs.filter(() => chance(p));

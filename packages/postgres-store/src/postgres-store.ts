@@ -288,9 +288,8 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
         ]);
         const written = Number(result.rows[0]?.written ?? 0);
         if (written !== records.length) {
-          const notWritten = result.rows[0]?.stale ?? [];
-          // A batch naming a record twice writes it once: those ids are the conflict.
-          const stale = notWritten.length > 0 ? notWritten : records.map((r) => r.id).filter((id, index, ids) => ids.indexOf(id) !== index);
+          // Ids are unique in the batch (checked above), so every id short is in `stale`.
+          const stale = result.rows[0]?.stale ?? [];
           throw new SyncError('STORE_CONFLICT', `[postgres-store] ${stale.length} ${batch.entity} record(s) changed since read`, {
             details: { entity: batch.entity, ids: stale },
           });

@@ -8,6 +8,7 @@ import { recordTests } from './records.js';
 import type { StoreFactory, TestContext } from './types.js';
 
 export type { StoreBackdoor, StoreFactory, StoreUnderTest, TestContext } from './types.js';
+export { prng } from './random.js';
 
 const areas = {
   records: recordTests,
