@@ -1,6 +1,7 @@
 import type {
   AccountFanOut,
   Activity,
+  ActivityInput,
   Collision,
   FieldMap,
   LocalRecord,
@@ -10,7 +11,7 @@ import type {
   StoreBatch,
   SyncStore,
 } from '@crm-sync/core';
-import { SyncError } from '@crm-sync/core';
+import { isSyncError, SyncError } from '@crm-sync/core';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { migrate, quoteIdent } from './migrations.js';
@@ -70,6 +71,25 @@ function slim(record: RecordWrite): RecordWrite | (Omit<RecordWrite, 'base'> & {
   return { ...rest, baseIsFields: true };
 }
 
+/**
+ * A new record (expected revision 0) for the insert statement, as an array read by position:
+ * 0 id, 1 crmId, 2 crmVersion, 3 fields, 4 base (`true`: the fields object), 5 pending, 6 accountId,
+ * 7 companyFromAccount, 8 company, 9 crmDeleted, 10 syncToCrm, 11 seenIn; null where not given.
+ * Without key names PostgreSQL parses and sorts about half the JSON of a keyed object.
+ */
+function newRecordRow(r: RecordWrite): unknown[] {
+  return [
+    r.id, r.crmId ?? null, r.crmVersion ?? null, r.fields ?? null, r.base === undefined ? null : r.base === r.fields ? true : r.base,
+    r.pending ?? null, r.accountId ?? null, r.companyFromAccount ?? null, r.company ?? null, r.crmDeleted ?? null,
+    r.syncToCrm ?? null, r.seenIn ?? null,
+  ];
+}
+
+/** An activity by position: 0 entity, 1 recordId, 2 type, 3 source, 4 field, 5 oldValue, 6 newValue, 7 detail. */
+function activityRow(a: ActivityInput): unknown[] {
+  return [a.entity, a.recordId, a.type, a.source, a.field ?? null, a.oldValue ?? null, a.newValue ?? null, a.detail ?? null];
+}
+
 function unavailable(error: unknown): SyncError {
   const message = error instanceof Error ? error.message : String(error);
   return new SyncError('STORE_UNAVAILABLE', `[postgres-store] ${message}`, { cause: error });
@@ -110,7 +130,57 @@ export function createPostgresStore(options: PostgresStoreOptions): SyncStore {
     }
   }
 
+  // What both batch statements write besides the records: checkpoint, state and the logs.
+  // $1 now, $3 entity, $4 checkpoint, $5 checkpoint given, $6 state, $7 activities (activityRow),
+  // $8 collisions, $9 quarantine entries, $10 quarantine ids resolved.
+  const batchExtrasSql = `
+checkpoint_set as (
+  insert into ${s}.checkpoints (entity, checkpoint, updated_at)
+  select $3, $4, $1 where $5::boolean and $4::text is not null
+  on conflict (entity) do update set checkpoint = excluded.checkpoint, updated_at = excluded.updated_at
+  returning 1
+),
+checkpoint_cleared as (
+  delete from ${s}.checkpoints where $5::boolean and $4::text is null and entity = $3 returning 1
+),
+state_set as (
+  insert into ${s}.state (key, value)
+  select key, value #>> '{}' from jsonb_each($6::jsonb) where jsonb_typeof(value) <> 'null'
+  on conflict (key) do update set value = excluded.value
+  returning 1
+),
+state_cleared as (
+  delete from ${s}.state where key in (select key from jsonb_each($6::jsonb) where jsonb_typeof(value) = 'null') returning 1
+),
+activities_added as (
+  insert into ${s}.activities (entity, record_id, type, source, field, old_value, new_value, detail, at)
+  select a->>0, a->>1, a->>2, a->>3, a->>4, coalesce(a->5, 'null'), coalesce(a->6, 'null'), a->>7, $1
+  from jsonb_array_elements($7::jsonb) with ordinality as t(a, n) order by n
+  returning 1
+),
+collisions_added as (
+  insert into ${s}.collisions (entity, record_id, field, local_value, crm_value, winner, at)
+  select c->>'entity', c->>'recordId', c->>'field', coalesce(c->'localValue', 'null'), coalesce(c->'crmValue', 'null'), c->>'winner', $1
+  from jsonb_array_elements($8::jsonb) with ordinality as t(c, n) order by n
+  returning 1
+),
+quarantine_resolved as (
+  update ${s}.quarantine set resolved_at = $1
+  where resolved_at is null and entity = $3 and record_id in (select jsonb_array_elements_text($10::jsonb))
+  returning 1
+),
+quarantine_added as (
+  insert into ${s}.quarantine (entity, record_id, direction, reason, payload, at)
+  select q->>'entity', q->>'recordId', q->>'direction', q->>'reason', coalesce(q->'payload', 'null'), $1
+  from jsonb_array_elements($9::jsonb) with ordinality as t(q, n) order by n
+  returning 1
+)`;
+  const extrasWritten = `(select count(*) from checkpoint_set) + (select count(*) from checkpoint_cleared) + (select count(*) from state_set)
+       + (select count(*) from state_cleared) + (select count(*) from activities_added) + (select count(*) from collisions_added)
+       + (select count(*) from quarantine_resolved) + (select count(*) from quarantine_added)`;
+
   // One statement writes a batch's records (optimistic revisions), checkpoint, state and logs.
+  // $2: the records (slim), keyed, so a key left out leaves the column as it is.
   const writeBatchSql = `
 with input as (
   select e->>'id' as id, (e->>'expectedRevision')::bigint as expected, e,
@@ -154,53 +224,32 @@ inserted as (
   on conflict (entity, id) do nothing
   returning id
 ),
-checkpoint_set as (
-  insert into ${s}.checkpoints (entity, checkpoint, updated_at)
-  select $3, $4, $1 where $5::boolean and $4::text is not null
-  on conflict (entity) do update set checkpoint = excluded.checkpoint, updated_at = excluded.updated_at
-  returning 1
-),
-checkpoint_cleared as (
-  delete from ${s}.checkpoints where $5::boolean and $4::text is null and entity = $3 returning 1
-),
-state_set as (
-  insert into ${s}.state (key, value)
-  select key, value #>> '{}' from jsonb_each($6::jsonb) where jsonb_typeof(value) <> 'null'
-  on conflict (key) do update set value = excluded.value
-  returning 1
-),
-state_cleared as (
-  delete from ${s}.state where key in (select key from jsonb_each($6::jsonb) where jsonb_typeof(value) = 'null') returning 1
-),
-activities_added as (
-  insert into ${s}.activities (entity, record_id, type, source, field, old_value, new_value, detail, at)
-  select a->>'entity', a->>'recordId', a->>'type', a->>'source', a->>'field',
-         coalesce(a->'oldValue', 'null'), coalesce(a->'newValue', 'null'), a->>'detail', $1
-  from jsonb_array_elements($7::jsonb) with ordinality as t(a, n) order by n
-  returning 1
-),
-collisions_added as (
-  insert into ${s}.collisions (entity, record_id, field, local_value, crm_value, winner, at)
-  select c->>'entity', c->>'recordId', c->>'field', coalesce(c->'localValue', 'null'), coalesce(c->'crmValue', 'null'), c->>'winner', $1
-  from jsonb_array_elements($8::jsonb) with ordinality as t(c, n) order by n
-  returning 1
-),
-quarantine_resolved as (
-  update ${s}.quarantine set resolved_at = $1
-  where resolved_at is null and entity = $3 and record_id in (select jsonb_array_elements_text($10::jsonb))
-  returning 1
-),
-quarantine_added as (
-  insert into ${s}.quarantine (entity, record_id, direction, reason, payload, at)
-  select q->>'entity', q->>'recordId', q->>'direction', q->>'reason', coalesce(q->'payload', 'null'), $1
-  from jsonb_array_elements($9::jsonb) with ordinality as t(q, n) order by n
-  returning 1
-)
+${batchExtrasSql}
 select (select count(*) from updated) + (select count(*) from inserted) as written,
        array(select i.id from input i where i.id not in (select id from updated union all select id from inserted)) as stale,
-       (select count(*) from checkpoint_set) + (select count(*) from checkpoint_cleared) + (select count(*) from state_set)
-       + (select count(*) from state_cleared) + (select count(*) from activities_added) + (select count(*) from collisions_added)
-       + (select count(*) from quarantine_resolved) + (select count(*) from quarantine_added) as other_rows`;
+       ${extrasWritten} as other_rows`;
+
+  // A batch of new records only (every page of an initial load): a plain insert, no ON CONFLICT
+  // and no update pass, from positional rows (newRecordRow). If a record exists after all, the
+  // insert fails on its key and the batch goes through writeBatchSql, which names the stale ids.
+  const insertBatchSql = `
+with inserted as (
+  insert into ${s}.records (${RECORD_COLUMNS})
+  select $3, e->>0, e->>1, e->>2, 1,
+         coalesce(nullif(e->3, 'null'), '{}'),
+         case when e->4 = 'true' then coalesce(nullif(e->3, 'null'), '{}') else coalesce(nullif(e->4, 'null'), '{}') end,
+         coalesce(array(select jsonb_array_elements_text(nullif(e->5, 'null'))), '{}'),
+         e->>6,
+         case when e->7 = 'true' then coalesce(a.fields, '{}') else coalesce(nullif(e->8, 'null'), '{}') end,
+         coalesce((e->>9)::boolean, false), coalesce((e->>10)::boolean, false), e->>11, $1
+  from jsonb_array_elements($2::jsonb) as e
+  left join lateral (
+    select fields from ${s}.records where e->7 = 'true' and entity = 'account' and crm_id = e->>6 limit 1
+  ) as a on true
+  returning 1
+),
+${batchExtrasSql}
+select (select count(*) from inserted) as written, ${extrasWritten} as other_rows`;
 
   // Fan-out, set-wise: the activities (old values read before the update), then the update.
   const fanOutActivitiesSql = `
@@ -259,7 +308,17 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
         }
       }
       const now = new Date();
-      await inTransaction(async (client) => {
+      const extras = [
+        batch.entity,
+        batch.checkpoint ?? null,
+        batch.checkpoint !== undefined,
+        json(batch.state ?? {}),
+        json((batch.activities ?? []).map(activityRow)),
+        json(batch.collisions ?? []),
+        json(batch.quarantine ?? []),
+        json(batch.resolveQuarantine ?? []),
+      ];
+      const write = (newOnly: boolean) => inTransaction(async (client) => {
         if (batch.lease) {
           // Fencing: the row lock holds off a takeover until this transaction ends.
           const held = await client.query(
@@ -273,26 +332,19 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
             });
           }
         }
-        // Counts and the ids not written (none, normally), not every id written: 5,000 ids parsed back per page cost the runner CPU.
-        const result = await client.query<{ written: string; stale: string[] }>(writeBatchSql, [
-          now,
-          json(records.map(slim)),
-          batch.entity,
-          batch.checkpoint ?? null,
-          batch.checkpoint !== undefined,
-          json(batch.state ?? {}),
-          json(batch.activities ?? []),
-          json(batch.collisions ?? []),
-          json(batch.quarantine ?? []),
-          json(batch.resolveQuarantine ?? []),
-        ]);
-        const written = Number(result.rows[0]?.written ?? 0);
-        if (written !== records.length) {
-          // Ids are unique in the batch (checked above), so every id short is in `stale`.
-          const stale = result.rows[0]?.stale ?? [];
-          throw new SyncError('STORE_CONFLICT', `[postgres-store] ${stale.length} ${batch.entity} record(s) changed since read`, {
-            details: { entity: batch.entity, ids: stale },
-          });
+        if (newOnly) {
+          await client.query(insertBatchSql, [now, json(records.map(newRecordRow)), ...extras]);
+        } else {
+          // Counts and the ids not written (none, normally), not every id written: 5,000 ids parsed back per page cost the runner CPU.
+          const result = await client.query<{ written: string; stale: string[] }>(writeBatchSql, [now, json(records.map(slim)), ...extras]);
+          const written = Number(result.rows[0]?.written ?? 0);
+          if (written !== records.length) {
+            // Ids are unique in the batch (checked above), so every id short is in `stale`.
+            const stale = result.rows[0]?.stale ?? [];
+            throw new SyncError('STORE_CONFLICT', `[postgres-store] ${stale.length} ${batch.entity} record(s) changed since read`, {
+              details: { entity: batch.entity, ids: stale },
+            });
+          }
         }
         const fanOuts = mergeFanOuts(batch.fanOuts ?? []);
         if (fanOuts.length > 0) {
@@ -300,6 +352,14 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
           await client.query(fanOutUpdateSql, [now, json(fanOuts)]);
         }
       });
+      const newOnly = records.length > 0 && records.every((r) => r.expectedRevision === 0);
+      try {
+        await write(newOnly);
+      } catch (error) {
+        // A new record whose key is taken after all (rolled back whole): the keyed statement names the stale ids.
+        if (!newOnly || !isSyncError(error, 'STORE_UNAVAILABLE') || (error.cause as { code?: string } | undefined)?.code !== '23505') throw error;
+        await write(false);
+      }
     },
 
     async getCheckpoint(entity) {

@@ -135,11 +135,52 @@ export const recordTests = (ctx: TestContext) => ({
       }
     }),
 
-  'commit(records) rejects creating an id that exists with STORE_CONFLICT': () =>
+  'commit(records) rejects creating an id that exists with STORE_CONFLICT, naming it, and writes nothing of the batch': () =>
     ctx.withStore(async (store) => {
       const id = uid();
-      await store.commit({ entity: 'lead', records: [newRecord(id)] });
-      expect(isSyncError(await rejection(store.commit({ entity: 'lead', records: [newRecord(id)] })), 'STORE_CONFLICT')).toBe(true);
+      const other = uid();
+      await store.commit({ entity: 'lead', records: [newRecord(id)], checkpoint: 'cp1' });
+      // A batch of new records only (a page of a first load) with one id taken after all.
+      const error = await rejection(
+        store.commit({
+          entity: 'lead',
+          records: [newRecord(other), newRecord(id, { fields: { x: 'again' } })],
+          checkpoint: 'cp2',
+          activities: [{ entity: 'lead', recordId: other, type: 'new-person', source: 'crm' }],
+        }),
+      );
+      expect(isSyncError(error, 'STORE_CONFLICT')).toBe(true);
+      expect((error as { details: { ids?: string[] } }).details.ids).toEqual([id]);
+      expect((await store.getRecords('lead', [other, id])).map((r) => [r.id, r.fields])).toEqual([[id, {}]]);
+      expect(await store.getCheckpoint('lead')).toBe('cp1');
+      expect((await store.listActivities({ limit: 10 })).items).toEqual([]);
+    }),
+
+  'commit(records) writes a batch of new records with every column given': () =>
+    ctx.withStore(async (store) => {
+      const [a, b] = [uid(), uid()];
+      const fields = { name: 'Ada', score: 3, tags: null };
+      await store.commit({
+        entity: 'contact',
+        records: [
+          { id: a, expectedRevision: 0, crmId: `crm-${a}`, crmVersion: '5', fields, base: fields, pending: ['name'], accountId: 'acc-1',
+            company: { city: 'Oslo' }, crmDeleted: true, syncToCrm: true, seenIn: 'snap-1' },
+          { id: b, expectedRevision: 0, fields: { name: 'Bo' }, base: { name: 'B' } },
+        ],
+        activities: [{ entity: 'contact', recordId: a, type: 'change-data-value', source: 'local', field: 'name', oldValue: null, newValue: 'Ada', detail: 'why' }],
+      });
+      const [ra, rb] = await store.getRecords('contact', [a, b]);
+      expect(ra).toMatchObject({
+        revision: 1, crmId: `crm-${a}`, crmVersion: '5', fields, base: fields, pending: ['name'], accountId: 'acc-1',
+        company: { city: 'Oslo' }, crmDeleted: true, syncToCrm: true, seenIn: 'snap-1',
+      });
+      expect(rb).toMatchObject({
+        revision: 1, crmId: null, crmVersion: null, fields: { name: 'Bo' }, base: { name: 'B' }, pending: [], accountId: null,
+        company: {}, crmDeleted: false, syncToCrm: false, seenIn: null,
+      });
+      expect((await store.listActivities({ limit: 10 })).items).toMatchObject([
+        { entity: 'contact', recordId: a, type: 'change-data-value', source: 'local', field: 'name', oldValue: null, newValue: 'Ada', detail: 'why' },
+      ]);
     }),
 
   'commit(records) rejects an update of a missing record with STORE_CONFLICT': () =>
