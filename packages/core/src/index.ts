@@ -19,6 +19,7 @@ export type {
   ActivityType,
   Collision,
   CollisionInput,
+  CommitOptions,
   Lease,
   LocalRecord,
   Page,

@@ -1,5 +1,5 @@
-import { createSyncEngine } from '@crm-sync/core';
-import type { ChangePage, CrmAdapter } from '@crm-sync/core';
+import { createSyncEngine, SyncError } from '@crm-sync/core';
+import type { ChangePage, CrmAdapter, SyncStore } from '@crm-sync/core';
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { afterEach, describe, expect, it } from 'vitest';
 import { customEntities, fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from '../src/harness.js';
@@ -47,5 +47,62 @@ describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl(
     const activities = (await w.store.listActivities({ limit: 100, entity: 'lead' })).items.filter((a) => a.type === 'new-person');
     expect(activities).toHaveLength(5);
     expect(new Set(activities.map((a) => a.recordId)).size).toBe(5);
+  });
+});
+
+/**
+ * Pages of a first load are built and written while the page before them commits, and become
+ * visible only after it (CommitOptions.after): they land in order, never more than two at once,
+ * and a page that fails takes none of the later ones with it half-written.
+ */
+describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl())])('first load, pages committed in order: $name', (harness) => {
+  let world: World | undefined;
+  afterEach(async () => world?.close());
+
+  async function loadWith(failAt: number | null) {
+    const w = (world = await createWorld(harness));
+    for (let i = 0; i < 12; i += 1) await w.crm.put('lead', newId(), { firstname: `Lead ${i}`, lastname: 'Paged' });
+    (w.crm.adapter as unknown as { pageSize: number }).pageSize = 2;
+    const log: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    let calls = 0;
+    const inner = w.store;
+    const store: SyncStore = {
+      ...inner,
+      async commit(batch, options) {
+        if (batch.entity !== 'lead' || !batch.records?.length) return inner.commit(batch, options);
+        const n = (calls += 1);
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        try {
+          // Later pages take less time, so without the chaining they would land first.
+          await new Promise((resolve) => setTimeout(resolve, 40 - n * 3));
+          if (n === failAt) throw new SyncError('STORE_UNAVAILABLE', `page ${n} failed`);
+          await inner.commit(batch, options);
+          log.push(`page ${n}`);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    };
+    const engine = createSyncEngine({ adapter: w.crm.adapter, store, config: { customEntities } });
+    const summary = await engine.runCycle({ entities: ['lead'] });
+    return { w, log, most, summary: summary.entities.find((e) => e.entity === 'lead') };
+  }
+
+  it('lands every page in order with two commits in flight', async () => {
+    const { w, log, most, summary } = await loadWith(null);
+    expect(summary?.status).toBe('ok');
+    expect(log).toEqual(Array.from({ length: 6 }, (_, i) => `page ${i + 1}`));
+    expect(most).toBe(2);
+    expect((await w.store.stats('lead')).records).toBe(12);
+  });
+
+  it('a failed page leaves the pages before it and nothing after it', async () => {
+    const { w, log, summary } = await loadWith(3);
+    expect(summary?.status).toBe('failed');
+    expect(log).toEqual(['page 1', 'page 2']);
+    expect((await w.store.stats('lead')).records).toBe(4);
   });
 });

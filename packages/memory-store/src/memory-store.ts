@@ -500,7 +500,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     name: 'memory',
     capabilities: { persistent: false, sharedAcrossProcesses: false, leases: true },
 
-    async commit(batch) {
+    async commit(batch, options) {
+      // Nothing is done ahead here: the batch is checked and applied once the commit before it is.
+      if (options?.after) await options.after;
       open();
       const clock = now();
       const atMs = clock.getTime();

@@ -3,6 +3,7 @@ import type {
   Activity,
   ActivityInput,
   Collision,
+  CommitOptions,
   FieldMap,
   LocalRecord,
   Page,
@@ -291,7 +292,7 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
     name: 'postgres',
     capabilities: { persistent: true, sharedAcrossProcesses: true, leases: true },
 
-    async commit(batch: StoreBatch) {
+    async commit(batch: StoreBatch, options: CommitOptions = {}) {
       const records = batch.records ?? [];
       const ids = new Set<string>();
       for (const r of records) {
@@ -318,7 +319,8 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
         json(batch.quarantine ?? []),
         json(batch.resolveQuarantine ?? []),
       ];
-      const write = (newOnly: boolean) => inTransaction(async (client) => {
+      const noExtras = [batch.entity, null, false, '{}', '[]', '[]', '[]', '[]'];
+      const checkLease = async (client: PoolClient) => {
         if (batch.lease) {
           // Fencing: the row lock holds off a takeover until this transaction ends.
           const held = await client.query(
@@ -332,6 +334,8 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
             });
           }
         }
+      };
+      const writeRecords = async (client: PoolClient, newOnly: boolean) => {
         if (newOnly) {
           await client.query(insertBatchSql, [now, json(records.map(newRecordRow)), ...extras]);
         } else {
@@ -345,6 +349,21 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
               details: { entity: batch.entity, ids: stale },
             });
           }
+        }
+      };
+      const write = (newOnly: boolean) => inTransaction(async (client) => {
+        if (newOnly && options.after) {
+          // Chained to the commit before it: the records are inserted now (the caller keeps them
+          // apart from that commit's), the rest once it has committed, so the checkpoint, the lease
+          // and the activities' order follow the order of the commits.
+          await client.query(insertBatchSql, [now, json(records.map(newRecordRow)), ...noExtras]);
+          await options.after;
+          await checkLease(client);
+          await client.query(insertBatchSql, [now, '[]', ...extras]);
+        } else {
+          if (options.after) await options.after;
+          await checkLease(client);
+          await writeRecords(client, newOnly);
         }
         const fanOuts = mergeFanOuts(batch.fanOuts ?? []);
         if (fanOuts.length > 0) {

@@ -1,4 +1,4 @@
-import { isSyncError } from '@crm-sync/core';
+import { isSyncError, SyncError } from '@crm-sync/core';
 import { expect } from 'vitest';
 import { newRecord, rejection, uid } from './context.js';
 import type { TestContext } from './types.js';
@@ -181,6 +181,43 @@ export const recordTests = (ctx: TestContext) => ({
       expect((await store.listActivities({ limit: 10 })).items).toMatchObject([
         { entity: 'contact', recordId: a, type: 'change-data-value', source: 'local', field: 'name', oldValue: null, newValue: 'Ada', detail: 'why' },
       ]);
+    }),
+
+  'commit(batch, { after }) makes nothing visible before the commit it follows, then all of it, in order': () =>
+    ctx.withStore(async (store) => {
+      const [a, b] = [uid(), uid()];
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const first = gate.then(() =>
+        store.commit({ entity: 'contact', records: [newRecord(a)], checkpoint: 'cp1', activities: [{ entity: 'contact', recordId: a, type: 'new-person', source: 'crm' }] }),
+      );
+      const second = store.commit(
+        { entity: 'contact', records: [newRecord(b)], checkpoint: 'cp2', activities: [{ entity: 'contact', recordId: b, type: 'new-person', source: 'crm' }] },
+        { after: first },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await store.getRecords('contact', [a, b])).toEqual([]);
+      expect(await store.getCheckpoint('contact')).toBeNull();
+      release();
+      await second;
+      expect((await store.getRecords('contact', [a, b])).map((r) => r.id)).toEqual([a, b]);
+      expect(await store.getCheckpoint('contact')).toBe('cp2');
+      expect((await store.listActivities({ limit: 10 })).items.map((x) => x.recordId)).toEqual([a, b]);
+    }),
+
+  'commit(batch, { after }) writes nothing and rejects with its error when the commit it follows fails': () =>
+    ctx.withStore(async (store) => {
+      const b = uid();
+      const earlier = new SyncError('STORE_UNAVAILABLE', 'the page before failed');
+      const failed = Promise.reject(earlier);
+      failed.catch(() => {});
+      const error = await rejection(store.commit({ entity: 'contact', records: [newRecord(b)], checkpoint: 'cp2' }, { after: failed }));
+      expect(error).toBe(earlier);
+      expect(await store.getRecords('contact', [b])).toEqual([]);
+      expect(await store.getCheckpoint('contact')).toBeNull();
+      // The store goes on: the same batch commits on its own.
+      await store.commit({ entity: 'contact', records: [newRecord(b)], checkpoint: 'cp2' });
+      expect(await store.getCheckpoint('contact')).toBe('cp2');
     }),
 
   'commit(records) rejects an update of a missing record with STORE_CONFLICT': () =>

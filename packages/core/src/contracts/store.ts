@@ -174,6 +174,17 @@ export interface StoreBatch {
   fanOuts?: AccountFanOut[];
 }
 
+export interface CommitOptions {
+  /**
+   * A commit this one follows (the previous page of the same entity). The store may do the work of
+   * this batch while `after` is pending, but none of it becomes visible before `after` resolves; if
+   * `after` rejects, nothing of this batch is written and commit rejects with its error. The caller
+   * keeps the two batches apart: they must not write the same records (a store may hold this
+   * batch's records locked while it waits).
+   */
+  after?: Promise<unknown>;
+}
+
 export interface PageOptions {
   limit: number;
   /** Exclusive cursor: the last `id` (records) or `seq` (logs) of the previous page. */
@@ -196,7 +207,7 @@ export interface SyncStore {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
   /** Writes the batch atomically. STORE_CONFLICT (nothing written) when a revision does not match. */
-  commit(batch: StoreBatch): Promise<void>;
+  commit(batch: StoreBatch, options?: CommitOptions): Promise<void>;
   /** Checkpoint of an entity, null when never set. */
   getCheckpoint(entity: string): Promise<string | null>;
   /** Engine state by key, null when never set. */

@@ -1,5 +1,5 @@
 import type { CrmAdapter, CrmEntitySchema } from '../contracts/crm.js';
-import type { StoreBatch, SyncStore } from '../contracts/store.js';
+import type { CommitOptions, StoreBatch, SyncStore } from '../contracts/store.js';
 import type { SyncConfig } from '../config.js';
 import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { isSyncError } from '../errors.js';
@@ -72,11 +72,16 @@ export async function planEntity(ctx: EngineContext, entity: EntityDefinition, f
 }
 
 /** Commits a batch built from fresh reads, rebuilding it when a record changed in between. */
-export async function commitWithRetry(ctx: EngineContext, build: (attempt: number) => Promise<StoreBatch>, attempts = 5): Promise<StoreBatch> {
+export async function commitWithRetry(
+  ctx: EngineContext,
+  build: (attempt: number) => Promise<StoreBatch>,
+  options: { attempts?: number; commit?: CommitOptions } = {},
+): Promise<StoreBatch> {
+  const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt += 1) {
     const batch = await build(attempt);
     try {
-      await ctx.store.commit(batch);
+      await ctx.store.commit(batch, options.commit);
       return batch;
     } catch (error) {
       if (!isSyncError(error, 'STORE_CONFLICT') || attempt >= attempts) throw error;

@@ -1,5 +1,5 @@
 import type { ChangePage, CrmAdapter } from '../contracts/crm.js';
-import type { LocalRecord, SyncStore } from '../contracts/store.js';
+import type { CommitOptions, LocalRecord, SyncStore } from '../contracts/store.js';
 import type { SyncConfig, SyncConfigInput } from '../config.js';
 import { parseSyncConfig } from '../config.js';
 import type { EntityDefinition, EntityRegistry } from '../entities.js';
@@ -79,8 +79,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const store: SyncStore = new Proxy(baseStore, {
     get(target, property) {
       if (property === 'commit') {
-        return (batch: Parameters<SyncStore['commit']>[0]) =>
-          target.commit(held.has(batch.entity) ? { ...batch, lease: { owner: runnerId, ttlMs: leaseTtlMs } } : batch);
+        return (batch: Parameters<SyncStore['commit']>[0], options?: CommitOptions) =>
+          target.commit(held.has(batch.entity) ? { ...batch, lease: { owner: runnerId, ttlMs: leaseTtlMs } } : batch, options);
       }
       const value: unknown = Reflect.get(target, property);
       return typeof value === 'function' ? value.bind(target) : value;
@@ -172,52 +172,93 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     run.ahead = undefined;
   }
 
+  type BuiltPage = Awaited<ReturnType<typeof buildPageBatch>>;
+
+  /** Commits one page (built again with lookups after a conflict) and adds it to the summary. */
+  async function commitPage(run: EntityRun, page: ChangePage, prebuilt?: BuiltPage, after?: Promise<unknown>): Promise<void> {
+    const ep = run.ep as EntityPlan;
+    let counts: BuiltPage['counts'] | undefined;
+    await commitWithRetry(
+      ctx,
+      async (attempt) => {
+        if (attempt > 1) run.assumeNew = false;
+        const built = attempt === 1 && prebuilt ? prebuilt : await buildPageBatch(ctx, ep, page, { assumeNew: run.assumeNew === true && page.snapshot !== null });
+        counts = built.counts;
+        return built.batch;
+      },
+      after ? { commit: { after } } : {},
+    );
+    const s = run.summary;
+    s.pages += 1;
+    s.pulled += page.upserts.length + page.deletes.length + page.rejected.length;
+    if (counts) {
+      s.applied += counts.applied;
+      s.echoes += counts.echoes;
+      s.filtered += counts.filtered;
+      s.deleted += counts.deleted;
+      s.collisions += counts.collisions;
+      s.quarantined += counts.quarantined;
+    }
+    const seconds = Math.max((Date.now() - run.started) / 1000, 0.001);
+    ctx.emit({
+      type: 'page-applied', entity: run.entity.name, pages: s.pages, pulled: s.pulled, applied: s.applied,
+      recordsPerSecond: Math.round(s.pulled / seconds),
+    });
+  }
+
   /** Pulls up to `budget` pages; returns when the entity is drained, the budget is spent, or on stop. */
   async function pullTurn(run: EntityRun, budget: number, signal?: AbortSignal): Promise<void> {
     const ep = run.ep as EntityPlan;
-    for (let n = 0; n < budget; n += 1) {
-      if (signal?.aborted) {
-        run.summary.status = 'partial';
-        run.done = true;
-        return;
+    // A first full read into an empty entity builds its pages without store reads, so a page is
+    // built and its records written while the page before it commits (the store makes it visible
+    // only after that one: CommitOptions.after). Every other page waits for the commit before it.
+    let inFlight: { done: Promise<void>; ids: Set<string> } | undefined;
+    const settle = async () => {
+      const previous = inFlight;
+      inFlight = undefined;
+      await previous?.done;
+    };
+    try {
+      for (let n = 0; n < budget; n += 1) {
+        if (signal?.aborted) {
+          await settle();
+          run.summary.status = 'partial';
+          run.done = true;
+          return;
+        }
+        const pages = run.pages as AsyncIterator<ChangePage>;
+        const next = await (run.ahead ?? pages.next());
+        run.ahead = undefined;
+        if (next.done) {
+          await settle();
+          run.done = true;
+          if (run.summary.quarantined > 0) run.summary.applied += await retryQuarantined(ctx, ep, signal, 5);
+          const snapshot = await ctx.store.getState(stateKeys.reconcile(run.entity.name));
+          if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot);
+          return;
+        }
+        const page = next.value;
+        run.ahead = pages.next();
+        // Awaited at the next page, or dropped with the run (its pull is then ended).
+        run.ahead.catch(() => {});
+        if (run.assumeNew !== true || page.snapshot === null) {
+          await settle();
+          await commitPage(run, page);
+          continue;
+        }
+        const built = await buildPageBatch(ctx, ep, page, { assumeNew: true });
+        const ids = new Set((built.batch.records ?? []).map((r) => r.id));
+        // Two pages may share a record only when the CRM changed it mid-read: those commit in turn.
+        const after = inFlight && ![...ids].some((id) => inFlight?.ids.has(id)) ? inFlight.done : undefined;
+        if (!after) await settle();
+        const done = commitPage(run, page, built, after);
+        done.catch(() => {}); // awaited, and its error thrown, by settle() or as the next page's `after`
+        // At most two commits in flight: the one before this is awaited here.
+        await after;
+        inFlight = { done, ids };
       }
-      const pages = run.pages as AsyncIterator<ChangePage>;
-      const next = await (run.ahead ?? pages.next());
-      run.ahead = undefined;
-      if (next.done) {
-        run.done = true;
-        if (run.summary.quarantined > 0) run.summary.applied += await retryQuarantined(ctx, ep, signal, 5);
-        const snapshot = await ctx.store.getState(stateKeys.reconcile(run.entity.name));
-        if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot);
-        return;
-      }
-      const page = next.value;
-      run.ahead = pages.next();
-      // Awaited at the next page, or dropped with the run (its pull is then ended).
-      run.ahead.catch(() => {});
-      let counts: Awaited<ReturnType<typeof buildPageBatch>>['counts'] | undefined;
-      await commitWithRetry(ctx, async (attempt) => {
-        if (attempt > 1) run.assumeNew = false;
-        const built = await buildPageBatch(ctx, ep, page, { assumeNew: run.assumeNew === true && page.snapshot !== null });
-        counts = built.counts;
-        return built.batch;
-      });
-      const s = run.summary;
-      s.pages += 1;
-      s.pulled += page.upserts.length + page.deletes.length + page.rejected.length;
-      if (counts) {
-        s.applied += counts.applied;
-        s.echoes += counts.echoes;
-        s.filtered += counts.filtered;
-        s.deleted += counts.deleted;
-        s.collisions += counts.collisions;
-        s.quarantined += counts.quarantined;
-      }
-      const seconds = Math.max((Date.now() - run.started) / 1000, 0.001);
-      ctx.emit({
-        type: 'page-applied', entity: run.entity.name, pages: s.pages, pulled: s.pulled, applied: s.applied,
-        recordsPerSecond: Math.round(s.pulled / seconds),
-      });
+    } finally {
+      await settle();
     }
   }
 
