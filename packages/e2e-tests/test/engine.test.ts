@@ -162,8 +162,10 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     const summary = await engine.runCycle({ signal: controller.signal });
     const contacts = summary.entities.find((e) => e.entity === 'contact');
     expect(contacts?.status).toBe('partial');
-    expect(contacts?.pages).toBe(2);
-    // Every row of the two pages pulled is committed, and nothing beyond them.
+    // A first load writes a page while the one before it commits: the stop lands after the second
+    // page or, when the third was already being written, after that one.
+    expect([2, 3]).toContain(contacts?.pages);
+    // Every row of the pages pulled is committed, and nothing beyond them.
     expect((await w.store.stats('contact')).records).toBe(contacts?.pulled);
     expect(contacts?.pulled).toBeLessThan(1_000);
     expect(await w.store.getCheckpoint('contact')).not.toBeNull();

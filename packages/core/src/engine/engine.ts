@@ -35,7 +35,7 @@ export interface SyncEngineOptions {
 export interface CycleOptions {
   /** Only these entities (default: every enabled entity). */
   entities?: readonly string[];
-  /** Stops after the page in hand; its checkpoint is committed. */
+  /** Stops after the page in hand (two during a first load, whose next page is already being written); its checkpoint is committed. */
   signal?: AbortSignal;
 }
 
@@ -58,7 +58,7 @@ export interface SyncEngine {
   start(): void;
   /** Runs a cycle now (after the one in progress, if any); resolves with its summary. */
   trigger(options?: Omit<CycleOptions, 'signal'>): Promise<CycleSummary>;
-  /** Graceful stop: the page in hand is finished and committed, then the scheduler ends. */
+  /** Graceful stop: the page in hand (or two, see `signal`) is finished and committed, then the scheduler ends. */
   stop(): Promise<void>;
   /** Summary of the last finished cycle. */
   readonly lastCycle: CycleSummary | null;
