@@ -126,7 +126,7 @@ try {
   const version = (await pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? '?';
   const report: Report = {
     date: new Date().toISOString(),
-    command: `${quick ? 'CRM_SYNC_BENCH_QUICK=1 ' : ''}${holdAnswers ? 'CRM_SYNC_BENCH_HOLD_ANSWERS=1 ' : ''}pnpm bench`,
+    command: `${quick ? 'CRM_SYNC_BENCH_QUICK=1 ' : ''}${holdAnswers ? 'CRM_SYNC_BENCH_HOLD_ANSWERS=1 ' : ''}${process.env.CRM_SYNC_BENCH_RUNS ? `CRM_SYNC_BENCH_RUNS=${sizes.runs} ` : ''}pnpm bench`,
     quick,
     durationSeconds: (performance.now() - started) / 1000,
     machine: machine(`PostgreSQL ${version}`),
