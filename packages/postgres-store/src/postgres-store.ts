@@ -335,10 +335,24 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
           }
         }
       };
-      const writeRecords = async (client: PoolClient, newOnly: boolean) => {
+      const write = (newOnly: boolean) => inTransaction(async (client) => {
         if (newOnly) {
-          await client.query(insertBatchSql, [now, json(records.map(newRecordRow)), ...extras]);
+          const rows = json(records.map(newRecordRow));
+          if (options.after) {
+            // Chained to the commit before it: the records are inserted now (the caller keeps them
+            // apart from that commit's), the rest once it has committed, so the checkpoint, the
+            // lease and the activities' order follow the order of the commits.
+            await client.query(insertBatchSql, [now, rows, ...noExtras]);
+            await options.after;
+            await checkLease(client);
+            await client.query(insertBatchSql, [now, '[]', ...extras]);
+          } else {
+            await checkLease(client);
+            await client.query(insertBatchSql, [now, rows, ...extras]);
+          }
         } else {
+          await options.after;
+          await checkLease(client);
           // Counts and the ids not written (none, normally), not every id written: 5,000 ids parsed back per page cost the runner CPU.
           const result = await client.query<{ written: string; stale: string[] }>(writeBatchSql, [now, json(records.map(slim)), ...extras]);
           const written = Number(result.rows[0]?.written ?? 0);
@@ -349,21 +363,6 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
               details: { entity: batch.entity, ids: stale },
             });
           }
-        }
-      };
-      const write = (newOnly: boolean) => inTransaction(async (client) => {
-        if (newOnly && options.after) {
-          // Chained to the commit before it: the records are inserted now (the caller keeps them
-          // apart from that commit's), the rest once it has committed, so the checkpoint, the lease
-          // and the activities' order follow the order of the commits.
-          await client.query(insertBatchSql, [now, json(records.map(newRecordRow)), ...noExtras]);
-          await options.after;
-          await checkLease(client);
-          await client.query(insertBatchSql, [now, '[]', ...extras]);
-        } else {
-          if (options.after) await options.after;
-          await checkLease(client);
-          await writeRecords(client, newOnly);
         }
         const fanOuts = mergeFanOuts(batch.fanOuts ?? []);
         if (fanOuts.length > 0) {
