@@ -24,13 +24,21 @@ export interface Converted {
   rejected: RejectedRow[];
   /** Records missing a selected property (a link that did not honour our $select); counted on request only. */
   partial: number;
-  /** modifiedon of every row read, rejected rows included (the watermark moves past them too). */
+  /** modifiedon of every row read, rejected rows included (the watermark moves past them too); with `stamps` only. */
   stamps: Array<{ id: string; version: string; modifiedOn: string; record: boolean }>;
+}
+
+export interface ConvertOptions {
+  /** Count records missing a selected property (a rewritten link). */
+  checkSelect?: boolean;
+  /** Collect `stamps` (watermark reads). */
+  stamps?: boolean;
 }
 
 export const sameFields = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((f, i) => f === b[i]);
 
-export function convert(plan: Plan, rows: readonly unknown[], checkSelect = false): Converted {
+export function convert(plan: Plan, rows: readonly unknown[], options: ConvertOptions = {}): Converted {
+  const { checkSelect = false, stamps = false } = options;
   const out: Converted = { upserts: [], deletes: [], rejected: [], partial: 0, stamps: [] };
   for (const raw of rows) {
     const parsed = parseRow(raw, plan.spec);
@@ -38,14 +46,14 @@ export function convert(plan: Plan, rows: readonly unknown[], checkSelect = fals
     else if (parsed.kind === 'rejected') {
       out.rejected.push(parsed.row);
       const modifiedOn = (raw as { modifiedon?: unknown } | null)?.modifiedon;
-      if (parsed.row.id && typeof modifiedOn === 'string' && !Number.isNaN(Date.parse(modifiedOn))) {
+      if (stamps && parsed.row.id && typeof modifiedOn === 'string' && !Number.isNaN(Date.parse(modifiedOn))) {
         out.stamps.push({ id: parsed.row.id, version: '', modifiedOn, record: false });
       }
     } else {
       for (const field of plan.nullFields) parsed.record.fields[field] = null;
       out.upserts.push(parsed.record);
       if (checkSelect && plan.select.some((property) => !(property in (raw as Record<string, unknown>)))) out.partial += 1;
-      if (parsed.record.modifiedOn && !Number.isNaN(Date.parse(parsed.record.modifiedOn))) {
+      if (stamps && parsed.record.modifiedOn && !Number.isNaN(Date.parse(parsed.record.modifiedOn))) {
         out.stamps.push({ id: parsed.record.id, version: parsed.record.version, modifiedOn: parsed.record.modifiedOn, record: true });
       }
     }

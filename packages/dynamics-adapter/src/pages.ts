@@ -21,6 +21,35 @@ export interface RejectedLink {
   error: SyncError;
 }
 
+/** A page being read; `next` is the request made early for the nextLink its body ends with. */
+interface PageRequest {
+  url: string;
+  promise: Promise<FetchedPage | RejectedLink>;
+  next: PageRequest | null;
+  /** Drops this request and any made from its body. */
+  cancel: () => void;
+}
+
+/** How far from a body's end its nextLink is looked for before parsing (paging cookies make long links). */
+const LINK_TAIL = 16_384;
+
+/**
+ * The `@odata.nextLink` near the end of a collection body, read without parsing the body; null if
+ * none is found there. Only a hint: the parsed body's own link is checked against it.
+ */
+export function peekNextLink(text: string): string | null {
+  const tail = text.length > LINK_TAIL ? text.slice(-LINK_TAIL) : text;
+  const at = tail.lastIndexOf('"@odata.nextLink"');
+  if (at < 0) return null;
+  const literal = /^"@odata\.nextLink"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(tail.slice(at))?.[1];
+  if (literal === undefined) return null;
+  try {
+    return JSON.parse(literal) as string;
+  } catch {
+    return null;
+  }
+}
+
 /** Retrying a page whose body was not readable JSON: a truncated body is usually a transient fault. */
 const MAX_INVALID_BODIES = 3;
 
@@ -52,7 +81,13 @@ export interface PageRead {
 export function createPageReader(input: PageReaderInput) {
   const { http, emit } = input;
 
-  const fetchPage = async (url: string, tolerant: boolean, read: PageRead, signal: AbortSignal): Promise<FetchedPage | RejectedLink> => {
+  const fetchPage = async (
+    url: string,
+    tolerant: boolean,
+    read: PageRead,
+    signal: AbortSignal,
+    onBody?: (text: string) => void,
+  ): Promise<FetchedPage | RejectedLink> => {
     for (let attempt = 1; ; attempt += 1) {
       let text: string;
       let durationMs: number;
@@ -72,6 +107,7 @@ export function createPageReader(input: PageReaderInput) {
         if (signal.aborted && !read.signal?.aborted) throw abortError(error);
         throw error;
       }
+      onBody?.(text);
       try {
         const page = parsePage(text, read.what);
         const resolve = (link: string | null, key: string): string | null => {
@@ -94,29 +130,53 @@ export function createPageReader(input: PageReaderInput) {
   };
 
   /**
-   * Pages from `read.url` on, following nextLinks. With read-ahead the next page is requested
-   * before the current one is handed out, so the service works while the caller commits.
+   * Pages from `read.url` on, following nextLinks. With read-ahead the next page is requested as
+   * soon as a body's nextLink can be read from its end, before the body is parsed and long before
+   * the caller commits it, so the service works meanwhile. The parsed nextLink decides: a request
+   * made for any other link is dropped.
    */
   async function* pages(read: PageRead): AsyncGenerator<FetchedPage | RejectedLink> {
     const controller = new AbortController();
     const signal = read.signal ? AbortSignal.any([read.signal, controller.signal]) : controller.signal;
-    const start = (url: string, tolerant: boolean) => {
-      const promise = fetchPage(url, tolerant, read, signal);
+    const start = (url: string, tolerant: boolean): PageRequest => {
+      const own = new AbortController();
+      const request: Omit<PageRequest, 'promise'> = {
+        url,
+        next: null,
+        cancel: () => {
+          own.abort();
+          request.next?.cancel();
+        },
+      };
+      // Links the service just returned may still be refused (a stale paging cookie): tolerant.
+      const onBody = (text: string) => {
+        const link = peekNextLink(text);
+        const next = link === null ? null : http.resolve(link);
+        if (next === null || request.next?.url === next) return;
+        request.next?.cancel();
+        request.next = start(next, true);
+      };
+      const promise = fetchPage(url, tolerant, read, AbortSignal.any([signal, own.signal]), input.readAhead ? onBody : undefined);
       // Rejections surface when awaited; this only keeps an abandoned read-ahead quiet.
       promise.catch(() => {});
-      return promise;
+      return Object.assign(request, { promise });
     };
-    let pending: Promise<FetchedPage | RejectedLink> | null = start(read.url, read.stored);
+    let current: PageRequest | null = start(read.url, read.stored);
     try {
-      while (pending) {
+      while (current) {
         if (read.signal?.aborted) throw abortError(read.signal.reason);
-        const result: FetchedPage | RejectedLink = await pending;
-        pending = null;
-        // Links the service just returned may still be refused (a stale paging cookie): tolerant.
-        if (result.kind === 'page' && result.nextLink && input.readAhead) pending = start(result.nextLink, true);
+        const result: FetchedPage | RejectedLink = await current.promise;
+        const ahead: PageRequest | null = current.next;
+        let next: PageRequest | null = null;
+        if (result.kind === 'page' && result.nextLink !== null && ahead?.url === result.nextLink) next = ahead;
+        else {
+          ahead?.cancel();
+          if (result.kind === 'page' && result.nextLink !== null && input.readAhead) next = start(result.nextLink, true);
+        }
         yield result;
         if (result.kind !== 'page') return;
-        if (!pending && result.nextLink) pending = start(result.nextLink, true);
+        if (!next && result.nextLink) next = start(result.nextLink, true);
+        current = next;
       }
     } finally {
       controller.abort();

@@ -175,7 +175,7 @@ export function createPuller(context: PullContext) {
         yield* initialLoad(plan, 1);
         return;
       }
-      const rows = convert(plan, page.rows, rewritten);
+      const rows = convert(plan, page.rows, { checkSelect: rewritten });
       if (rewritten && rows.partial > 0) {
         reset(plan.entity, new SyncError('CHECKPOINT_INVALID', `[dynamics-adapter] The delta of ${plan.entity.name} did not return every requested field; starting a full read`));
         // Page after page: that read's own deltaLink carries every column, so this cannot repeat.
@@ -231,7 +231,7 @@ export function createPuller(context: PullContext) {
         yield* watermarkRead(plan, { ...state, next: null }, restarts + 1);
         return;
       }
-      const rows = convert(plan, page.rows);
+      const rows = convert(plan, page.rows, { stamps: true });
       if (!full) rows.upserts = rows.upserts.filter((r) => !seen.has(`${r.id}|${r.version}`));
       advance(state, rows);
       const last = page.nextLink === null;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isSyncError } from '@crm-sync/core';
 import { boundaryOf, encodeBatch, parseBatchResponse } from '../src/odata/batch.js';
 import { parseErrorBody } from '../src/odata/error-body.js';
+import { peekNextLink } from '../src/pages.js';
 import { etagValue, parsePage, parseRow } from '../src/odata/parse.js';
 import type { RowSpec } from '../src/odata/parse.js';
 import { collectionUrl, dateTimeLiteral, guid, MAX_URL_LENGTH, name, prefer, rowPath, stringLiteral } from '../src/odata/query.js';
@@ -285,5 +286,22 @@ describe('$batch', () => {
     expect(boundaryOf('application/json')).toBeNull();
     expect(isSyncError(thrown(() => parseBatchResponse('{}', 'application/json')), 'CRM_RESPONSE_INVALID')).toBe(true);
     expect(isSyncError(thrown(() => parseBatchResponse('--b\r\n\r\nnot http\r\n--b--', 'multipart/mixed; boundary=b')), 'CRM_RESPONSE_INVALID')).toBe(true);
+  });
+});
+
+describe('reading the nextLink before the body is parsed', () => {
+  const body = (tail: string) => `{"value":[${'{"contactid":"x","firstname":"Zoë"},'.repeat(2_000)}{"contactid":"y"}]${tail}}`;
+
+  it('finds the link at the end of a large body, decoding its JSON escapes', () => {
+    const link = 'https://org.crm.dynamics.com/api/data/v9.2/contacts?$skiptoken=%3Ccookie%20page=%222%22%20/%3E';
+    expect(peekNextLink(body(`,"@odata.nextLink":${JSON.stringify(link)}`))).toBe(link);
+    expect(peekNextLink(body(`, "@odata.nextLink" : "https:\\/\\/org\\/a?b=\\"c\\""`))).toBe('https://org/a?b="c"');
+  });
+
+  it('finds nothing in a last page, a cut-off body or a link that is not a string', () => {
+    expect(peekNextLink(body(',"@odata.deltaLink":"https://org/api/data/v9.2/contacts?$deltatoken=1"'))).toBeNull();
+    expect(peekNextLink(body(',"@odata.nextLink":"https://org/api/data/v9.2/contacts?$skipt'))).toBeNull();
+    expect(peekNextLink(body(',"@odata.nextLink":null'))).toBeNull();
+    expect(peekNextLink('')).toBeNull();
   });
 });

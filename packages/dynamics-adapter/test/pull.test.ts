@@ -221,6 +221,40 @@ describe('what the service sends', () => {
     expect(mode(resync.checkpoint)).toBe('delta');
   });
 
+  it('follows the parsed nextLink when the end of a body suggested another one', async () => {
+    const sim = msw.simulate({ contacts: 250 });
+    const sent: string[] = [];
+    // A service that writes the nextLink before the rows, whose last row carries an object with a
+    // nextLink of its own: the link read early from the end of the body is the wrong one.
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const url = String(input);
+      sent.push(decodeURIComponent(url));
+      const response = await globalThis.fetch(input, init);
+      if (!url.includes('/contacts?') && !url.includes('/contacts%3F')) return response;
+      const page = (await response.json()) as { value: unknown[]; '@odata.nextLink'?: string };
+      const { value, ...links } = page;
+      const decoy = `${sim.url}/api/data/v9.2/contacts?$select=contactid&$skiptoken=decoy`;
+      const rows = [...value.slice(0, -1), { ...(value.at(-1) as object), new_extra: { '@odata.nextLink': decoy } }];
+      return new Response(JSON.stringify({ ...links, value: rows }), { status: response.status, headers: response.headers });
+    };
+    const { crm } = adapterFor(sim, { ...SEQUENTIAL, fetch });
+    const result = await pull(crm, contact, FIELDS, null);
+    expect(result.pages.map((p) => p.upserts.length)).toEqual([100, 100, 50]);
+    expect(new Set(result.upserts.map((r) => r.id)).size).toBe(250);
+    expect(mode(result.checkpoint)).toBe('delta');
+    // The early guess went out and was dropped; each real page was asked for once.
+    expect(sent.filter((u) => u.includes('skiptoken=decoy')).length).toBeGreaterThan(0);
+    expect(sent.filter((u) => u.includes('/contacts?') && !u.includes('decoy'))).toHaveLength(3);
+  });
+
+  it('asks for each page once when read-ahead is off', async () => {
+    const sim = msw.simulate({ contacts: 250 });
+    const { crm } = adapterFor(sim, { ...SEQUENTIAL, readAhead: false });
+    const result = await pull(crm, contact, FIELDS, null);
+    expect(result.upserts).toHaveLength(250);
+    expect(apiRequests(sim).filter((r) => r.url.includes('/contacts?'))).toHaveLength(3);
+  });
+
   it('quarantines a row with a value of the wrong type and keeps the rest of the page', async () => {
     const sim = msw.simulate({ contacts: 100, faults: { rules: [{ kind: 'wrong-type', rate: 1, path: '/contacts', limit: 1 }] } });
     const { crm } = adapterFor(sim, SEQUENTIAL);

@@ -48,6 +48,38 @@ describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl(
     expect(activities).toHaveLength(5);
     expect(new Set(activities.map((a) => a.recordId)).size).toBe(5);
   });
+
+  it('a first load whose full read starts over flags the rows the new read no longer has', async () => {
+    const w = (world = await createWorld(harness));
+    for (let i = 0; i < 6; i += 1) await w.crm.put('lead', newId(), { firstname: `Lead ${i}`, lastname: 'Restarted' });
+    const base = w.crm.adapter;
+    let gone: string[] = [];
+    // The first read of leads stops after its first page (its link expired, say); meanwhile that
+    // page's rows are deleted in the CRM, and a new full read (another snapshot) delivers the rest.
+    const adapter: CrmAdapter = {
+      ...base,
+      describeEntity: (entity, options) => base.describeEntity(entity, options),
+      async *pullChanges(entity, request) {
+        if (entity.name !== 'lead' || request.checkpoint !== null) return yield* base.pullChanges(entity, request);
+        for await (const page of base.pullChanges(entity, request)) {
+          yield page;
+          gone = page.upserts.map((r) => r.id);
+          break;
+        }
+        for (const id of gone) w.crm.remove('lead', id);
+        yield* base.pullChanges(entity, request);
+      },
+    };
+    (base as unknown as { pageSize: number }).pageSize = 2;
+    const engine = createSyncEngine({ adapter, store: w.store, config: { customEntities } });
+    const summary = await engine.runCycle();
+    const lead = summary.entities.find((e) => e.entity === 'lead');
+    expect(lead?.status).toBe('ok');
+    expect(gone).toHaveLength(2);
+    expect(lead?.deleted).toBe(2);
+    expect((await w.store.stats('lead')).crmDeleted).toBe(2);
+    for (const id of gone) expect((await w.local('lead', id))?.crmDeleted).toBe(true);
+  });
 });
 
 /**

@@ -124,6 +124,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     ahead?: Promise<IteratorResult<ChangePage>> | undefined;
     /** A first full read into an entity with no records: pages are built without lookups (see buildPageBatch). */
     assumeNew?: boolean;
+    /** Records the current full read created (its snapshot id and count): its reconciliation need not list them. */
+    inserted?: { snapshot: string; count: number };
     summary: EntityCycleSummary;
     started: number;
     done: boolean;
@@ -178,16 +180,24 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   async function commitPage(run: EntityRun, page: ChangePage, prebuilt?: BuiltPage, after?: Promise<unknown>): Promise<void> {
     const ep = run.ep as EntityPlan;
     let counts: BuiltPage['counts'] | undefined;
+    let created = 0;
     await commitWithRetry(
       ctx,
       async (attempt) => {
         if (attempt > 1) run.assumeNew = false;
         const built = attempt === 1 && prebuilt ? prebuilt : await buildPageBatch(ctx, ep, page, { assumeNew: run.assumeNew === true && page.snapshot !== null });
         counts = built.counts;
+        created = 0;
+        for (const r of built.batch.records ?? []) if (r.expectedRevision === 0) created += 1;
         return built.batch;
       },
       after ? { commit: { after } } : {},
     );
+    // Every create of a snapshot's page is a distinct new record seen by it (an existing id conflicts).
+    if (page.snapshot !== null) {
+      const id = page.snapshot.id;
+      run.inserted = { snapshot: id, count: (run.inserted?.snapshot === id ? run.inserted.count : 0) + created };
+    }
     const s = run.summary;
     s.pages += 1;
     s.pulled += page.upserts.length + page.deletes.length + page.rejected.length;
@@ -234,7 +244,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
           run.done = true;
           if (run.summary.quarantined > 0) run.summary.applied += await retryQuarantined(ctx, ep, signal, 5);
           const snapshot = await ctx.store.getState(stateKeys.reconcile(run.entity.name));
-          if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot);
+          const inserted = run.inserted?.snapshot === snapshot ? run.inserted.count : 0;
+          if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot, inserted);
           return;
         }
         const page = next.value;

@@ -10,9 +10,16 @@ const PAGE = 1_000;
  * were deleted in the CRM (or are no longer visible to the sync user); flag them, with an activity.
  * Refuses (RECONCILE_REFUSED, nothing flagged) when that would flag more than the configured share,
  * so a partial read can never mass-flag a table. Returns the number flagged.
+ *
+ * `inserted`: how many distinct records this snapshot created (a first load). When the entity holds
+ * no more records than that, every record is one of them and was seen: nothing is listed.
  */
-export async function reconcileDeletes(ctx: EngineContext, entity: string, snapshotId: string): Promise<number> {
+export async function reconcileDeletes(ctx: EngineContext, entity: string, snapshotId: string, inserted = 0): Promise<number> {
   const total = (await ctx.store.stats(entity)).records;
+  if (inserted > 0 && total <= inserted) {
+    await ctx.store.commit({ entity, state: { [stateKeys.reconcile(entity)]: null } });
+    return 0;
+  }
   let unseen = 0;
   for (let after: string | number | undefined; ; ) {
     const page = await ctx.store.listUnseen(entity, snapshotId, { limit: PAGE, ...(after !== undefined ? { after } : {}) });
