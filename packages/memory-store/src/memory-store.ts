@@ -385,7 +385,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     const accounts = data.tables.get('account');
     const account = accountId === null || accounts === undefined ? undefined : byCrmId(accounts, accountId);
     const cleared = Object.keys(previous);
-    if (cleared.length === 0) return account ? { ...account.fields } : EMPTY_MAP;
+    // The account's own map: stored maps are never changed in place, so records may share it.
+    if (cleared.length === 0) return account ? account.fields : EMPTY_MAP;
     return { ...Object.fromEntries(cleared.map((k) => [k, null])), ...account?.fields };
   }
 

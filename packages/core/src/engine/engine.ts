@@ -258,9 +258,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
           continue;
         }
         const built = await buildPageBatch(ctx, ep, page, { assumeNew: true });
-        const ids = new Set((built.batch.records ?? []).map((r) => r.id));
+        const records = built.batch.records ?? [];
+        const ids = new Set<string>();
+        for (const r of records) ids.add(r.id);
         // Two pages may share a record only when the CRM changed it mid-read: those commit in turn.
-        const after = inFlight && ![...ids].some((id) => inFlight?.ids.has(id)) ? inFlight.done : undefined;
+        const shared = inFlight?.ids;
+        const after = inFlight && !records.some((r) => shared?.has(r.id)) ? inFlight.done : undefined;
         if (!after) await settle();
         const done = commitPage(run, page, built, after);
         done.catch(() => {}); // awaited, and its error thrown, by settle() or as the next page's `after`

@@ -124,10 +124,12 @@ export async function buildPageBatch(
     if (!local) {
       counts.applied += 1;
       resolved.push(row.id); // a row quarantined earlier that now reads fine
-      records.push({
-        id: row.id, expectedRevision: 0, crmId: row.id, crmVersion: row.version, fields: crm, base: crm, pending: [],
-        seenIn: snapshotId, ...(link ? { accountId, companyFromAccount: true } : {}),
-      });
+      const write: RecordWrite = { id: row.id, expectedRevision: 0, crmId: row.id, crmVersion: row.version, fields: crm, base: crm, pending: [], seenIn: snapshotId };
+      if (link) {
+        write.accountId = accountId;
+        write.companyFromAccount = true;
+      }
+      records.push(write);
       if (entity.kind === 'person') activities.push({ entity: name, recordId: row.id, type: 'new-person', source: 'crm' });
       if (entity.kind === 'account') fanOut(row.id, crm, []);
       continue;
