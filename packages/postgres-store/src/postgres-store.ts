@@ -86,6 +86,26 @@ function newRecordRow(r: RecordWrite): unknown[] {
   ];
 }
 
+/**
+ * The ids of a batch whose activities are exactly one New Person activity from the CRM per record,
+ * in the records' order (a page of an initial load), else null. Those are sent as a list of ids:
+ * PostgreSQL then reads a text array instead of an object per activity.
+ */
+function newPersonIds(batch: StoreBatch): string[] | null {
+  const records = batch.records ?? [];
+  const activities = batch.activities ?? [];
+  if (activities.length === 0 || activities.length !== records.length) return null;
+  const ids: string[] = [];
+  for (let i = 0; i < activities.length; i++) {
+    const a = activities[i] as ActivityInput;
+    const id = (records[i] as RecordWrite).id;
+    if (a.type !== 'new-person' || a.source !== 'crm' || a.entity !== batch.entity || a.recordId !== id) return null;
+    if ((a.field ?? null) !== null || (a.oldValue ?? null) !== null || (a.newValue ?? null) !== null || (a.detail ?? null) !== null) return null;
+    ids.push(id);
+  }
+  return ids;
+}
+
 /** An activity by position: 0 entity, 1 recordId, 2 type, 3 source, 4 field, 5 oldValue, 6 newValue, 7 detail. */
 function activityRow(a: ActivityInput): unknown[] {
   return [a.entity, a.recordId, a.type, a.source, a.field ?? null, a.oldValue ?? null, a.newValue ?? null, a.detail ?? null];
@@ -133,7 +153,8 @@ export function createPostgresStore(options: PostgresStoreOptions): SyncStore {
 
   // What both batch statements write besides the records: checkpoint, state and the logs.
   // $1 now, $3 entity, $4 checkpoint, $5 checkpoint given, $6 state, $7 activities (activityRow),
-  // $8 collisions, $9 quarantine entries, $10 quarantine ids resolved.
+  // $8 collisions, $9 quarantine entries, $10 quarantine ids resolved, $11 ids of records whose
+  // New Person activity (from the CRM) is all $7 would say (newPersonIds), in its stead.
   const batchExtrasSql = `
 checkpoint_set as (
   insert into ${s}.checkpoints (entity, checkpoint, updated_at)
@@ -159,6 +180,12 @@ activities_added as (
   from jsonb_array_elements($7::jsonb) with ordinality as t(a, n) order by n
   returning 1
 ),
+new_persons_added as (
+  insert into ${s}.activities (entity, record_id, type, source, old_value, new_value, at)
+  select $3, id, 'new-person', 'crm', 'null', 'null', $1
+  from unnest($11::text[]) with ordinality as t(id, n) order by n
+  returning 1
+),
 collisions_added as (
   insert into ${s}.collisions (entity, record_id, field, local_value, crm_value, winner, at)
   select c->>'entity', c->>'recordId', c->>'field', coalesce(c->'localValue', 'null'), coalesce(c->'crmValue', 'null'), c->>'winner', $1
@@ -177,7 +204,8 @@ quarantine_added as (
   returning 1
 )`;
   const extrasWritten = `(select count(*) from checkpoint_set) + (select count(*) from checkpoint_cleared) + (select count(*) from state_set)
-       + (select count(*) from state_cleared) + (select count(*) from activities_added) + (select count(*) from collisions_added)
+       + (select count(*) from state_cleared) + (select count(*) from activities_added) + (select count(*) from new_persons_added)
+       + (select count(*) from collisions_added)
        + (select count(*) from quarantine_resolved) + (select count(*) from quarantine_added)`;
 
   // One statement writes a batch's records (optimistic revisions), checkpoint, state and logs.
@@ -309,17 +337,19 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
         }
       }
       const now = new Date();
+      const newPersons = newPersonIds(batch);
       const extras = [
         batch.entity,
         batch.checkpoint ?? null,
         batch.checkpoint !== undefined,
         json(batch.state ?? {}),
-        json((batch.activities ?? []).map(activityRow)),
+        newPersons ? '[]' : json((batch.activities ?? []).map(activityRow)),
         json(batch.collisions ?? []),
         json(batch.quarantine ?? []),
         json(batch.resolveQuarantine ?? []),
+        newPersons ?? [],
       ];
-      const noExtras = [batch.entity, null, false, '{}', '[]', '[]', '[]', '[]'];
+      const noExtras = [batch.entity, null, false, '{}', '[]', '[]', '[]', '[]', []];
       const checkLease = async (client: PoolClient) => {
         if (batch.lease) {
           // Fencing: the row lock holds off a takeover until this transaction ends.

@@ -32,6 +32,27 @@ export const logTests = (ctx: TestContext) => ({
       expect(rest.next).toBeNull();
     }),
 
+  'commit(records, activities) of a page of new records logs each New Person activity as given, in the order given': () =>
+    ctx.withStore(async (store) => {
+      const ids = Array.from({ length: 8 }, () => uid());
+      const [r1, r2, r3, r4, r5, r6, r7, r8] = ids as [string, string, string, string, string, string, string, string];
+      const newPerson = (recordId: string, more: object = {}) => ({ entity: 'contact', recordId, type: 'new-person' as const, source: 'crm' as const, ...more });
+      // One per record in the records' order (a page of an initial load) ...
+      await store.commit({ entity: 'contact', records: [r1, r2, r3].map((id) => newRecord(id)), activities: [r1, r2, r3].map((id) => newPerson(id)) });
+      // ... in another order, with a detail, or mixed with another type: each kept exactly as given.
+      await store.commit({ entity: 'contact', records: [r4, r5].map((id) => newRecord(id)), activities: [newPerson(r5), newPerson(r4)] });
+      await store.commit({ entity: 'contact', records: [newRecord(r6)], activities: [newPerson(r6, { detail: 'from a form' })] });
+      await store.commit({ entity: 'contact', records: [r7, r8].map((id) => newRecord(id)), activities: [newPerson(r7), { entity: 'contact', recordId: r8, type: 'crm-deleted', source: 'crm' }] });
+      const all = (await store.listActivities({ limit: 20 })).items;
+      expect(all.map((a) => a.recordId)).toEqual([r1, r2, r3, r5, r4, r6, r7, r8]);
+      expect(all.map((a) => a.type)).toEqual([...Array(7).fill('new-person'), 'crm-deleted']);
+      expect(all[0]).toMatchObject({ entity: 'contact', recordId: r1, type: 'new-person', source: 'crm', field: null, oldValue: null, newValue: null, detail: null });
+      expect(all[5]?.detail).toBe('from a form');
+      const seqs = all.map((a) => a.seq);
+      expect([...seqs].sort((p, q) => p - q)).toEqual(seqs);
+      expect((await store.listActivities({ limit: 10, entity: 'contact', recordId: r2 })).items.map((a) => a.type)).toEqual(['new-person']);
+    }),
+
   'commit(collisions) records the record, field, both values and the winner': () =>
     ctx.withStore(async (store) => {
       const id = uid();
