@@ -25,6 +25,8 @@ export interface RejectedLink {
 interface PageRequest {
   url: string;
   promise: Promise<FetchedPage | RejectedLink>;
+  /** The caller is waiting for this page: only then may its body start the next request early. */
+  awaited: boolean;
   next: PageRequest | null;
   /** Drops this request and any made from its body. */
   cancel: () => void;
@@ -132,8 +134,8 @@ export function createPageReader(input: PageReaderInput) {
   /**
    * Pages from `read.url` on, following nextLinks. With read-ahead the next page is requested as
    * soon as a body's nextLink can be read from its end, before the body is parsed and long before
-   * the caller commits it, so the service works meanwhile. The parsed nextLink decides: a request
-   * made for any other link is dropped.
+   * the caller commits it, so the service works meanwhile; never more than one page ahead of the
+   * caller. The parsed nextLink decides: a request made for any other link is dropped.
    */
   async function* pages(read: PageRead): AsyncGenerator<FetchedPage | RejectedLink> {
     const controller = new AbortController();
@@ -142,6 +144,7 @@ export function createPageReader(input: PageReaderInput) {
       const own = new AbortController();
       const request: Omit<PageRequest, 'promise'> = {
         url,
+        awaited: false,
         next: null,
         cancel: () => {
           own.abort();
@@ -149,7 +152,9 @@ export function createPageReader(input: PageReaderInput) {
         },
       };
       // Links the service just returned may still be refused (a stale paging cookie): tolerant.
+      // A page read ahead does not reach further itself: at most one page waits beyond the caller's.
       const onBody = (text: string) => {
+        if (!request.awaited) return;
         const link = peekNextLink(text);
         const next = link === null ? null : http.resolve(link);
         if (next === null || request.next?.url === next) return;
@@ -165,6 +170,7 @@ export function createPageReader(input: PageReaderInput) {
     try {
       while (current) {
         if (read.signal?.aborted) throw abortError(read.signal.reason);
+        current.awaited = true;
         const result: FetchedPage | RejectedLink = await current.promise;
         const ahead: PageRequest | null = current.next;
         let next: PageRequest | null = null;

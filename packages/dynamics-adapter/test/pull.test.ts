@@ -247,6 +247,25 @@ describe('what the service sends', () => {
     expect(sent.filter((u) => u.includes('/contacts?') && !u.includes('decoy'))).toHaveLength(3);
   });
 
+  it('reads at most one page ahead of a caller that is busy with a page', async () => {
+    const sim = msw.simulate({ contacts: 600 });
+    const { crm } = adapterFor(sim, SEQUENTIAL);
+    const pages = crm.pullChanges(contact, { checkpoint: null, fields: FIELDS })[Symbol.asyncIterator]();
+    const first = await pages.next();
+    expect(first.value?.upserts).toHaveLength(100);
+    // The caller holds page 1 (a slow commit): the reader may fetch page 2, and nothing beyond it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const reads = () => apiRequests(sim).filter((r) => r.url.includes('/contacts?'));
+    expect(reads()).toHaveLength(2);
+    await pages.next();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(reads()).toHaveLength(3);
+    let rows = 200;
+    for (let page = await pages.next(); !page.done; page = await pages.next()) rows += page.value.upserts.length;
+    expect(rows).toBe(600);
+    expect(reads()).toHaveLength(6);
+  });
+
   it('asks for each page once when read-ahead is off', async () => {
     const sim = msw.simulate({ contacts: 250 });
     const { crm } = adapterFor(sim, { ...SEQUENTIAL, readAhead: false });
