@@ -77,7 +77,7 @@ export const adapterOptionsSchema = z.strictObject({
    * unknown to the cache is asked for). Rows and writes touching a secured column confirm access each cycle.
    */
   metadataMaxAgeMs: z.number().int().min(0).default(3_600_000),
-  /** Read the next page while the caller processes the current one. */
+  /** Request the next page as soon as a body's nextLink is known, while the caller processes this one (one page ahead at most). */
   readAhead: z.boolean().default(true),
   /**
    * Initial loads of change-tracked tables: `true` cuts a key-only tracked read (the spine) into
