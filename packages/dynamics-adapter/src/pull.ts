@@ -228,7 +228,8 @@ export function createPuller(context: PullContext) {
       if (page.kind === 'link-rejected') {
         if (restarts > 0) throw page.error;
         reset(plan.entity, page.error);
-        yield* watermarkRead(plan, { ...state, next: null }, restarts + 1);
+        // A full read starts over as a new snapshot: rows only the abandoned one saw must not count as seen.
+        yield* watermarkRead(plan, { ...state, next: null, snapshot: state.snapshot === null ? null : randomUUID() }, restarts + 1);
         return;
       }
       const rows = convert(plan, page.rows, { stamps: true });

@@ -350,6 +350,31 @@ describe('watermark (table without change tracking)', () => {
     expect(sixth.pages[0]).toMatchObject({ snapshot: null, upserts: [] });
   });
 
+  it('starts a full read over as a new snapshot when its paging link is refused', async () => {
+    const sim = msw.simulate({ contacts: 250 });
+    sim.control.setChangeTracking('contact', false);
+    let refuse = false;
+    // The service refuses the stored paging link once (a stale paging cookie).
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      if (refuse && String(input).includes('skiptoken')) {
+        refuse = false;
+        return new Response(JSON.stringify({ error: { code: '0x80040203', message: 'Invalid paging cookie' } }), { status: 400 });
+      }
+      return globalThis.fetch(input, init);
+    };
+    const { crm, events } = adapterFor(sim, { fetch, readAhead: false });
+    const first = (await crm.pullChanges(contact, { checkpoint: null, fields: FIELDS })[Symbol.asyncIterator]().next()).value as ChangePage;
+    expect(first.snapshot?.complete).toBe(false);
+    refuse = true;
+    const rest = await pull(crm, contact, FIELDS, first.checkpoint);
+    expect(events.some((e) => e.type === 'checkpoint-reset')).toBe(true);
+    expect(rest.upserts).toHaveLength(250);
+    expect(rest.pages.at(-1)?.snapshot?.complete).toBe(true);
+    // Rows seen only by the abandoned read (and deleted meanwhile) must not pass as seen by this one.
+    expect(new Set(rest.pages.map((p) => p.snapshot?.id)).size).toBe(1);
+    expect(rest.pages[0]?.snapshot?.id).not.toBe(first.snapshot?.id);
+  });
+
   it('switches to change tracking with one snapshot when the table starts tracking', async () => {
     const sim = msw.simulate({ contacts: 30 });
     sim.control.setChangeTracking('contact', false);

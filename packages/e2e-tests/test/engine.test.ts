@@ -99,6 +99,21 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     expect(ids).toContain(entry?.recordId);
   });
 
+  it('R12: a row damaged in transit during a first full read is re-read after it and not flagged as deleted', async () => {
+    const w = await setup();
+    const ids = Array.from({ length: 5 }, newId);
+    for (const id of ids) await w.crm.put('contact', id, { firstname: 'Ok' });
+    const damaged = ids[2] as string;
+    await w.crm.damageNextPull('contact', damaged);
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'contact')).toMatchObject({ status: 'ok', quarantined: 1, deleted: 0 });
+    for (const id of ids) expect(await w.local('contact', id)).toMatchObject({ crmDeleted: false, fields: expect.objectContaining({ firstname: 'Ok' }) });
+    expect((await w.activities('contact', damaged)).map((a) => a.type)).not.toContain('crm-deleted');
+    // The next full read finds it too: still nothing to flag.
+    await w.crm.expireTokensAndForgetDeletes();
+    expect((await w.cycle()).entities.find((e) => e.entity === 'contact')?.deleted).toBe(0);
+  });
+
   it('R2: a CRM change between pull and push (412) is merged and the push retried in the same cycle', async () => {
     const w = await setup();
     const con = newId();

@@ -242,10 +242,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         if (next.done) {
           await settle();
           run.done = true;
-          if (run.summary.quarantined > 0) run.summary.applied += await retryQuarantined(ctx, ep, signal, 5);
           const snapshot = await ctx.store.getState(stateKeys.reconcile(run.entity.name));
           const inserted = run.inserted?.snapshot === snapshot ? run.inserted.count : 0;
           if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot, inserted);
+          // After the reconciliation: a quarantined row re-read now was in the full read, but the
+          // record it creates carries no snapshot and would read as deleted in the CRM.
+          if (run.summary.quarantined > 0) run.summary.applied += await retryQuarantined(ctx, ep, signal, 5);
           return;
         }
         const page = next.value;
