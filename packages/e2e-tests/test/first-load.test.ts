@@ -137,4 +137,64 @@ describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl(
     expect(log).toEqual(['page 1', 'page 2']);
     expect((await w.store.stats('lead')).records).toBe(4);
   });
+
+  it('a page that keeps conflicting fails the load, and nothing of the load runs on after the cycle', async () => {
+    const w = (world = await createWorld(harness));
+    const ids = Array.from({ length: 12 }, () => newId());
+    for (const [i, id] of ids.entries()) await w.crm.put('lead', id, { firstname: `Lead ${i}`, lastname: 'Conflicting' });
+    (w.crm.adapter as unknown as { pageSize: number }).pageSize = 2;
+    const victim = ids[4] as string;
+    let returned = false;
+    const late: number[] = [];
+    const inner = w.store;
+    const store: SyncStore = {
+      ...inner,
+      async commit(batch, options) {
+        if (returned) late.push(batch.records?.length ?? 0);
+        if (batch.entity === 'lead' && batch.records?.some((r) => r.id === victim)) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw new SyncError('STORE_CONFLICT', 'changed since read', { details: { entity: 'lead', ids: [victim] } });
+        }
+        return inner.commit(batch, options);
+      },
+    };
+    const engine = createSyncEngine({ adapter: w.crm.adapter, store, config: { customEntities } });
+    const summary = (await engine.runCycle({ entities: ['lead'] })).entities.find((e) => e.entity === 'lead');
+    returned = true;
+    expect(summary?.status).toBe('failed');
+    expect(summary?.error?.code).toBe('STORE_CONFLICT');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(late).toEqual([]);
+    expect((await w.store.stats('lead')).records).toBeLessThan(12);
+  });
+
+  it('a row without a key in the last pages of a first load keeps it from flagging deletes', async () => {
+    const w = (world = await createWorld(harness));
+    for (let i = 0; i < 6; i += 1) await w.crm.put('lead', newId(), { firstname: `Lead ${i}`, lastname: 'Keyless' });
+    const base = w.crm.adapter;
+    (base as unknown as { pageSize: number }).pageSize = 2;
+    // A first read that starts over after its first page (a new snapshot, as after an expired
+    // link); the new read's last rows come with one row whose key was lost, then an empty last page.
+    const adapter: CrmAdapter = {
+      ...base,
+      describeEntity: (entity, options) => base.describeEntity(entity, options),
+      async *pullChanges(entity, request) {
+        if (entity.name !== 'lead' || request.checkpoint !== null) return yield* base.pullChanges(entity, request);
+        const pages: ChangePage[] = [];
+        for await (const page of base.pullChanges(entity, request)) pages.push(page);
+        const [first, second, third] = pages as [ChangePage, ChangePage, ChangePage];
+        yield { ...first, snapshot: { id: 'first-read', complete: false } };
+        yield { ...second, snapshot: { id: 'second-read', complete: false } };
+        yield { ...third, rejected: [{ id: null, reason: 'primary key leadid is missing', raw: {} }], snapshot: { id: 'second-read', complete: false } };
+        yield { upserts: [], deletes: [], rejected: [], checkpoint: (pages.at(-1) as ChangePage).checkpoint, snapshot: { id: 'second-read', complete: true } };
+      },
+    };
+    const engine = createSyncEngine({ adapter, store: w.store, config: { customEntities } });
+    const lead = (await engine.runCycle({ entities: ['lead'] })).entities.find((e) => e.entity === 'lead');
+    expect(lead?.status).toBe('ok');
+    expect(lead?.quarantined).toBe(1);
+    // The first page's rows are not in the second read, but any record could be the keyless row.
+    expect(lead?.deleted).toBe(0);
+    expect((await w.store.stats('lead')).crmDeleted).toBe(0);
+  });
 });

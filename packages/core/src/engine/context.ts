@@ -78,13 +78,16 @@ export async function commitWithRetry(
   options: { attempts?: number; commit?: CommitOptions } = {},
 ): Promise<StoreBatch> {
   const attempts = options.attempts ?? 5;
+  // A commit it follows that failed fails this one with its error: that is no conflict of this batch.
+  let afterFailed = false;
+  options.commit?.after?.catch(() => (afterFailed = true));
   for (let attempt = 1; ; attempt += 1) {
     const batch = await build(attempt);
     try {
       await ctx.store.commit(batch, options.commit);
       return batch;
     } catch (error) {
-      if (!isSyncError(error, 'STORE_CONFLICT') || attempt >= attempts) throw error;
+      if (afterFailed || !isSyncError(error, 'STORE_CONFLICT') || attempt >= attempts) throw error;
     }
   }
 }

@@ -259,6 +259,9 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
           await commitPage(run, page);
           continue;
         }
+        // The page that completes the read decides from what the pages before it stored (a row
+        // without a key in any of them means no deletes are flagged): it waits for their commits.
+        if (page.snapshot.complete) await settle();
         const built = await buildPageBatch(ctx, ep, page, { assumeNew: true });
         const records = built.batch.records ?? [];
         const ids = new Set<string>();
@@ -269,10 +272,15 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         if (!after) await settle();
         const done = commitPage(run, page, built, after);
         done.catch(() => {}); // awaited, and its error thrown, by settle() or as the next page's `after`
-        // At most two commits in flight: the one before this is awaited here.
-        await after;
+        // At most two commits in flight: the one before this is awaited here. If it failed, this
+        // one fails with it and is awaited by settle() all the same: nothing runs on after the turn.
         inFlight = { done, ids };
+        await after;
       }
+    } catch (error) {
+      // The first error is the entity's (a commit still in flight may fail with it or after it).
+      await settle().catch(() => {});
+      throw error;
     } finally {
       await settle();
     }
