@@ -22,6 +22,13 @@ export interface PostgresStoreOptions {
   pool: Pool;
   /** Schema holding the tables (default `crm_sync`); one schema per organization. */
   schema?: string;
+  /**
+   * Longest a commit waits for a lock another transaction holds (PostgreSQL's `lock_timeout`); it
+   * then fails with STORE_UNAVAILABLE and writes nothing. This bounds a wait PostgreSQL cannot see
+   * as a deadlock: a chained commit (`{ after }`) waits for the one before it in the runner, not in
+   * the database. Default 30,000; 0 waits as long as it takes.
+   */
+  lockTimeoutMs?: number;
 }
 
 interface RecordRow {
@@ -140,6 +147,14 @@ function mergeFanOuts(fanOuts: readonly AccountFanOut[]): AccountFanOut[] {
 export function createPostgresStore(options: PostgresStoreOptions): SyncStore {
   const { pool } = options;
   const s = quoteIdent(options.schema ?? 'crm_sync');
+  const lockTimeoutMs = options.lockTimeoutMs ?? 30_000;
+  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 0) {
+    throw new SyncError('CONFIG_INVALID', `[postgres-store] lockTimeoutMs must be a whole number of milliseconds, 0 or more (got ${String(options.lockTimeoutMs)})`, {
+      details: { issues: ['lockTimeoutMs: must be a whole number of milliseconds, 0 or more'] },
+    });
+  }
+  // One round trip: the transaction and its lock timeout (a validated integer) in one simple query.
+  const begin = lockTimeoutMs > 0 ? `begin; set local lock_timeout = ${lockTimeoutMs}` : 'begin';
   let closed = false;
 
   async function query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
@@ -304,7 +319,7 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
       throw unavailable(error);
     }
     try {
-      await client.query('begin');
+      await client.query(begin);
       const result = await work(client);
       await client.query('commit');
       return result;
@@ -578,6 +593,8 @@ export interface ConnectOptions {
   schema?: string;
   /** Pool size (default 10). */
   maxConnections?: number;
+  /** See PostgresStoreOptions.lockTimeoutMs. */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -585,13 +602,18 @@ export interface ConnectOptions {
  */
 export async function connectPostgresStore(options: ConnectOptions): Promise<SyncStore> {
   const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 });
+  let store: SyncStore;
   try {
+    store = createPostgresStore({
+      pool,
+      ...(options.schema ? { schema: options.schema } : {}),
+      ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+    });
     await migrate(pool, options.schema ?? 'crm_sync');
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw unavailable(error);
+    throw isSyncError(error) ? error : unavailable(error);
   }
-  const store = createPostgresStore({ pool, ...(options.schema ? { schema: options.schema } : {}) });
   return {
     ...store,
     async close() {

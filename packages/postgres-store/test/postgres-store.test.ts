@@ -35,6 +35,45 @@ function countingPool(): { pool: pg.Pool; statements: () => number; reset: () =>
 }
 
 describe('postgres-store', () => {
+  it('a commit waits for a lock no longer than lockTimeoutMs, then fails and writes nothing', async () => {
+    const schema = freshSchema();
+    await migrate(pool, schema);
+    const store = createPostgresStore({ pool, schema, lockTimeoutMs: 300 });
+    expect(await store.acquireLease?.('contact', { owner: 'runner-a', ttlMs: 60_000 })).toBe(true);
+    // Another transaction holds the lease row (as a runner taking over would, mid-commit).
+    const other = await pool.connect();
+    try {
+      await other.query('begin');
+      await other.query(`select * from "${schema}".leases where entity = 'contact' for update`);
+      const started = Date.now();
+      const error = await store
+        .commit({ entity: 'contact', lease: { owner: 'runner-a', ttlMs: 60_000 }, records: [{ id: 'c-1', expectedRevision: 0, crmId: 'c-1', fields: { firstname: 'Ada' } }] })
+        .then(() => null, (e: unknown) => e);
+      expect(isSyncError(error, 'STORE_UNAVAILABLE') && error.message).toMatch(/lock timeout/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await other.query('rollback');
+      other.release();
+    }
+    expect(await store.getRecords('contact', ['c-1'])).toEqual([]);
+    // The lock gone, the same commit goes through.
+    await store.commit({ entity: 'contact', lease: { owner: 'runner-a', ttlMs: 60_000 }, records: [{ id: 'c-1', expectedRevision: 0, crmId: 'c-1', fields: { firstname: 'Ada' } }] });
+    expect((await store.getRecords('contact', ['c-1']))[0]?.fields).toEqual({ firstname: 'Ada' });
+  });
+
+  it('refuses a lock timeout that is not a whole number of milliseconds', async () => {
+    for (const lockTimeoutMs of [-1, 1.5, Number.NaN]) {
+      let error: unknown = null;
+      try {
+        createPostgresStore({ pool, lockTimeoutMs });
+      } catch (e) {
+        error = e;
+      }
+      expect(isSyncError(error, 'CONFIG_INVALID') && error.message).toMatch(/lockTimeoutMs/);
+    }
+    await expect(connectPostgresStore({ url, lockTimeoutMs: -5 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+
   it('migrate() applies every migration once and is safe to run concurrently', async () => {
     const schema = freshSchema();
     const results = await Promise.all([migrate(pool, schema), migrate(pool, schema), migrate(pool, schema)]);
