@@ -25,6 +25,15 @@ function pick(fields: FieldMap, names: readonly string[]): FieldMap {
   return out;
 }
 
+/** The agreed values of a local person created in the CRM whose result was never stored (see the merge below). */
+function sentBase(local: LocalRecord, crm: FieldMap, pushable: ReadonlySet<string>): FieldMap {
+  const base: FieldMap = { ...local.base };
+  for (const f of pushable) {
+    if (local.fields[f] !== undefined && local.fields[f] !== null && Object.hasOwn(crm, f)) base[f] = crm[f] ?? null;
+  }
+  return base;
+}
+
 /**
  * Turns one page of CRM changes into one store batch: merged records (R2), new records, deletes
  * flagged (R12), echoes skipped (R13), filtered rows skipped (R11), account changes fanned out to
@@ -135,7 +144,11 @@ export async function buildPageBatch(
       continue;
     }
 
-    const merge = mergeRecord({ entity, fields: ep.pullFields, base: local.base, local: local.fields, crm });
+    // A local person whose create reached the CRM but not the store (R14): the CRM holds what that
+    // create sent (its pushable fields with a value), so local values of those that differ now are
+    // edits made since and stay local changes; everything else is taken from the CRM as at creation.
+    const base = local.crmId === null ? sentBase(local, crm, pushable) : local.base;
+    const merge = mergeRecord({ entity, fields: ep.pullFields, base, local: local.fields, crm });
     const pending = [
       ...local.pending.filter((f) => !merged.has(f)),
       ...merge.pending.filter((f) => pushable.has(f)),

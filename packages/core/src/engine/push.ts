@@ -45,7 +45,8 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
     const sent: Sent[] = [];
     for (const record of page.items) {
       if (!passesSyncFilter(entity, record.fields)) continue; // R11: a filtered record is not synced
-      if (record.crmDeleted) {
+      if (record.crmDeleted || (record.crmId === null && !record.syncToCrm)) {
+        // Deleted in the CRM, or a local person not (or no longer) marked for sync: nothing to push to.
         sent.push({ id: record.id, create: false, fields: {}, refused: '' });
       } else if (record.crmId === null) {
         const fields: FieldMap = {};
@@ -78,14 +79,21 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
       chunk.forEach((s, j) => (s.result = results[j]));
     }
     const settled = sent.filter((s) => s.result !== undefined || s.refused !== undefined);
-    if (settled.length > 0) await settle(ctx, entity.name, entity.kind === 'person', settled, counts);
+    if (settled.length > 0) await settle(ctx, entity.name, entity.kind === 'person', settled, counts, plan.pushable);
     ctx.emit({ type: 'pushed', entity: entity.name, pushed: counts.pushed, created: counts.created, failed: counts.quarantined });
     if (page.next === null) return counts;
     after = page.next;
   }
 }
 
-async function settle(ctx: EngineContext, entity: string, person: boolean, sent: Sent[], counts: PushCounts): Promise<void> {
+async function settle(ctx: EngineContext, entity: string, person: boolean, sent: Sent[], counts: PushCounts, pushable: readonly string[]): Promise<void> {
+  // What the CRM holds after a create: the values sent, null for every other field it could have
+  // been sent (a field with no agreed value yet would take the CRM's on the next pull, R2).
+  const createdBase = (fields: FieldMap): FieldMap => {
+    const base: FieldMap = {};
+    for (const f of pushable) base[f] = null;
+    return Object.assign(base, fields);
+  };
   const tally: PushCounts = { pushed: 0, created: 0, collisions: 0, quarantined: 0 };
   await commitWithRetry(ctx, async () => {
     Object.assign(tally, { pushed: 0, created: 0, collisions: 0, quarantined: 0 });
@@ -94,11 +102,15 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
     const activities: ActivityInput[] = [];
     const quarantine: QuarantineInput[] = [];
     const resolveQuarantine: string[] = [];
+    // Fields changed again locally since they were sent stay pending.
+    const unsent = (record: LocalRecord, s: Sent) => record.pending.filter((f) => !(Object.hasOwn(s.fields, f) && sameValue(record.fields[f], s.fields[f])));
     const fail = (record: LocalRecord, s: Sent, reason: string) => {
       tally.quarantined += 1;
       quarantine.push({ entity, recordId: record.id, direction: 'push', reason, payload: s.fields });
       if (person) activities.push({ entity, recordId: record.id, type: 'sync-failed', source: 'sync', detail: reason });
-      records.push({ id: record.id, expectedRevision: record.revision, pending: [], ...(s.create ? { syncToCrm: false } : {}) });
+      // Refused by the CRM: what was sent is quarantined, edits made since (or not sent) stay pending.
+      const pending = s.result !== undefined ? unsent(record, s) : [];
+      records.push({ id: record.id, expectedRevision: record.revision, pending, ...(s.create ? { syncToCrm: false } : {}) });
     };
     for (const s of sent) {
       const record = fresh.get(s.id);
@@ -113,14 +125,18 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
       }
       const result = s.result as CrmWriteResult;
       if (result.ok || result.kind === 'exists') {
-        // Fields changed again locally since they were sent stay pending.
-        const stillSame = (f: string) => sameValue(record.fields[f], s.fields[f]);
-        const pending = record.pending.filter((f) => !(Object.hasOwn(s.fields, f) && stillSame(f)));
-        records.push({
-          id: record.id, expectedRevision: record.revision, pending, base: s.fields,
-          crmVersion: result.ok ? result.version : null,
-          ...(s.create ? { crmId: s.id } : {}),
-        });
+        if (result.ok) {
+          records.push({
+            id: record.id, expectedRevision: record.revision, pending: unsent(record, s), base: s.create ? createdBase(s.fields) : s.fields,
+            crmVersion: result.version, ...(s.create ? { crmId: s.id } : {}),
+          });
+        } else {
+          // Created by an earlier attempt, whose values the CRM holds, not necessarily these: they
+          // stay pending against a base of nothing agreed, so the next pull keeps the local ones
+          // where they differ (a collision the marketing side wins for leads) and they are pushed.
+          const pending = [...new Set([...record.pending, ...Object.keys(s.fields)])];
+          records.push({ id: record.id, expectedRevision: record.revision, pending, base: createdBase({}), crmVersion: null, crmId: s.id });
+        }
         resolveQuarantine.push(record.id);
         if (s.create) {
           tally.created += 1;
