@@ -52,7 +52,8 @@ const instrumented = new WeakSet<object>();
   return client;
 };
 const baseStore = createPostgresStore({ pool, schema: env('SCHEMA') });
-const store: SyncStore = { ...baseStore, commit: async (batch) => (checkpoint('before-commit'), baseStore.commit(batch)) };
+// The options go through: a chained commit that dropped `after` could land before the page it follows.
+const store: SyncStore = { ...baseStore, commit: async (batch, options) => (checkpoint('before-commit'), baseStore.commit(batch, options)) };
 const baseAdapter = createDynamicsAdapter({
   environmentUrl: env('SIMULATOR_URL'),
   auth: { kind: 'static-token', token: env('SIMULATOR_TOKEN') },
