@@ -180,7 +180,8 @@ export interface CommitOptions {
    * this batch while `after` is pending, but none of it becomes visible before `after` resolves; if
    * `after` rejects, nothing of this batch is written and commit rejects with its error. The caller
    * keeps the two batches apart: they must not write the same records (a store may hold this
-   * batch's records locked while it waits).
+   * batch's records locked while it waits). A wrapper around a store (metrics, logging) must pass
+   * the options on: a batch committed without its `after` may land before the one it follows.
    */
   after?: Promise<unknown>;
 }
