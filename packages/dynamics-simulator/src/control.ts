@@ -243,7 +243,7 @@ const limitsSchema = z
     maxRequests: z.number().int().nonnegative(),
     maxExecutionMs: z.number().nonnegative(),
     maxConcurrent: z.number().int().positive(),
-    cost: z.object({ baseMs: z.number().nonnegative(), perRowMs: z.number().nonnegative(), perWriteMs: z.number().nonnegative() }).partial(),
+    cost: z.object({ baseMs: z.number().nonnegative(), perRowMs: z.number().nonnegative(), perColumnMs: z.number().nonnegative(), perWriteMs: z.number().nonnegative() }).partial(),
     holdAnswers: z.boolean(),
   })
   .partial();

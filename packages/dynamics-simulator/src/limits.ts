@@ -9,8 +9,12 @@ export interface LimitSettings {
   maxRequests: number;
   maxExecutionMs: number;
   maxConcurrent: number;
-  /** Simulated execution time per request: baseMs + perRowMs × rows returned + perWriteMs × rows written. */
-  cost: { baseMs: number; perRowMs: number; perWriteMs: number };
+  /**
+   * Simulated execution time per request: baseMs + perRowMs × rows returned + perColumnMs × column
+   * values returned besides the primary key + perWriteMs × rows written. With perColumnMs a page of
+   * keys alone costs less than a page of whole rows, as selecting fewer columns does on Dataverse.
+   */
+  cost: { baseMs: number; perRowMs: number; perColumnMs: number; perWriteMs: number };
   /**
    * Each answer waits out its simulated execution time (in real ms: divided by the clock scale), as
    * the real service takes that long to run a request; a request waiting holds its concurrency slot.
@@ -25,7 +29,7 @@ export const DEFAULT_LIMITS: LimitSettings = {
   maxRequests: 6000,
   maxExecutionMs: 1_200_000,
   maxConcurrent: 52,
-  cost: { baseMs: 10, perRowMs: 0.4, perWriteMs: 25 },
+  cost: { baseMs: 10, perRowMs: 0.4, perColumnMs: 0, perWriteMs: 25 },
   holdAnswers: false,
 };
 
@@ -50,7 +54,7 @@ export interface ServiceProtection {
   admit(userId: string): Admission | ODataError;
   /** The x-ms-ratelimit-* headers for a user; none while the limits are disabled (an org under no pressure). */
   headers(userId: string): Record<string, string>;
-  executionMs(usage: { rows: number; writes: number }): number;
+  executionMs(usage: { rows: number; columnValues: number; writes: number }): number;
   reset(): void;
 }
 
@@ -152,7 +156,8 @@ export function createServiceProtection(clock: Clock, initial: LimitsInput = {})
         'x-ms-ratelimit-time-remaining-xrm-requests': seconds.format(Math.max(0, settings.maxExecutionMs - window.executionTotal) / 1000),
       };
     },
-    executionMs: (usage) => settings.cost.baseMs + settings.cost.perRowMs * usage.rows + settings.cost.perWriteMs * usage.writes,
+    executionMs: (usage) =>
+      settings.cost.baseMs + settings.cost.perRowMs * usage.rows + settings.cost.perColumnMs * usage.columnValues + settings.cost.perWriteMs * usage.writes,
     reset: () => windows.clear(),
   };
 }

@@ -179,7 +179,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       for (const [name, value] of Object.entries(limits.headers(userId))) response.headers.set(name, value);
       return response;
     }
-    const usage = { rows: 0, writes: 0, operations: 1 };
+    const usage = { rows: 0, columnValues: 0, writes: 0, operations: 1 };
     const startedAt = performance.now();
     const charge = (): number => limits.executionMs(usage) + limits.settings().cost.baseMs * (usage.operations - 1);
     let status = 0;

@@ -72,6 +72,22 @@ describe('service protection limits', () => {
     expect(log[0]).toMatchObject({ rows: 50, executionMs: 500 });
   });
 
+  it('charges per column value returned besides the key: a page of keys costs less than a page of whole rows', async () => {
+    const org = await startOrg({ limits: { cost: { baseMs: 10, perRowMs: 1, perColumnMs: 2, perWriteMs: 0 } } });
+    // Keys only: 10 + 20 × 1.
+    await org.api('contacts?$select=contactid&$top=20');
+    // fullname and emailaddress1 (the key comes anyway): 10 + 20 × 1 + 20 × 2 × 2.
+    await org.api('contacts?$select=fullname,emailaddress1&$top=20');
+    // A column selected twice is charged once: 10 + 20 × 1 + 20 × 1 × 2.
+    await org.api('contacts?$select=fullname,fullname,contactid&$top=20');
+    const log = org.server.control.requestLog();
+    expect(log.map((entry) => entry.executionMs)).toEqual([30, 110, 70]);
+    // A single row and a delta page are charged the same way.
+    const contact = (await (await org.api('contacts?$select=contactid&$top=1')).json()) as { value: Array<{ contactid: string }> };
+    await org.api(`contacts(${contact.value[0]!.contactid})?$select=fullname,emailaddress1`);
+    expect(org.server.control.requestLog().at(-1)).toMatchObject({ executionMs: 10 + 1 + 2 * 2 });
+  });
+
   it('holds each answer for its execution time (divided by the clock scale) when asked, and a held request keeps its concurrency slot', async () => {
     // 10 ms + 50 rows × 4 ms = 210 simulated ms; at scale 2, 105 real ms.
     const org = await startOrg({ clock: { scale: 2 }, limits: { holdAnswers: true, maxConcurrent: 1, cost: { baseMs: 10, perRowMs: 4, perWriteMs: 0 } } });

@@ -60,6 +60,13 @@ export function outputColumns(table: TableDefinition, select: ColumnDefinition[]
   return columns;
 }
 
+/** Columns a row is charged for besides its primary key (a column selected twice is one). */
+export function chargedColumns(table: TableDefinition, columns: ColumnDefinition[]): number {
+  const names = new Set(columns.map((column) => column.logicalName));
+  names.delete(table.primaryIdAttribute);
+  return names.size;
+}
+
 export interface SerializeContext {
   org: Org;
   userId: string;

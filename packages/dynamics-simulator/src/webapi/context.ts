@@ -14,7 +14,7 @@ export interface WebApiContext {
   serviceRoot: string;
   preferences: Preferences;
   /** Work done, fed to the execution-time cost model. */
-  usage: { rows: number; writes: number; operations: number };
+  usage: { rows: number; columnValues: number; writes: number; operations: number };
   /** Inside a $batch change set: Content-ID to entity URL. */
   contentIds?: Map<string, string>;
 }

@@ -1,7 +1,7 @@
 import type { Row, Value } from '../generator.js';
 import { isGuid } from '../guid.js';
 import { errors, odataError } from '../odata/errors.js';
-import { etagOf, outputColumns, serializeRow } from '../odata/serialize.js';
+import { chargedColumns, etagOf, outputColumns, serializeRow } from '../odata/serialize.js';
 import type { Org, StoredRow } from '../org.js';
 import { toIsoSeconds } from '../org.js';
 import { edmType, isLookup, propertyName } from '../schema.js';
@@ -189,6 +189,7 @@ export function readEntity(context: WebApiContext, table: TableDefinition, id: s
     return emptyResponse(304, { ETag: etagOf(stored.version) });
   }
   const columns = outputColumns(table, options.select);
+  context.usage.columnValues += chargedColumns(table, columns);
   const select = options.select ? `(${options.select.map(propertyName).join(',')})` : '';
   const body = {
     '@odata.context': `${context.serviceRoot}$metadata#${table.entitySetName}${select}/$entity`,

@@ -4,7 +4,7 @@ import type { CompareOp, FilterExpr } from '../odata/filter.js';
 import { decodeSkipToken, encodeSkipToken } from '../odata/paging.js';
 import type { PagingState } from '../odata/paging.js';
 import { wantsAnnotation } from '../odata/prefer.js';
-import { createRowSerializer, outputColumns } from '../odata/serialize.js';
+import { chargedColumns, createRowSerializer, outputColumns } from '../odata/serialize.js';
 import { valueOfColumn } from '../org.js';
 import type { StoredRow } from '../org.js';
 import { edmType, isLookup, propertyName } from '../schema.js';
@@ -365,6 +365,7 @@ export function readCollection(context: WebApiContext, table: TableDefinition): 
   }
 
   context.usage.rows += page.rows;
+  context.usage.columnValues += page.rows * chargedColumns(table, columns);
   const tail: Record<string, unknown> = {};
   const deltaToken = paging?.deltaToken ?? (tracking && table.changeTrackingEnabled ? formatDeltaToken(org.currentVersion(), org.clock.now()) : undefined);
   if (more && last) {
@@ -456,6 +457,8 @@ function readDelta(context: WebApiContext, table: TableDefinition, options: Quer
   context.usage.rows += page.length;
 
   const columns = outputColumns(table, options.select);
+  // A deleted row is its id alone.
+  context.usage.columnValues += page.filter((item) => item.phase === 'changed').length * chargedColumns(table, columns);
   const writeRow = createRowSerializer({ org, userId: context.userId, preferences: context.preferences }, table, columns);
   const deletedContext = JSON.stringify(`${context.serviceRoot}$metadata#${table.entitySetName}/$deletedEntity`);
   const out = new PageWriter({ '@odata.context': contextUrl(context, table, options, '/$delta') });
