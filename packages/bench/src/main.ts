@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS } from '@crm-sync/dynamics-simulator';
 import { startThrowawayPostgres } from '@crm-sync/postgres-tooling';
 import type { SyncEngine } from '@crm-sync/core';
-import { CLOCK_SCALE, holdAnswers, quick, sizes, suites, WINDOW_SCALE } from './config.js';
+import { CLOCK_SCALE, holdAnswers, quick, ROW_COST, sizes, suites, WINDOW_SCALE } from './config.js';
 import type { Figure, Run } from './lib/figure.js';
 import { log } from './lib/log.js';
 import { countingPool, postgresStore } from './lib/postgres.js';
@@ -112,6 +112,7 @@ try {
           maxRequests: DEFAULT_LIMITS.maxRequests / WINDOW_SCALE,
           maxExecutionMs: DEFAULT_LIMITS.maxExecutionMs / WINDOW_SCALE,
           maxConcurrent: DEFAULT_LIMITS.maxConcurrent,
+          cost: ROW_COST,
           holdAnswers,
         },
       });
@@ -126,7 +127,7 @@ try {
   const version = (await pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? '?';
   const report: Report = {
     date: new Date().toISOString(),
-    command: `${quick ? 'CRM_SYNC_BENCH_QUICK=1 ' : ''}${holdAnswers ? 'CRM_SYNC_BENCH_HOLD_ANSWERS=1 ' : ''}${process.env.CRM_SYNC_BENCH_RUNS ? `CRM_SYNC_BENCH_RUNS=${sizes.runs} ` : ''}pnpm bench`,
+    command: `${quick ? 'CRM_SYNC_BENCH_QUICK=1 ' : ''}${holdAnswers ? '' : 'CRM_SYNC_BENCH_HOLD_ANSWERS=0 '}${process.env.CRM_SYNC_BENCH_RUNS ? `CRM_SYNC_BENCH_RUNS=${sizes.runs} ` : ''}pnpm bench`,
     quick,
     durationSeconds: (performance.now() - started) / 1000,
     machine: machine(`PostgreSQL ${version}`),
@@ -134,7 +135,7 @@ try {
     errors,
   };
   printReport(report);
-  const complete = !quick && !holdAnswers && suites.length === 4;
+  const complete = !quick && holdAnswers && suites.length === 4;
   writeJson(fileURLToPath(new URL(`../results/${complete ? 'latest' : 'partial'}.json`, import.meta.url)), report);
   if (complete) updateBenchmarksMd(fileURLToPath(new URL('../../../BENCHMARKS.md', import.meta.url)), report);
   process.exitCode = errors.length > 0 ? 1 : 0;

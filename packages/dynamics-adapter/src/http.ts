@@ -7,7 +7,6 @@ import type { EventSink } from './events.js';
 import { parseErrorBody } from './odata/error-body.js';
 import type { FetchLike, ResolvedOptions } from './options.js';
 import { createPacer } from './pacer.js';
-import type { BudgetHints } from './pacer.js';
 import type { Redactor } from './redact.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -45,7 +44,8 @@ export interface HttpClient {
   /** 429s answered so far (the initial-load pool shrinks when this grows). */
   throttleCount(): number;
   /** What the rate-limit headers tell, as hints (see the pacer). */
-  budget(): BudgetHints;
+  /** Whether a response has carried the service protection headers (the service enforces limits). */
+  limited(): boolean;
 }
 
 /** Replaceable for tests: time and randomness. */
@@ -308,5 +308,5 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
     return random() * cap;
   }
 
-  return { root, send, resolve, redact: redactor.redact, throttleCount: () => throttles, budget: pacer.hints };
+  return { root, send, resolve, redact: redactor.redact, throttleCount: () => throttles, limited: pacer.limited };
 }

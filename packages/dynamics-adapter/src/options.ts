@@ -81,9 +81,9 @@ export const adapterOptionsSchema = z.strictObject({
   readAhead: z.boolean().default(true),
   /**
    * Initial loads of change-tracked tables: `true` cuts a key-only tracked read (the spine) into
-   * key ranges read in parallel; `false` reads the snapshot page after page; `auto` starts page after
-   * page and turns parallel when the first page shows that one reader leaves most of the service's
-   * execution budget unused (parallel reads cost more budget and only win time).
+   * key ranges read in parallel; `false` reads the snapshot page after page; `auto` is parallel once
+   * the service has sent rate-limit headers (one reader spends at most a quarter of the documented
+   * execution budget) and page after page otherwise, or with `serviceProtection.pacing` off.
    */
   initialLoad: z
     .strictObject({

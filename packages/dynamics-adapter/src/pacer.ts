@@ -30,21 +30,6 @@ interface Meter {
   charges: Array<{ at: number; amount: number }>;
   /** Typical charge of one request (moving average). */
   perRequest: number;
-  /**
-   * The latest charge a reading showed (one that showed none is skipped: a charge the model frees a
-   * little late can cancel a new one out).
-   */
-  lastCharge: number;
-  /** The largest remainder read. */
-  peak: number;
-}
-
-/** The execution-time budget as the headers tell it (null where they did not). */
-export interface BudgetHints {
-  /** Execution time charged between the last two readings: the previous request's cost when one ran alone. */
-  lastChargeMs: number | null;
-  /** Execution time the window allows per ms: the largest remainder read over the window. */
-  allowedPerMs: number | null;
 }
 
 export interface PacerInput {
@@ -60,7 +45,8 @@ export interface Pacer {
   acquire(signal?: AbortSignal): Promise<void>;
   /** The request ended; `headers` of its response when there was one. */
   release(headers: Headers | null): void;
-  hints(): BudgetHints;
+  /** Whether a response has carried a readable rate-limit header. */
+  limited(): boolean;
 }
 
 /** The remainder a header reports, in the meter's unit; null when absent or unreadable. */
@@ -73,7 +59,7 @@ export function readRemaining(headers: Headers, name: string, scale: number): nu
 
 export function createPacer(input: PacerInput): Pacer {
   const { windowMs, now, sleep } = input;
-  const meters: Meter[] = METERS.map(() => ({ last: null, charges: [], perRequest: 0, lastCharge: 0, peak: 0 }));
+  const meters: Meter[] = METERS.map(() => ({ last: null, charges: [], perRequest: 0 }));
   let inflight = 0;
   const wakers = new Set<() => void>();
 
@@ -90,10 +76,8 @@ export function createPacer(input: PacerInput): Pacer {
   const observe = (meter: Meter, at: number, remaining: number): void => {
     const last = meter.last;
     meter.last = { at, remaining };
-    meter.peak = Math.max(meter.peak, remaining);
     if (last === null) return;
     const drift = last.remaining + freed(meter, last.at, at) - remaining;
-    if (drift > 0) meter.lastCharge = drift;
     if (drift >= 0) {
       if (drift > 0) meter.charges.push({ at, amount: drift });
       meter.perRequest = meter.perRequest === 0 ? drift : 0.7 * meter.perRequest + 0.3 * drift;
@@ -173,12 +157,6 @@ export function createPacer(input: PacerInput): Pacer {
       });
       for (const wake of [...wakers]) wake();
     },
-    hints() {
-      const time = meters[0]!;
-      return {
-        lastChargeMs: time.lastCharge > 0 ? time.lastCharge : null,
-        allowedPerMs: time.peak > 0 ? time.peak / windowMs : null,
-      };
-    },
+    limited: () => meters.some((meter) => meter.last !== null),
   };
 }

@@ -15,9 +15,6 @@ import { collectionUrl, dateTimeLiteral, guid, isGuid, LOOKUP_ANNOTATION, prefer
 import { propertyOf } from './odata/types.js';
 import { createRangeLoader } from './ranges.js';
 
-/** One reader using less than this share of the execution budget's rate makes parallel ranges pay. */
-const PARALLEL_BELOW = 0.5;
-
 export interface PullContext {
   http: HttpClient;
   metadata: MetadataService;
@@ -85,36 +82,22 @@ export function createPuller(context: PullContext) {
     reset: (plan, error) => reset(plan.entity, error),
   });
 
-  /** A new snapshot of a change-tracked table: in parallel ranges, or page after page (`auto` decides on the way). */
+  /**
+   * A new snapshot of a change-tracked table: in parallel ranges, or page after page. `auto` goes
+   * parallel once the service has sent rate-limit headers: a request is charged at most the time it
+   * runs, so one reader spends at most 1 ms of execution per ms, and the documented budget allows 4
+   * (1,200 s per 300 s). Without the headers there is no budget to spend, and page after page is
+   * cheapest.
+   */
   const initialLoad = (plan: Plan, restarts: number): AsyncGenerator<ChangePage> => {
     const { parallel } = options.initialLoad;
-    return parallel === true ? ranges.load(plan, null, restarts) : trackingSnapshot(plan, null, restarts, parallel === 'auto');
+    const inRanges = parallel === true || (parallel === 'auto' && http.limited());
+    return inRanges ? ranges.load(plan, null, restarts) : trackingSnapshot(plan, null, restarts);
   };
 
-  /**
-   * Whether parallel ranges would be faster: only when one reader leaves most of the execution
-   * budget unused. A page's charge (the rate-limit headers, read as hints) against the time it
-   * took tells how much of the budget's rate one reader uses; no hints, no parallel.
-   */
-  const parallelPays = (firstPageMs: number): boolean => {
-    const { lastChargeMs, allowedPerMs } = http.budget();
-    if (lastChargeMs === null || allowedPerMs === null) return false;
-    return lastChargeMs / Math.max(1, firstPageMs) < allowedPerMs * PARALLEL_BELOW;
-  };
-
-  /**
-   * The initial change-tracking read, page after page: a snapshot whose last page carries the
-   * deltaLink. With `decide`, the first page is held until the second one comes (whose headers show
-   * the first one's charge); if parallel ranges pay, they take over in a new snapshot instead.
-   */
-  async function* trackingSnapshot(
-    plan: Plan,
-    resume: { snapshot: string; next: string } | null,
-    restarts: number,
-    decide = false,
-  ): AsyncGenerator<ChangePage> {
+  /** The initial change-tracking read, page after page: a snapshot whose last page carries the deltaLink. */
+  async function* trackingSnapshot(plan: Plan, resume: { snapshot: string; next: string } | null, restarts: number): AsyncGenerator<ChangePage> {
     const snapshot = resume?.snapshot ?? randomUUID();
-    let held: { page: ChangePage; ms: number } | null = null;
     const url = resume?.next ?? collectionUrl(http.root, plan.meta.entitySet, { select: plan.select });
     // GET /api/data/v9.2/<set>?$select=... with Prefer: odata.track-changes, odata.maxpagesize=N (then each @odata.nextLink).
     for await (const page of reader.pages({ url, stored: resume !== null, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey })) {
@@ -129,24 +112,8 @@ export function createPuller(context: PullContext) {
       const checkpoint: Checkpoint = page.nextLink
         ? { v: 1, entity: plan.entity.name, mode: 'tracking-snapshot', snapshot, next: page.nextLink, fields: plan.fields }
         : finish(plan, page.deltaLink);
-      const out = pageOf(rows, checkpoint, { id: snapshot, complete: page.nextLink === null });
-      if (decide && page.nextLink) {
-        decide = false;
-        held = { page: out, ms: page.durationMs };
-        continue;
-      }
-      if (held) {
-        // Nothing of this read was yielded: the ranges start their own snapshot.
-        if (parallelPays(held.ms)) {
-          yield* ranges.load(plan, null, restarts);
-          return;
-        }
-        yield held.page;
-        held = null;
-      }
-      yield out;
+      yield pageOf(rows, checkpoint, { id: snapshot, complete: page.nextLink === null });
     }
-    if (held) yield held.page;
   }
 
   const freshWatermark = (plan: Plan): WatermarkCheckpoint => ({

@@ -78,7 +78,7 @@ export function createRangeLoader(context: RangeLoadContext) {
     let failure = null as { error: unknown } | null;
     let rejected = null as SyncError | null;
     let active = 0;
-    let limit = Math.min(2, maxRanges);
+    let limit = maxRanges;
     let throttles = http.throttleCount();
 
     const fail = (error: unknown) => {
@@ -96,7 +96,7 @@ export function createRangeLoader(context: RangeLoadContext) {
           .read(plan, range, signal)
           .then((pages) => {
             done.push({ range, pages });
-            // AIMD: one more range at a time after a clean read, half as many after a 429.
+            // AIMD: half as many after a 429, one more after a clean read (the pacer keeps the pool within the budget before that).
             const now = http.throttleCount();
             limit = now > throttles ? Math.max(1, Math.floor(limit / 2)) : Math.min(maxRanges, limit + 1);
             throttles = now;

@@ -239,27 +239,39 @@ describe('parallel initial load (change tracking)', () => {
 });
 
 describe("initialLoad.parallel 'auto' (the default)", () => {
-  it('stays page after page when one reader already spends the execution budget faster than it allows', async () => {
-    // The simulator charges execution time by rows, far above the time a page takes here.
-    const sim = msw.simulate({ contacts: 300, limits: { cost: { perRowMs: 5 } } });
-    const { crm } = adapterFor(sim, { pageSize: 100 });
+  /** Requests for contacts: the key-only spine, and reads of whole rows (tracked or by range). */
+  const contactReads = (sim: Simulator) => {
+    const urls = apiRequests(sim).map((r) => new URL(r.url)).filter((u) => u.pathname.endsWith('/contacts'));
+    const select = (u: URL) => u.searchParams.get('$select');
+    return { keys: urls.filter((u) => select(u) === 'contactid').map(String), rows: urls.filter((u) => select(u)?.includes('firstname')).map((u) => decodeURIComponent(String(u))) };
+  };
+
+  it.each([
+    ['a service that sends no rate-limit headers', { limits: { enabled: false } }, {}],
+    ['pacing turned off', {}, { serviceProtection: { pacing: false } }],
+  ])('reads page after page, with no key-only read, from %s', async (_what, service, options) => {
+    const sim = msw.simulate({ contacts: 300, ...service });
+    const { crm } = adapterFor(sim, { pageSize: 100, initialLoad: { rangeSize: 100 }, ...options });
     const result = await pull(crm, contact, FIELDS, null);
     expect(result.pages.map((p) => p.upserts.length)).toEqual([100, 100, 100]);
     expect(result.pages.slice(0, -1).every((p) => parsed(p.checkpoint).mode === 'tracking-snapshot')).toBe(true);
-    expect(apiRequests(sim).some((r) => r.url.includes('$filter'))).toBe(false);
+    expect(contactReads(sim).keys).toEqual([]);
+    expect(contactReads(sim).rows).toHaveLength(3);
   });
 
-  it('turns parallel after the first page when one reader leaves most of the budget unused', async () => {
-    // Slow answers for their charge: one reader would use a small part of the budget.
-    const sim = msw.simulate({ contacts: 300, faults: { rules: [{ kind: 'slow', rate: 1, delayMs: 100, path: '/contacts' }] } });
+  it('reads in parallel ranges from a service that sends rate-limit headers (one reader could spend at most a quarter of the budget)', async () => {
+    const sim = msw.simulate({ contacts: 300 });
     const { crm } = adapterFor(sim, { pageSize: 100, initialLoad: { rangeSize: 100 } });
     const result = await pull(crm, contact, FIELDS, null);
     expect(new Set(result.upserts.map((r) => r.id)).size).toBe(300);
-    // The pages read before the decision were not handed out: one snapshot, all from the ranges.
     expect(new Set(result.pages.map((p) => p.snapshot?.id)).size).toBe(1);
     expect(result.pages.slice(0, -1).every((p) => parsed(p.checkpoint).mode === 'tracking-ranges')).toBe(true);
     expect(result.pages.at(-1)?.snapshot?.complete).toBe(true);
-    expect(apiRequests(sim).filter((r) => r.url.includes('$filter=contactid')).length).toBeGreaterThan(0);
+    // Every whole row came from a range read.
+    const reads = contactReads(sim);
+    expect(reads.keys).toHaveLength(3);
+    expect(reads.rows).toHaveLength(3);
+    expect(reads.rows.every((u) => u.includes('$filter=contactid'))).toBe(true);
   });
 });
 
