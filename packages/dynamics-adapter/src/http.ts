@@ -26,8 +26,6 @@ export interface HttpResponse {
   status: number;
   headers: Headers;
   text: string;
-  /** How long the answered attempt took (waits before it excluded). */
-  durationMs: number;
 }
 
 export interface HttpClient {
@@ -43,7 +41,6 @@ export interface HttpClient {
   redact(text: string): string;
   /** 429s answered so far (the initial-load pool shrinks when this grows). */
   throttleCount(): number;
-  /** What the rate-limit headers tell, as hints (see the pacer). */
   /** Whether a response has carried the service protection headers (the service enforces limits). */
   limited(): boolean;
 }
@@ -243,7 +240,7 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
       emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(durationMs) });
 
       if (response && (response.ok || request.pass?.(status))) {
-        return { status, headers: response.headers, text, durationMs };
+        return { status, headers: response.headers, text };
       }
 
       const body = response ? parseErrorBody(text) : null;

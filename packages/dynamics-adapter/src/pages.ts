@@ -11,8 +11,6 @@ export interface FetchedPage {
   rows: unknown[];
   nextLink: string | null;
   deltaLink: string | null;
-  /** How long the service took to answer. */
-  durationMs: number;
 }
 
 /** A stored or returned link that the service refused with a 4xx (expired token, stale paging cookie). */
@@ -92,7 +90,6 @@ export function createPageReader(input: PageReaderInput) {
   ): Promise<FetchedPage | RejectedLink> => {
     for (let attempt = 1; ; attempt += 1) {
       let text: string;
-      let durationMs: number;
       try {
         const response = await http.send({ method: 'GET', url, headers: read.headers, signal, ...(tolerant ? { pass: isLinkRejection } : {}) });
         if (response.status >= 400) {
@@ -104,7 +101,6 @@ export function createPageReader(input: PageReaderInput) {
           };
         }
         text = response.text;
-        durationMs = response.durationMs;
       } catch (error) {
         if (signal.aborted && !read.signal?.aborted) throw abortError(error);
         throw error;
@@ -123,7 +119,7 @@ export function createPageReader(input: PageReaderInput) {
           emit({ type: 'retry', method: 'GET', path: new URL(url, http.root).pathname, reason: 'keyless-row', status: 200, attempt, waitMs: 0 });
           continue;
         }
-        return { kind: 'page', rows: page.rows, nextLink: resolve(page.nextLink, '@odata.nextLink'), deltaLink: resolve(page.deltaLink, '@odata.deltaLink'), durationMs };
+        return { kind: 'page', rows: page.rows, nextLink: resolve(page.nextLink, '@odata.nextLink'), deltaLink: resolve(page.deltaLink, '@odata.deltaLink') };
       } catch (error) {
         if (!isSyncError(error, 'CRM_RESPONSE_INVALID') || attempt >= MAX_INVALID_BODIES) throw error;
         emit({ type: 'retry', method: 'GET', path: new URL(url, http.root).pathname, reason: 'invalid-response', status: 200, attempt, waitMs: 0 });

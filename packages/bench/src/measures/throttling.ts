@@ -14,11 +14,12 @@
  */
 import { createEntityRegistry } from '@crm-sync/core';
 import type { CrmAdapter } from '@crm-sync/core';
+import type { RequestLogEntry } from '@crm-sync/dynamics-simulator';
 import type { LimitSettings } from '@crm-sync/dynamics-simulator';
 import { createMemoryStore } from '@crm-sync/memory-store';
+import { LOADS_PER_RUN } from '../config.js';
 import type { Figure, Run } from '../lib/figure.js';
 import { makeFigure } from '../lib/figure.js';
-import { LOADS_PER_RUN } from '../config.js';
 import { log } from '../lib/log.js';
 import { perSecond } from '../lib/stats.js';
 import { createRunner, FIELDS, FILTER_FIELD, runCycleChecked, simulatorAdapter, windowOptions } from '../lib/wiring.js';
@@ -41,18 +42,19 @@ export function ceiling(limits: LimitSettings, pageMs: number, clockScale: numbe
  * full page cost).
  */
 async function warmUp(adapter: CrmAdapter, sim: SimulatorProcess, limits: LimitSettings): Promise<number> {
-  const before = await sim.control.lastSeq();
+  const log: RequestLogEntry[] = [];
   let charged = 0;
   while (charged < 1.5 * limits.maxExecutionMs) {
     const seq = await sim.control.lastSeq();
     for await (const _page of adapter.pullChanges(createEntityRegistry().get('contact'), { checkpoint: null, fields: [...FIELDS.contact, FILTER_FIELD] })) {
       // only the charge matters
     }
-    const pulled = (await sim.control.requestsSince(seq)).reduce((sum, entry) => sum + entry.executionMs, 0);
-    if (pulled === 0) throw new Error('warm-up: the pull was charged nothing');
-    charged += pulled;
+    const pulled = await sim.control.requestsSince(seq);
+    const pulledMs = pulled.reduce((sum, entry) => sum + entry.executionMs, 0);
+    if (pulledMs === 0) throw new Error('warm-up: the pull was charged nothing');
+    charged += pulledMs;
+    log.push(...pulled);
   }
-  const log = await sim.control.requestsSince(before);
   const fullPageMs = Math.max(0, ...log.filter((entry) => entry.rows === PAGE_SIZE).map((entry) => entry.executionMs));
   if (fullPageMs === 0) throw new Error(`warm-up: no page of ${PAGE_SIZE} rows was read`);
   return fullPageMs;
@@ -99,11 +101,15 @@ export async function measureThrottling(options: { sim: SimulatorProcess; runs: 
   const webApiFailures: string[] = [];
   // With answers held, dynamics-web-api (one request at a time) goes at the pace the answers set, 25 s
   // a load here: it is loaded once and stands beside every run of the adapter.
+  const pullWebApi = async () => {
+    const outcome = await webApiPull(sim.url, ['contact']);
+    if (outcome.error) webApiFailures.push(`${outcome.error} after ${outcome.rows} rows`);
+    return outcome;
+  };
   let heldWebApi: Awaited<ReturnType<typeof webApiPull>> | null = null;
   for (let run = 1; run <= options.runs; run += 1) {
     const adapter = await adapterPull(sim.url, ['contact'], adapterOptions);
-    const webApi = limits.holdAnswers ? (heldWebApi ??= await webApiPull(sim.url, ['contact'])) : await webApiPull(sim.url, ['contact']);
-    if (webApi.error && (!limits.holdAnswers || run === 1)) webApiFailures.push(`${webApi.error} after ${webApi.rows} rows`);
+    const webApi = limits.holdAnswers ? (heldWebApi ??= await pullWebApi()) : await pullWebApi();
     const complete = (outcome: { rows: number; ms: number; error?: string }) => (outcome.error || outcome.rows !== contacts ? 0 : perSecond(outcome.rows, outcome.ms));
     clients.push({ value: complete(adapter), reference: complete(webApi) });
     log(`  run ${run}: adapter alone ${Math.round(complete(adapter))}/s, dynamics-web-api ${webApi.error ? `failed after ${webApi.rows} rows` : `${Math.round(complete(webApi))}/s`}`);
