@@ -111,12 +111,13 @@ export function createWriter(context: WriteContext) {
     };
   };
 
-  const rejected = (id: string, message: string, status?: number): CrmWriteResult => ({
+  const rejected = (id: string, message: string, status?: number, fields?: string[]): CrmWriteResult => ({
     id,
     ok: false,
     kind: 'rejected',
     message: `[dynamics-adapter] ${message}`,
     ...(status === undefined ? {} : { status }),
+    ...(fields === undefined ? {} : { fields }),
   });
 
   /** Reads one embedded or direct response into a result. */
@@ -224,7 +225,8 @@ export function createWriter(context: WriteContext) {
       const id = row.id.toLowerCase();
       const refused = Object.keys(row.fields).filter((f) => lost.has(f));
       if (refused.length > 0) {
-        results[index] = rejected(id, `${entity.name} ${id} not sent: the sync user can no longer ${mode === 'create' ? 'set' : 'update'} ${refused.join(', ')} (field security)`);
+        const message = `${entity.name} ${id} not sent: the sync user can no longer ${mode === 'create' ? 'set' : 'update'} ${refused.join(', ')} (field security)`;
+        results[index] = rejected(id, message, undefined, refused);
         continue;
       }
       const built = await bodyOf(meta, byName, row.fields, probe);

@@ -25,6 +25,19 @@ describe('CRM drift against the simulator over HTTP', () => {
     return world;
   };
 
+  /** A synced contact edited locally (new_riskscore 1 → 9, jobtitle 'Buyer'), then new_riskscore made read-only for the sync user. */
+  const editThenLoseUpdate = async () => {
+    const w = await setup();
+    const riskscore = { table: 'contact', column: 'new_riskscore', userId: crm.syncUserId, canRead: true };
+    crm.control.setFieldSecurity({ ...riskscore, canUpdate: true });
+    const id = newId();
+    await w.crm.put('contact', id, { firstname: 'Ann', new_riskscore: 1 });
+    await w.cycle();
+    await w.engine.editLocal('contact', id, { fields: { new_riskscore: 9, jobtitle: 'Buyer' } });
+    crm.control.setFieldSecurity({ ...riskscore, canUpdate: false });
+    return { w, id };
+  };
+
   it('a table without change tracking still syncs changes (watermark) and finds deletes (full reads)', async () => {
     const w = await setup({ reconcileEvery: 2 });
     crm.control.setChangeTracking('contact', false);
@@ -61,20 +74,38 @@ describe('CRM drift against the simulator over HTTP', () => {
     expect(local?.fields.new_riskscore).toBe(7); // not wiped by the null a hidden column reads as
   });
 
-  it('a field the sync user can no longer update: the pending change is quarantined with the reason', async () => {
-    const w = await setup();
-    crm.control.setFieldSecurity({ table: 'contact', column: 'new_riskscore', userId: crm.syncUserId, canRead: true, canUpdate: true });
-    const id = newId();
-    await w.crm.put('contact', id, { firstname: 'Ann', new_riskscore: 1 });
-    await w.cycle();
-    await w.engine.editLocal('contact', id, { fields: { new_riskscore: 9, jobtitle: 'Buyer' } });
-    crm.control.setFieldSecurity({ table: 'contact', column: 'new_riskscore', userId: crm.syncUserId, canRead: true, canUpdate: false });
+  it('a field the sync user can no longer update is quarantined on its own; the other changes are pushed', async () => {
+    const { w, id } = await editThenLoseUpdate();
+    // The plan still lists the field: the adapter finds out and refuses it alone, the rest goes at once.
     const summary = await w.cycle();
     expect(summary.entities.find((e) => e.entity === 'contact')).toMatchObject({ status: 'ok', quarantined: 1 });
-    const [entry] = (await w.store.listQuarantine({ limit: 10, entity: 'contact' })).items;
-    expect(entry).toMatchObject({ recordId: id, direction: 'push', reason: expect.stringContaining('can no longer update new_riskscore') });
-    expect((await w.crm.get('contact', id))?.new_riskscore).toBe(1);
+    const open = async () => (await w.store.listQuarantine({ limit: 10, entity: 'contact' })).items;
+    const [entry] = await open();
+    expect(entry).toMatchObject({ recordId: id, direction: 'push', reason: expect.stringContaining('can no longer update new_riskscore'), payload: { new_riskscore: 9 } });
+    expect(await w.crm.get('contact', id)).toMatchObject({ jobtitle: 'Buyer', new_riskscore: 1 });
+    expect(await w.local('contact', id)).toMatchObject({ pending: [], fields: { jobtitle: 'Buyer', new_riskscore: 9 } });
+    expect((await w.activities('contact', id)).filter((a) => a.type === 'sync-failed')).toHaveLength(1);
+
+    // Not sent again, not quarantined again; the entry stays open.
+    await w.cycle();
+    expect(await open()).toEqual([entry]);
+
+    // Now that the plan knows, a local edit of the field is refused when it is made.
+    const error = await w.engine.editLocal('contact', id, { fields: { new_riskscore: 10 } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LOCAL_EDIT_INVALID', message: expect.stringContaining('new_riskscore') });
     expect((await w.local('contact', id))?.fields.new_riskscore).toBe(9);
+  });
+
+  it('a field already known to be read-only when the push starts is held back; the other changes are pushed', async () => {
+    const { w, id } = await editThenLoseUpdate();
+    expect((await w.engine.fieldPlan('contact')).pushable).not.toContain('new_riskscore'); // a schema refresh before the cycle
+    const summary = await w.cycle();
+    expect(summary.entities.find((e) => e.entity === 'contact')).toMatchObject({ status: 'ok', pushed: 1, quarantined: 1 });
+    const [entry, ...more] = (await w.store.listQuarantine({ limit: 10, entity: 'contact' })).items;
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({ recordId: id, direction: 'push', reason: 'the sync user can no longer update new_riskscore', payload: { new_riskscore: 9 } });
+    expect(await w.crm.get('contact', id)).toMatchObject({ jobtitle: 'Buyer', new_riskscore: 1 });
+    expect(await w.local('contact', id)).toMatchObject({ pending: [], fields: { jobtitle: 'Buyer', new_riskscore: 9 } });
   });
 
   it('a delete whose delta row keeps losing its id is still flagged, by the full read that follows', async () => {

@@ -241,7 +241,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       const resolve = new Set(batch.resolveQuarantine ?? []);
       if (resolve.size > 0) {
         for (const q of data.quarantine) {
-          if (q.resolvedAt === null && q.entity === batch.entity && q.recordId !== null && resolve.has(q.recordId)) q.resolvedAt = at;
+          if (q.resolvedAt !== null || q.entity !== batch.entity || q.recordId === null || !resolve.has(q.recordId)) continue;
+          if (batch.resolveDirection === undefined || q.direction === batch.resolveDirection) q.resolvedAt = at;
         }
       }
       for (const q of batch.quarantine ?? []) data.quarantine.push({ ...q, seq: ++data.seq, at, resolvedAt: null });

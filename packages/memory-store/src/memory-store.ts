@@ -323,6 +323,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     checkEntries(batch, 'collisions');
     checkEntries(batch, 'quarantine');
     if (!isList(batch.resolveQuarantine)) throw invalid(batch, 'resolveQuarantine must be a list');
+    if (batch.resolveDirection !== undefined && batch.resolveDirection !== 'pull' && batch.resolveDirection !== 'push') {
+      throw invalid(batch, "resolveDirection must be 'pull' or 'push'");
+    }
     if (!isMap(batch.state)) throw invalid(batch, 'state must be a map');
     if (stale.length > 0) {
       throw new SyncError('STORE_CONFLICT', `memory store: ${stale.length} ${batch.entity} record(s) changed since read`, {
@@ -473,15 +476,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     }
   }
 
-  function resolveQuarantine(entity: string, ids: readonly string[], at: string): void {
+  function resolveQuarantine(entity: string, ids: readonly string[], direction: QuarantineEntry['direction'] | undefined, at: string): void {
     const open = data.openQuarantine.get(entity);
     if (!open || open.byRecord.size === 0) return;
     for (const id of ids) {
       const entries = open.byRecord.get(id);
       if (!entries) continue;
-      for (const q of entries) q.resolvedAt = at;
-      open.count -= entries.length;
-      open.byRecord.delete(id);
+      const closing = direction === undefined ? entries : entries.filter((q) => q.direction === direction);
+      for (const q of closing) q.resolvedAt = at;
+      open.count -= closing.length;
+      if (closing.length === entries.length) open.byRecord.delete(id);
+      else open.byRecord.set(id, entries.filter((q) => q.resolvedAt === null));
     }
   }
 
@@ -532,7 +537,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       for (const f of batch.fanOuts ?? []) fanOut(f, at);
       for (const a of batch.activities ?? []) appendActivity(a, at);
       for (const c of batch.collisions ?? []) data.collisions.push({ ...c, seq: ++data.seq, at });
-      if (batch.resolveQuarantine && batch.resolveQuarantine.length > 0) resolveQuarantine(batch.entity, batch.resolveQuarantine, at);
+      if (batch.resolveQuarantine && batch.resolveQuarantine.length > 0) resolveQuarantine(batch.entity, batch.resolveQuarantine, batch.resolveDirection, at);
       for (const q of batch.quarantine ?? []) quarantine({ ...q, seq: ++data.seq, at, resolvedAt: null });
     },
 

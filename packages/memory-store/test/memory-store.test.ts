@@ -33,6 +33,7 @@ describe('memory store: atomic commits', () => {
       fanOuts: [{ entity: 'contact', accountId: 'a', company: {}, logFields: 'name' as unknown as string[], source: 'crm' }],
     })],
     ['resolveQuarantine that is not a list', (id) => ({ entity: 'contact', records: [create(id)], resolveQuarantine: id as unknown as string[] })],
+    ['resolveDirection that is not a direction', (id) => ({ entity: 'contact', records: [create(id)], resolveQuarantine: [id], resolveDirection: 'both' as 'pull' })],
   ];
   for (const [what, batch] of bad) {
     it(`rejects ${what} with STORE_BATCH_INVALID and writes nothing`, async () => {
@@ -295,9 +296,10 @@ describe('memory store: same answers as the implementation before the rework', (
         }
         if (chance(0.2)) batch.collisions = some(ids, 0.1).map((id) => ({ entity, recordId: id, field: 'b', localValue: 1, crmValue: 2, winner: pick(['local', 'crm'] as const) }));
         if (chance(0.3)) {
-          batch.quarantine = some([...ids, null], 0.1).map((id) => ({ entity, recordId: id, direction: 'pull' as const, reason: 'bad', payload: { step } }));
+          batch.quarantine = some([...ids, null], 0.1).map((id) => ({ entity, recordId: id, direction: pick(['pull', 'push'] as const), reason: 'bad', payload: { step } }));
         }
         if (chance(0.4)) batch.resolveQuarantine = some(ids, 0.3);
+        if (chance(0.3)) batch.resolveDirection = pick(['pull', 'push'] as const);
         await same((s) => s.commit(structuredClone(batch)));
 
         if (step % 10 !== 9) continue;

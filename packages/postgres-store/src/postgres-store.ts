@@ -169,7 +169,8 @@ export function createPostgresStore(options: PostgresStoreOptions): SyncStore {
   // What both batch statements write besides the records: checkpoint, state and the logs.
   // $1 now, $3 entity, $4 checkpoint, $5 checkpoint given, $6 state, $7 activities (activityRow),
   // $8 collisions, $9 quarantine entries, $10 quarantine ids resolved, $11 ids of records whose
-  // New Person activity (from the CRM) is all $7 would say (newPersonIds), in its stead.
+  // New Person activity (from the CRM) is all $7 would say (newPersonIds), in its stead, $12 the
+  // direction of the entries resolved (null: both).
   const batchExtrasSql = `
 checkpoint_set as (
   insert into ${s}.checkpoints (entity, checkpoint, updated_at)
@@ -210,6 +211,7 @@ collisions_added as (
 quarantine_resolved as (
   update ${s}.quarantine set resolved_at = $1
   where resolved_at is null and entity = $3 and record_id in (select jsonb_array_elements_text($10::jsonb))
+    and ($12::text is null or direction = $12)
   returning 1
 ),
 quarantine_added as (
@@ -351,6 +353,11 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
           });
         }
       }
+      if (batch.resolveDirection !== undefined && batch.resolveDirection !== 'pull' && batch.resolveDirection !== 'push') {
+        throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] resolveDirection must be 'pull' or 'push' (got ${JSON.stringify(batch.resolveDirection)})`, {
+          details: { entity: batch.entity },
+        });
+      }
       const now = new Date();
       const newPersons = newPersonIds(batch);
       const extras = [
@@ -363,8 +370,9 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
         json(batch.quarantine ?? []),
         json(batch.resolveQuarantine ?? []),
         newPersons ?? [],
+        batch.resolveDirection ?? null,
       ];
-      const noExtras = [batch.entity, null, false, '{}', '[]', '[]', '[]', '[]', []];
+      const noExtras = [batch.entity, null, false, '{}', '[]', '[]', '[]', '[]', [], null];
       const checkLease = async (client: PoolClient) => {
         if (batch.lease) {
           // Fencing: the row lock holds off a takeover until this transaction ends.

@@ -88,6 +88,30 @@ export const logTests = (ctx: TestContext) => ({
       expect(all.find((q) => q.recordId === id)?.resolvedAt).not.toBeNull();
     }),
 
+  'resolveQuarantine closes the entries before its batch, not those the batch adds': () =>
+    ctx.withStore(async (store) => {
+      const id = uid();
+      const entry = (reason: string) => ({ entity: 'contact', recordId: id, direction: 'push' as const, reason, payload: null });
+      await store.commit({ entity: 'contact', records: [newRecord(id)], quarantine: [entry('refused')] });
+      await store.commit({ entity: 'contact', quarantine: [entry('one field refused')], resolveQuarantine: [id] });
+      const all = (await store.listQuarantine({ limit: 10, includeResolved: true })).items;
+      expect(all.map((q) => [q.reason, q.resolvedAt === null])).toEqual([['refused', false], ['one field refused', true]]);
+    }),
+
+  'resolveDirection limits resolveQuarantine to the entries of one direction': () =>
+    ctx.withStore(async (store) => {
+      const id = uid();
+      const entry = (direction: 'pull' | 'push') => ({ entity: 'contact', recordId: id, direction, reason: `${direction} refused`, payload: null });
+      await store.commit({ entity: 'contact', records: [newRecord(id)], quarantine: [entry('pull'), entry('push')] });
+      await store.commit({ entity: 'contact', resolveQuarantine: [id], resolveDirection: 'pull' });
+      const open = async () => (await store.listQuarantine({ limit: 10 })).items.map((q) => q.direction);
+      expect(await open()).toEqual(['push']);
+      expect((await store.stats('contact')).quarantined).toBe(1);
+      await store.commit({ entity: 'contact', resolveQuarantine: [id], resolveDirection: 'push' });
+      expect(await open()).toEqual([]);
+      expect((await store.stats('contact')).quarantined).toBe(0);
+    }),
+
   'values keep their types through the store (string, number, boolean, null)': () =>
     ctx.withStore(async (store) => {
       const id = uid();

@@ -126,6 +126,11 @@ export type CrmWriteResult =
       kind: 'collision' | 'rejected' | 'not-found' | 'exists';
       message: string;
       status?: number;
+      /**
+       * Rejected updates only: the fields refused, when the refusal is about them alone (e.g. the sync
+       * user lost the right to update them). Nothing was written; the row's other fields may be sent again.
+       */
+      fields?: string[];
     };
 
 export interface CrmAdapter {

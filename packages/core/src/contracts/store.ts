@@ -169,8 +169,10 @@ export interface StoreBatch {
   activities?: ActivityInput[];
   collisions?: CollisionInput[];
   quarantine?: QuarantineInput[];
-  /** Record ids whose open quarantine entries are resolved by this batch. */
+  /** Record ids whose open quarantine entries are resolved by this batch (not the entries `quarantine` adds). */
   resolveQuarantine?: string[];
+  /** Only entries of this direction are resolved (a row that reads fine says nothing of a refused push); default both. */
+  resolveDirection?: 'pull' | 'push';
   fanOuts?: AccountFanOut[];
 }
 

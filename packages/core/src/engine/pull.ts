@@ -207,7 +207,8 @@ export async function buildPageBatch(
   return {
     batch: {
       entity: name, records, checkpoint: page.checkpoint, state, activities, collisions, quarantine, fanOuts,
-      resolveQuarantine: resolved,
+      // A row that reads fine closes what an earlier pull could not apply, not a refused push.
+      resolveQuarantine: resolved, resolveDirection: 'pull',
     },
     counts,
   };

@@ -22,6 +22,8 @@ interface Sent {
   result?: CrmWriteResult;
   /** Set when the record is not sent at all (refused before sending). */
   refused?: string;
+  /** Pending fields the sync user can no longer update, each set with why: quarantined, the others are sent. */
+  dropped?: Array<{ fields: FieldMap; reason: string }>;
 }
 
 const CHUNK = 100;
@@ -31,7 +33,9 @@ const CHUNK = 100;
  * in the CRM with their local id (R14; a retried create is recognised, not duplicated), and pending
  * field changes are written with the last seen version (R2: a 412 is a collision the next pull
  * resolves). The pushed version is stored so the echo is ignored (R13). A record the CRM refuses
- * is quarantined with the CRM's reason and logged on its activity (nothing is retried forever).
+ * is quarantined with the CRM's reason and logged on its activity (nothing is retried forever). A
+ * pending field the sync user can no longer update is quarantined on its own: the record's other
+ * changes are still pushed (this cycle when the plan already knows, the next when the adapter finds out).
  */
 export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: AbortSignal): Promise<PushCounts> {
   const { entity, plan } = ep;
@@ -55,10 +59,14 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
         sent.push({ id: record.id, create: true, fields, ...(refused ? { refused } : {}) });
       } else {
         const fields: FieldMap = {};
-        const lost = record.pending.filter((f) => !pushable.has(f));
-        for (const f of record.pending) if (pushable.has(f)) fields[f] = record.fields[f] ?? null;
-        const refused = lost.length > 0 ? `the sync user can no longer update ${lost.join(', ')}` : undefined;
-        sent.push({ id: record.id, create: false, fields, ...(refused ? { refused } : {}) });
+        const lost: FieldMap = {};
+        for (const f of record.pending) {
+          if (pushable.has(f)) fields[f] = record.fields[f] ?? null;
+          else lost[f] = record.fields[f] ?? null;
+        }
+        const names = Object.keys(lost);
+        const dropped = names.length > 0 ? [{ fields: lost, reason: `the sync user can no longer update ${names.join(', ')}` }] : undefined;
+        sent.push({ id: record.id, create: false, fields, ...(dropped ? { dropped } : {}) });
       }
     }
     const byId = new Map(page.items.map((r) => [r.id, r]));
@@ -70,20 +78,43 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
       const results = await ctx.adapter.createRecords(entity, chunk.map((s) => ({ id: s.id, fields: s.fields })));
       chunk.forEach((s, j) => (s.result = results[j]));
     }
-    for (let i = 0; i < updates.length; i += CHUNK) {
-      const chunk = updates.slice(i, i + CHUNK);
-      const results = await ctx.adapter.updateRecords(
-        entity,
-        chunk.map((s) => ({ id: byId.get(s.id)?.crmId as string, ifVersion: byId.get(s.id)?.crmVersion ?? null, fields: s.fields })),
-      );
-      chunk.forEach((s, j) => (s.result = results[j]));
+    // Updates the adapter refused for some fields alone (access lost since the plan was made) are
+    // sent again at once without them; each round drops at least one field, so this ends.
+    for (let round = updates; round.length > 0; round = round.filter(withoutRefusedFields)) {
+      for (let i = 0; i < round.length; i += CHUNK) {
+        const chunk = round.slice(i, i + CHUNK);
+        const results = await ctx.adapter.updateRecords(
+          entity,
+          chunk.map((s) => ({ id: byId.get(s.id)?.crmId as string, ifVersion: byId.get(s.id)?.crmVersion ?? null, fields: s.fields })),
+        );
+        chunk.forEach((s, j) => (s.result = results[j]));
+      }
     }
-    const settled = sent.filter((s) => s.result !== undefined || s.refused !== undefined);
+    const settled = sent.filter((s) => s.result !== undefined || s.refused !== undefined || s.dropped !== undefined);
     if (settled.length > 0) await settle(ctx, entity.name, entity.kind === 'person', settled, counts, plan.pushable);
     ctx.emit({ type: 'pushed', entity: entity.name, pushed: counts.pushed, created: counts.created, failed: counts.quarantined });
     if (page.next === null) return counts;
     after = page.next;
   }
+}
+
+/**
+ * When an update was refused for some of its fields alone, moves them to `dropped` and clears the
+ * result, so the rest is sent again: true then. A refusal of every field stays a refusal of the record.
+ */
+function withoutRefusedFields(s: Sent): boolean {
+  const result = s.result;
+  if (!result || result.ok || result.kind !== 'rejected' || !result.fields) return false;
+  const refused = result.fields.filter((f) => Object.hasOwn(s.fields, f));
+  if (refused.length === 0 || refused.length === Object.keys(s.fields).length) return false;
+  const fields: FieldMap = {};
+  for (const f of refused) {
+    fields[f] = s.fields[f] ?? null;
+    delete s.fields[f];
+  }
+  (s.dropped ??= []).push({ fields, reason: result.message });
+  delete s.result;
+  return true;
 }
 
 async function settle(ctx: EngineContext, entity: string, person: boolean, sent: Sent[], counts: PushCounts, pushable: readonly string[]): Promise<void> {
@@ -102,14 +133,18 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
     const activities: ActivityInput[] = [];
     const quarantine: QuarantineInput[] = [];
     const resolveQuarantine: string[] = [];
-    // Fields changed again locally since they were sent stay pending.
-    const unsent = (record: LocalRecord, s: Sent) => record.pending.filter((f) => !(Object.hasOwn(s.fields, f) && sameValue(record.fields[f], s.fields[f])));
-    const fail = (record: LocalRecord, s: Sent, reason: string) => {
+    // Pending fields stay pending unless settled: sent (or quarantined) with the value they still hold.
+    const pendingAfter = (record: LocalRecord, ...settledSets: FieldMap[]) =>
+      record.pending.filter((f) => !settledSets.some((set) => Object.hasOwn(set, f) && sameValue(record.fields[f], set[f])));
+    const quarantineFields = (record: LocalRecord, fields: FieldMap, reason: string) => {
       tally.quarantined += 1;
-      quarantine.push({ entity, recordId: record.id, direction: 'push', reason, payload: s.fields });
+      quarantine.push({ entity, recordId: record.id, direction: 'push', reason, payload: fields });
       if (person) activities.push({ entity, recordId: record.id, type: 'sync-failed', source: 'sync', detail: reason });
+    };
+    const fail = (record: LocalRecord, s: Sent, reason: string, dropped: FieldMap) => {
+      quarantineFields(record, s.fields, reason);
       // Refused by the CRM: what was sent is quarantined, edits made since (or not sent) stay pending.
-      const pending = s.result !== undefined ? unsent(record, s) : [];
+      const pending = s.result !== undefined ? pendingAfter(record, s.fields, dropped) : [];
       records.push({ id: record.id, expectedRevision: record.revision, pending, ...(s.create ? { syncToCrm: false } : {}) });
     };
     for (const s of sent) {
@@ -119,15 +154,23 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
         records.push({ id: record.id, expectedRevision: record.revision, pending: [] }); // deleted in the CRM: nothing to push to
         continue;
       }
+      const result = s.result;
+      // Fields the sync user can no longer update are quarantined whatever became of the others
+      // (unless the row is gone), and leave the outbox: they are never sent.
+      const dropped: FieldMap = Object.assign({}, ...(s.dropped ?? []).map((d) => d.fields));
+      if (!(result && !result.ok && result.kind === 'not-found')) for (const d of s.dropped ?? []) quarantineFields(record, d.fields, d.reason);
       if (s.refused !== undefined) {
-        fail(record, s, s.refused);
+        fail(record, s, s.refused, dropped);
         continue;
       }
-      const result = s.result as CrmWriteResult;
+      if (result === undefined) {
+        records.push({ id: record.id, expectedRevision: record.revision, pending: pendingAfter(record, dropped) }); // nothing else was pending
+        continue;
+      }
       if (result.ok || result.kind === 'exists') {
         if (result.ok) {
           records.push({
-            id: record.id, expectedRevision: record.revision, pending: unsent(record, s), base: s.create ? createdBase(s.fields) : s.fields,
+            id: record.id, expectedRevision: record.revision, pending: pendingAfter(record, s.fields, dropped), base: s.create ? createdBase(s.fields) : s.fields,
             crmVersion: result.version, ...(s.create ? { crmId: s.id } : {}),
           });
         } else {
@@ -137,6 +180,7 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
           const pending = [...new Set([...record.pending, ...Object.keys(s.fields)])];
           records.push({ id: record.id, expectedRevision: record.revision, pending, base: createdBase({}), crmVersion: null, crmId: s.id });
         }
+        // Closes the record's earlier entries; those this batch adds (dropped fields) stay open.
         resolveQuarantine.push(record.id);
         if (s.create) {
           tally.created += 1;
@@ -144,14 +188,16 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
         } else tally.pushed += 1;
       } else if (result.kind === 'collision') {
         tally.collisions += 1; // stays pending; the next pull merges the CRM's change (R2) and the push retries
+        if (s.dropped) records.push({ id: record.id, expectedRevision: record.revision, pending: pendingAfter(record, dropped) });
       } else if (result.kind === 'not-found') {
         records.push({ id: record.id, expectedRevision: record.revision, pending: [], crmDeleted: true });
         activities.push({ entity, recordId: record.id, type: 'crm-deleted', source: 'crm', detail: 'not found in the CRM on push' });
       } else {
-        fail(record, s, result.message);
+        fail(record, s, result.message, dropped);
       }
     }
-    return { entity, records, activities, quarantine, resolveQuarantine };
+    // A push that went through closes earlier refused pushes, not rows a pull could not apply.
+    return { entity, records, activities, quarantine, resolveQuarantine, resolveDirection: 'push' as const };
   });
   counts.pushed += tally.pushed;
   counts.created += tally.created;
