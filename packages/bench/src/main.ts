@@ -38,12 +38,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 /** Runs one suite; a failure is reported with the figures and the other suites go on. */
 async function suite(name: string, work: () => Promise<unknown>): Promise<void> {
   log(`\n== ${name}`);
+  const suiteStarted = performance.now();
   try {
     await work();
   } catch (error) {
     errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
     log(`  failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
+  log(`  (${name.split(' (')[0]}: ${Math.round((performance.now() - suiteStarted) / 1000)} s)`);
 }
 
 async function simulator(options: Parameters<typeof startSimulatorProcess>[0]): Promise<SimulatorProcess> {
