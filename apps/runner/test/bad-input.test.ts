@@ -20,6 +20,7 @@ const brokenConfigs: Array<[string, unknown, string]> = [
   ['an unknown store kind', { crm: simulatorCrm, store: { kind: 'mysql' } }, 'store.kind'],
   ['a store schema that is not an identifier', { crm: simulatorCrm, store: { kind: 'postgres', schema: 'Bad-Schema; drop' } }, 'store.schema'],
   ['a pool of zero connections', { crm: simulatorCrm, store: { kind: 'postgres', maxConnections: 0 } }, 'store.maxConnections'],
+  ['prepared statements as a word', { crm: simulatorCrm, store: { kind: 'postgres', preparedStatements: 'off' } }, 'store.preparedStatements'],
   ['an interval of 10 ms', { crm: simulatorCrm, sync: { intervalMs: 10 } }, 'sync.intervalMs'],
   ['a page size above 5,000', { crm: simulatorCrm, sync: { pageSize: 10_000 } }, 'sync.pageSize'],
   ['a negative activity threshold', { crm: simulatorCrm, sync: { changeDataValueThreshold: -1 } }, 'sync.changeDataValueThreshold'],

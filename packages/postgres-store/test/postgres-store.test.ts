@@ -74,6 +74,43 @@ describe('postgres-store', () => {
     await expect(connectPostgresStore({ url, lockTimeoutMs: -5 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 
+  it('prepares the statements of commits and reads once per connection, named apart for each schema; preparedStatements: false sends them unnamed', async () => {
+    const single = new pg.Pool({ connectionString: url, max: 1 }); // one connection: it sees what every call left prepared
+    try {
+      const prepared = async () =>
+        (await single.query<{ name: string }>("select name from pg_prepared_statements where name like 'crm_sync_%' order by name")).rows.map((r) => r.name);
+      const [a, b, plain] = [freshSchema(), freshSchema(), freshSchema()];
+      for (const schema of [a, b, plain]) await migrate(single, schema);
+      const stores = [createPostgresStore({ pool: single, schema: a }), createPostgresStore({ pool: single, schema: b })];
+      for (const [i, store] of stores.entries()) {
+        for (let round = 0; round < 3; round += 1) {
+          await store.commit({ entity: 'contact', records: [{ id: `c${round}`, expectedRevision: 0, crmId: `c${round}`, fields: { lastname: `store ${i}` } }] });
+          await store.commit({ entity: 'contact', records: [{ id: `c${round}`, expectedRevision: 1, fields: { firstname: 'Ada' } }] });
+        }
+      }
+      for (const [i, store] of stores.entries()) {
+        expect((await store.getRecords('contact', ['c0', 'c1', 'c2'])).map((r) => r.fields)).toEqual(Array(3).fill({ lastname: `store ${i}`, firstname: 'Ada' }));
+        expect((await store.getRecordsByCrmId('contact', ['c2']))[0]?.id).toBe('c2');
+      }
+      // Per schema: the insert and update batch statements, by id and by CRM id.
+      expect(await prepared()).toHaveLength(8);
+
+      const before = await prepared();
+      const unnamed = createPostgresStore({ pool: single, schema: plain, preparedStatements: false });
+      await unnamed.commit({ entity: 'contact', records: [{ id: 'p1', expectedRevision: 0, crmId: 'p1', fields: { lastname: 'Plain' } }] });
+      await unnamed.commit({ entity: 'contact', records: [{ id: 'p1', expectedRevision: 1, fields: { firstname: 'Bo' } }] });
+      expect((await unnamed.getRecords('contact', ['p1']))[0]?.fields).toEqual({ lastname: 'Plain', firstname: 'Bo' });
+      expect(await prepared()).toEqual(before);
+    } finally {
+      await single.end();
+    }
+  });
+
+  it('refuses preparedStatements that is not true or false', async () => {
+    expect(() => createPostgresStore({ pool, preparedStatements: 'yes' as unknown as boolean })).toThrow(/preparedStatements must be true or false/);
+    await expect(connectPostgresStore({ url, preparedStatements: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+
   it('migrate() applies every migration once and is safe to run concurrently', async () => {
     const schema = freshSchema();
     const results = await Promise.all([migrate(pool, schema), migrate(pool, schema), migrate(pool, schema)]);

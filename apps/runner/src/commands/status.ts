@@ -48,7 +48,7 @@ async function databaseStatus(loaded: LoadedConfig): Promise<StatusReport> {
   const pool = new pg.Pool({ connectionString: loaded.secrets.databaseUrl, max: 2 });
   try {
     // No migrations here: status only reads.
-    const store = createPostgresStore({ pool, schema: config.store.schema });
+    const store = createPostgresStore({ pool, schema: config.store.schema, preparedStatements: config.store.preparedStatements });
     const registry = createEntityRegistry({ custom: config.sync.customEntities, syncFilterField: config.sync.syncFilterField });
     const entities = registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false).map((e) => e.name);
     return await statusReport({

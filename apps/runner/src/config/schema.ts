@@ -62,6 +62,8 @@ const storeSchema = z.discriminatedUnion('kind', [
     urlEnv: envName.optional(),
     schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lowercase SQL identifier').default('crm_sync'),
     maxConnections: z.number().int().min(1).max(100).default(10),
+    /** Named prepared statements; false behind a pooler that does not carry them between connections (PgBouncer in transaction mode before 1.21). */
+    preparedStatements: z.boolean().default(true),
   }),
 ]);
 

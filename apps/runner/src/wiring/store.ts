@@ -8,7 +8,9 @@ export async function openStore(store: StoreConfig, secrets: Secrets): Promise<S
   if (store.kind === 'memory') return createMemoryStore();
   // pg loads only for a PostgreSQL store.
   const { connectPostgresStore } = await import('@crm-sync/postgres-store');
-  return connectPostgresStore({ url: secrets.databaseUrl ?? '', schema: store.schema, maxConnections: store.maxConnections });
+  return connectPostgresStore({
+    url: secrets.databaseUrl ?? '', schema: store.schema, maxConnections: store.maxConnections, preparedStatements: store.preparedStatements,
+  });
 }
 
 /** Human description of the store, without secrets. */

@@ -45,7 +45,8 @@ async function patchEach(sim: SimulatorProcess, store: SyncStore, ids: readonly 
 export async function measurePush(options: { sim: SimulatorProcess; store: SyncStore; runs: number; edits: number }): Promise<Figure[]> {
   const { sim, store, edits } = options;
   const { engine } = createRunner({ url: sim.url, store, entities: ['contact'] });
-  await runCycleChecked(engine); // start-up cycle, so the measured one only pushes
+  const startUp = await runCycleChecked(engine); // start-up cycle, so the measured one only pushes
+  log(`  start-up cycle ${Math.round(startUp.ms)} ms`);
   // Contacts in the store (the sync filter keeps some out); each run edits and PATCHes its own.
   const ids = (await store.listRecords('contact', { limit: edits * 2 * options.runs })).items.map((r) => r.id);
   const requests: Run[] = [];
@@ -54,6 +55,7 @@ export async function measurePush(options: { sim: SimulatorProcess; store: SyncS
     const first = (run - 1) * edits * 2;
     const edited = ids.slice(first, first + edits);
     const patched = ids.slice(first + edits, first + edits * 2);
+    const editsStarted = performance.now();
     await eachLimited(edited, IN_FLIGHT, async (id) => {
       await engine.editLocal('contact', id, { fields: { jobtitle: `Edited ${run}` } });
     });
@@ -62,6 +64,7 @@ export async function measurePush(options: { sim: SimulatorProcess; store: SyncS
     // them): the reference's 10,000 requests must not slow the next push, nor the other way round.
     await sim.control.resetLimits();
     const before = await sim.control.lastSeq();
+    const cycleStarted = performance.now();
     const cycle = await runCycleChecked(engine, ['contact']);
     const middle = await sim.control.lastSeq();
     await sim.control.resetLimits();
@@ -73,8 +76,11 @@ export async function measurePush(options: { sim: SimulatorProcess; store: SyncS
     requests.push({ value: middle - before, reference: after - middle });
     rates.push({ value: perSecond(edits, cycle.ms), reference: perSecond(edits, referenceMs) });
     await sim.control.resetLimits();
-    await runCycleChecked(engine, ['contact']); // pulls back what this run wrote, before the next run
-    log(`  run ${run}: push ${middle - before} requests in ${Math.round(cycle.ms)} ms; one PATCH each: ${after - middle} requests in ${Math.round(referenceMs)} ms`);
+    const pullBack = await runCycleChecked(engine, ['contact']); // pulls back what this run wrote, before the next run
+    log(
+      `  run ${run}: push ${middle - before} requests in ${Math.round(cycle.ms)} ms; one PATCH each: ${after - middle} requests in ${Math.round(referenceMs)} ms ` +
+        `(set-up: edits ${Math.round(cycleStarted - editsStarted)} ms, pull back ${Math.round(pullBack.ms)} ms)`,
+    );
   }
   await engine.stop();
   const what = `${edits.toLocaleString('en-US')} contact edits, PostgreSQL store`;
