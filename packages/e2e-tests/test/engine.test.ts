@@ -1,9 +1,11 @@
 import type { SyncEvent } from '@crm-sync/core';
 import { createSyncEngine } from '@crm-sync/core';
+import { createPostgresStore, migrate } from '@crm-sync/postgres-store';
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allHarnesses } from '../src/simulator-harness.js';
-import { customEntities } from '../src/harness.js';
+import { customEntities, fakeCrmWithPostgresStore } from '../src/harness.js';
 import type { World } from '../src/world.js';
 import { createWorld, newId } from '../src/world.js';
 
@@ -188,5 +190,36 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     expect((await w.store.stats('contact')).records).toBe(1_000);
     const listed = (await w.store.listRecords('contact', { limit: 2_000 })).items.map((r) => r.id);
     expect(new Set(listed).size).toBe(1_000);
+  });
+});
+
+describe('local edits and leases (PostgreSQL store)', () => {
+  it('an edit does not wait for the lease row that pages of the entity hold: it commits while another transaction holds it', async () => {
+    const url = testDatabaseUrl();
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    const schema = `e2e_lease_edit_${process.pid}`;
+    await migrate(pool, schema);
+    const store = createPostgresStore({ pool, schema, lockTimeoutMs: 60_000 });
+    const w = await createWorld({ name: 'fake CRM + postgres store', crm: fakeCrmWithPostgresStore(url).crm, store: async () => store });
+    const other = await pool.connect();
+    try {
+      const id = newId();
+      await w.crm.put('contact', id, { firstname: 'Ann' });
+      await w.cycle(); // the engine now holds the contact lease; its commits for contacts carry it
+      await other.query('begin');
+      await other.query(`select * from "${schema}".leases where entity = 'contact' for update`);
+      const edit = w.engine.editLocal('contact', id, { fields: { jobtitle: 'Buyer' } });
+      const waited = await Promise.race([edit.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 5_000))]);
+      expect(waited).toBe(false);
+      await other.query('rollback');
+      await w.cycle();
+      expect((await w.crm.get('contact', id))?.jobtitle).toBe('Buyer');
+    } finally {
+      await other.query('rollback').catch(() => undefined);
+      other.release();
+      await w.close();
+      await pool.query(`drop schema "${schema}" cascade`);
+      await pool.end();
+    }
   });
 });

@@ -94,6 +94,10 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     now: options.now ?? (() => new Date()),
     emit: (event) => listeners?.(event),
   };
+  // Local edits commit without the lease: they are the marketing side's own changes, kept safe by
+  // revisions, which a runner accepts whether or not it syncs the entity; with it, every edit would
+  // wait for the lease row that each other edit and page of the entity holds until it commits.
+  const localCtx: EngineContext = { ...ctx, store: baseStore };
   const plans = new Map<string, EntityPlan>();
   let lastCycle: CycleSummary | null = null;
   // Cycles (and Quick Syncs) run one at a time, so no entity is ever synced twice at once (R3).
@@ -419,11 +423,11 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         return { entity: entityName, field, backfilled };
       }),
 
-    editLocal: (entityName, id, edit) => applyLocalEdit(ctx, cachedPlan, registry.get(entityName), id, edit),
+    editLocal: (entityName, id, edit) => applyLocalEdit(localCtx, cachedPlan, registry.get(entityName), id, edit),
 
     async createPerson(fields, personOptions = {}) {
       const ep = await cachedPlan(registry.get('lead'));
-      return createLocalPerson(ctx, ep, fields, { syncToCrm: personOptions.syncToCrm ?? true });
+      return createLocalPerson(localCtx, ep, fields, { syncToCrm: personOptions.syncToCrm ?? true });
     },
 
     start() {

@@ -85,8 +85,8 @@ export async function applyLocalEdit(
   }
   const ep = await plan(entity);
   const pushable = checkPersonFields(ep, fields);
-  const record = await readOne(ctx, entity.name, id);
   if (Object.keys(company).length > 0) {
+    const record = await readOne(ctx, entity.name, id);
     if (!accountLinkOf(entity) || record.accountId === null) {
       throw invalid(`${entity.name} ${id} has no account, so it has no account fields to edit`, { entity: entity.name, id });
     }
