@@ -58,7 +58,7 @@ export const suites: readonly Suite[] = only.length ? SUITES.filter((s) => only.
  */
 export const WINDOW_SCALE = 10;
 /** Item 7: initial loads back to back per run, so that a run spans more than one window (the sustained rate). */
-export const LOADS_PER_RUN = 5;
+export const LOADS_PER_RUN = quick ? 2 : 5; // a quick run only tries the suite out
 /**
  * Item 7: execution time a row is charged, the key alone and per further column. The bench's contact
  * rows have 10 columns besides the key, so a whole row costs the documented 0.4 ms (a 5,000-row page
