@@ -482,11 +482,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     for (const id of ids) {
       const entries = open.byRecord.get(id);
       if (!entries) continue;
-      const closing = direction === undefined ? entries : entries.filter((q) => q.direction === direction);
-      for (const q of closing) q.resolvedAt = at;
-      open.count -= closing.length;
-      if (closing.length === entries.length) open.byRecord.delete(id);
-      else open.byRecord.set(id, entries.filter((q) => q.resolvedAt === null));
+      const staying: QuarantineEntry[] = [];
+      for (const q of entries) {
+        if (direction !== undefined && q.direction !== direction) staying.push(q);
+        else q.resolvedAt = at;
+      }
+      open.count -= entries.length - staying.length;
+      if (staying.length > 0) open.byRecord.set(id, staying);
+      else open.byRecord.delete(id);
     }
   }
 

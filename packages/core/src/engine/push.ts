@@ -34,8 +34,9 @@ const CHUNK = 100;
  * field changes are written with the last seen version (R2: a 412 is a collision the next pull
  * resolves). The pushed version is stored so the echo is ignored (R13). A record the CRM refuses
  * is quarantined with the CRM's reason and logged on its activity (nothing is retried forever). A
- * pending field the sync user can no longer update is quarantined on its own: the record's other
- * changes are still pushed (this cycle when the plan already knows, the next when the adapter finds out).
+ * pending field the sync user can no longer update is quarantined on its own and the record's other
+ * changes are still pushed: held back when the plan already knows, sent again without it when the
+ * adapter refuses it.
  */
 export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: AbortSignal): Promise<PushCounts> {
   const { entity, plan } = ep;
@@ -158,7 +159,8 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
       // Fields the sync user can no longer update are quarantined whatever became of the others
       // (unless the row is gone), and leave the outbox: they are never sent.
       const dropped: FieldMap = Object.assign({}, ...(s.dropped ?? []).map((d) => d.fields));
-      if (!(result && !result.ok && result.kind === 'not-found')) for (const d of s.dropped ?? []) quarantineFields(record, d.fields, d.reason);
+      const gone = result !== undefined && !result.ok && result.kind === 'not-found';
+      if (!gone) for (const d of s.dropped ?? []) quarantineFields(record, d.fields, d.reason);
       if (s.refused !== undefined) {
         fail(record, s, s.refused, dropped);
         continue;
