@@ -36,15 +36,15 @@ export function ceiling(limits: LimitSettings, pageMs: number, clockScale: numbe
 }
 
 /**
- * Fills the window: whole pulls of the contacts until they were charged one and a half windows'
- * budget, each read to its end so that no request is left in flight, unseen by the adapter, when the
+ * Fills the window: whole pulls of the contacts until they were charged a whole window's budget
+ * (paced to the ceiling, that takes about a window), each read to its end so that no request is left in flight, unseen by the adapter, when the
  * measured loads start. Returns what the simulator charged for a page of whole rows (the most any
  * full page cost).
  */
 async function warmUp(adapter: CrmAdapter, sim: SimulatorProcess, limits: LimitSettings): Promise<number> {
   const log: RequestLogEntry[] = [];
   let charged = 0;
-  while (charged < 1.5 * limits.maxExecutionMs) {
+  while (charged < limits.maxExecutionMs) {
     const seq = await sim.control.lastSeq();
     for await (const _page of adapter.pullChanges(createEntityRegistry().get('contact'), { checkpoint: null, fields: [...FIELDS.contact, FILTER_FIELD] })) {
       // only the charge matters
