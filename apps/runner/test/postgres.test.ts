@@ -92,7 +92,7 @@ describe('graceful shutdown', () => {
     };
     const counts: number[] = [];
     try {
-      for (let run = 0; run < 2; run++) {
+      for (let run = 0; run < 2; run += 1) {
         // The same runner id: restarted, it takes its lease back at once.
         const runner = spawnCli(['start', '--config', config], env({ CRM_SYNC_RUNNER_ID: 'killed-runner' }));
         try {
