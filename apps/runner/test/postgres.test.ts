@@ -102,7 +102,9 @@ describe('graceful shutdown', () => {
           const before = counts.at(-1) ?? 0;
           const deadline = Date.now() + 60_000;
           while ((await stored()) <= before) {
-            if (Date.now() > deadline) throw new Error(`run ${run + 1}: the store still holds ${before} contacts after 60 s`);
+            if (runner.child.exitCode !== null || Date.now() > deadline) {
+              throw new Error(`run ${run + 1}: still ${before} contacts stored (runner ${runner.child.exitCode === null ? 'running' : 'exited'}):\n${runner.stderr().slice(-2000)}`);
+            }
             await new Promise((resolve) => setTimeout(resolve, 50));
           }
           const result = await runner.stop('SIGKILL');
