@@ -33,6 +33,14 @@ describe('crm-sync migrate', () => {
     expect(rows[0].n).toBe(migrations.length);
   });
 
+  it('reaches the database in the environment without a config file', async () => {
+    // The README's example: no file, only CRM_SYNC_DATABASE_URL. (A rerun on the same database finds
+    // the schema up to date, so only the schema and its version are asserted.)
+    const result = await runCli(['migrate', '--json'], env());
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ schema: 'crm_sync', version: migrations.at(-1)?.version });
+  });
+
   it('needs a PostgreSQL store', async () => {
     const result = await runCli(['migrate', '--config', writeConfig({ store: { kind: 'memory' } })]);
     expect(result.code).toBe(2);

@@ -26,6 +26,15 @@ describe('config', () => {
     expect(loaded.config.crm).toMatchObject({ kind: 'simulator', contacts: 12_000, largeAccounts: [5_001] });
     expect(loaded.config.sync.intervalMs).toBe(30_000);
     expect(loaded.config.server).toMatchObject({ host: '127.0.0.1', port: 8787 });
+    expect(loaded.config.store).toEqual({ kind: 'memory' });
+  });
+
+  it('is the demo on PostgreSQL when a database URL is in the environment', () => {
+    const loaded = loadConfig({ env: { CRM_SYNC_DATABASE_URL: 'postgres://crm@localhost/crm' } });
+    expect(loaded.demo).toBe(true);
+    expect(loaded.config.crm).toMatchObject({ kind: 'simulator' });
+    expect(loaded.config.store).toMatchObject({ kind: 'postgres', schema: 'crm_sync' });
+    expect(loaded.secrets.databaseUrl).toBe('postgres://crm@localhost/crm');
   });
 
   it('takes Dynamics, PostgreSQL and the server from the environment, secrets included', () => {
