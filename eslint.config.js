@@ -3,8 +3,9 @@ import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 /**
- * Module boundaries (DESIGN.md section 2), by the nx tags in each package.json:
- * core depends on nothing of ours (shared build and test config aside); stores and the adapter only on core; the simulator on nothing;
+ * Module boundaries, by the nx tags in each package.json:
+ * core depends on nothing of ours (shared build and test config aside); stores and the adapter only on
+ * core (their tests also on the testkit and the simulator); the simulator on nothing;
  * the testkit on core; the runner and the end-to-end tests on anything; nothing depends on them.
  * `pnpm lint` runs `nx show projects` first: without a cached project graph the rule skips silently.
  */

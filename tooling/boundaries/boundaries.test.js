@@ -23,7 +23,7 @@ async function boundaryErrors(path, code) {
   return result.messages.filter((m) => m.ruleId === RULE).map((m) => m.message);
 }
 
-describe('module boundaries (DESIGN.md section 2)', () => {
+describe('module boundaries (eslint.config.js)', () => {
   it('fails when core imports a store', async () => {
     const errors = await boundaryErrors(
       'packages/core/src/planted.ts',

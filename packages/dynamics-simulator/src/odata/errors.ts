@@ -14,7 +14,7 @@ export function isODataError(error: unknown): error is ODataError {
   return error instanceof Error && error.name === 'ODataError' && 'status' in error;
 }
 
-/** Error codes and messages as documented (see shared/research/dataverse-webapi.md). */
+/** Error codes and messages as Microsoft documents them for the Dataverse Web API. */
 export const errors = {
   segmentNotFound: (segment: string) => odataError(404, '0x8006088a', `Resource not found for the segment '${segment}'.`),
   propertyNotFound: (property: string, type: string) =>
