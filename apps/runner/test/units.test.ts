@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '@crm-sync/memory-store';
+import { USAGE } from '../src/cli/usage.js';
+import { ENV_SETTING_NAMES } from '../src/config/env.js';
 import { loadConfig, secretValues } from '../src/config/load.js';
 import { tightenHeap } from '../src/heap.js';
 import { toCsv } from '../src/http/csv.js';
@@ -27,6 +29,11 @@ describe('config', () => {
     expect(loaded.config.sync.intervalMs).toBe(30_000);
     expect(loaded.config.server).toMatchObject({ host: '127.0.0.1', port: 8787 });
     expect(loaded.config.store).toEqual({ kind: 'memory' });
+  });
+
+  it('lists every variable that overrides a setting in the usage text', () => {
+    const listed = USAGE.slice(USAGE.indexOf('Environment:'));
+    expect(ENV_SETTING_NAMES.filter((name) => !listed.includes(name))).toEqual([]);
   });
 
   it('is the demo on PostgreSQL when a database URL is in the environment', () => {

@@ -12,7 +12,7 @@ Commands:
   simulator                     Run the standalone simulated Dataverse org (see crm-sync simulator --help)
   migrate                       Apply the PostgreSQL migrations
 
-Options for every command:
+Options for every command but simulator:
   -c, --config <file>           JSON config file (default: $CRM_SYNC_CONFIG; none = demo defaults)
       --log-level <level>       debug, info, warn or error
       --json                    Machine output on stdout (sync, status, fields, doctor, migrate)
@@ -28,5 +28,5 @@ status and fields options:
 Exit codes: 0 done, 1 failed (a sync error, a doctor check, ...), 2 bad usage or configuration.
 Environment: CRM_SYNC_CONFIG, CRM_SYNC_ENVIRONMENT_URL, CRM_SYNC_TENANT_ID, CRM_SYNC_CLIENT_ID,
 CRM_SYNC_CLIENT_SECRET, CRM_SYNC_DATABASE_URL (or DATABASE_URL), CRM_SYNC_INTERVAL_MS, CRM_SYNC_HOST,
-CRM_SYNC_PORT, CRM_SYNC_API_TOKEN, CRM_SYNC_LOG_LEVEL, CRM_SYNC_LOG_FORMAT.
+CRM_SYNC_PORT, CRM_SYNC_API_TOKEN, CRM_SYNC_LOG_LEVEL, CRM_SYNC_LOG_FORMAT, CRM_SYNC_RUNNER_ID.
 `;

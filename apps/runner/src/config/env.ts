@@ -27,6 +27,9 @@ const ENV_SETTINGS: readonly { env: string; path: readonly [string, string] }[] 
   { env: 'CRM_SYNC_RUNNER_ID', path: ['runner', 'id'] },
 ];
 
+/** Every variable that overrides a setting (the usage text lists them). */
+export const ENV_SETTING_NAMES: readonly string[] = ENV_SETTINGS.map((s) => s.env);
+
 /** The overrides present in the environment. */
 export function envOverrides(env: Env): Override[] {
   return ENV_SETTINGS.flatMap(({ env: name, path }) => {
