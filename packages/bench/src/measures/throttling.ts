@@ -38,8 +38,8 @@ export function ceiling(limits: LimitSettings, pageMs: number, clockScale: numbe
 /**
  * Fills the window: whole pulls of the contacts until they were charged a whole window's budget
  * (paced to the ceiling, that takes about a window), each read to its end so that no request is
- * left in flight, unseen by the adapter, when the measured loads start. Returns what the simulator charged for a page of whole rows (the most any
- * full page cost).
+ * left in flight, unseen by the adapter, when the measured loads start. Returns what the simulator
+ * charged for a page of whole rows (the most any full page cost).
  */
 async function warmUp(adapter: CrmAdapter, sim: SimulatorProcess, limits: LimitSettings): Promise<number> {
   const log: RequestLogEntry[] = [];

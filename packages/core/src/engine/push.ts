@@ -74,28 +74,28 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
     const creates = sent.filter((s) => s.create && s.refused === undefined);
     const updates = sent.filter((s) => !s.create && s.refused === undefined && Object.keys(s.fields).length > 0);
     if (creates.length > 0) assertCanCreateInCrm(entity);
-    for (let i = 0; i < creates.length; i += CHUNK) {
-      const chunk = creates.slice(i, i + CHUNK);
-      const results = await ctx.adapter.createRecords(entity, chunk.map((s) => ({ id: s.id, fields: s.fields })));
-      chunk.forEach((s, j) => (s.result = results[j]));
-    }
+    await sendInChunks(creates, (chunk) => ctx.adapter.createRecords(entity, chunk.map((s) => ({ id: s.id, fields: s.fields }))));
     // Updates the adapter refused for some fields alone (access lost since the plan was made) are
     // sent again at once without them; each round drops at least one field, so this ends.
     for (let round = updates; round.length > 0; round = round.filter(withoutRefusedFields)) {
-      for (let i = 0; i < round.length; i += CHUNK) {
-        const chunk = round.slice(i, i + CHUNK);
-        const results = await ctx.adapter.updateRecords(
-          entity,
-          chunk.map((s) => ({ id: byId.get(s.id)?.crmId as string, ifVersion: byId.get(s.id)?.crmVersion ?? null, fields: s.fields })),
-        );
-        chunk.forEach((s, j) => (s.result = results[j]));
-      }
+      await sendInChunks(round, (chunk) =>
+        ctx.adapter.updateRecords(entity, chunk.map((s) => ({ id: byId.get(s.id)?.crmId as string, ifVersion: byId.get(s.id)?.crmVersion ?? null, fields: s.fields }))),
+      );
     }
     const settled = sent.filter((s) => s.result !== undefined || s.refused !== undefined || s.dropped !== undefined);
     if (settled.length > 0) await settle(ctx, entity.name, entity.kind === 'person', settled, counts, plan.pushable);
     ctx.emit({ type: 'pushed', entity: entity.name, pushed: counts.pushed, created: counts.created, failed: counts.quarantined });
     if (page.next === null) return counts;
     after = page.next;
+  }
+}
+
+/** Sends `items` CHUNK at a time and keeps each one's result on it. */
+async function sendInChunks(items: Sent[], send: (chunk: Sent[]) => Promise<CrmWriteResult[]>): Promise<void> {
+  for (let i = 0; i < items.length; i += CHUNK) {
+    const chunk = items.slice(i, i + CHUNK);
+    const results = await send(chunk);
+    chunk.forEach((s, j) => (s.result = results[j]));
   }
 }
 
