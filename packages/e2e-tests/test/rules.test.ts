@@ -76,6 +76,12 @@ describe.each(harnesses)('rules end to end: $name', (harness) => {
 
     await w.engine.editLocal('contact', contacts[0] as string, { company: { telephone1: '555-LOCAL' } });
     for (const c of contacts) expect((await w.local('contact', c))?.company.telephone1).toBe('555-LOCAL');
+    // Each contact's activity says it came from the account, not from the contact's own telephone1.
+    const fromAccount = (await w.store.listActivities({ limit: 100, entity: 'contact', recordId: contacts[1] as string })).items.at(-1);
+    expect(fromAccount).toMatchObject({
+      type: 'change-data-value', source: 'local', field: 'company.telephone1', oldValue: '555-0100', newValue: '555-LOCAL',
+      detail: `edited locally on account "Acme" (${acc})`,
+    });
     expect((await w.local('account', acc))?.fields.telephone1).toBe('555-LOCAL');
     await w.cycle();
     expect((await w.crm.get('account', acc))?.telephone1).toBe('555-0100');
@@ -85,6 +91,15 @@ describe.each(harnesses)('rules end to end: $name', (harness) => {
     await w.cycle();
     for (const c of contacts) expect((await w.local('contact', c))?.company).toMatchObject({ telephone1: '555-0100', address1_city: 'Bergen' });
     expect((await w.local('account', acc))?.fields).toMatchObject({ telephone1: '555-0100', address1_city: 'Bergen' });
+
+    // A contact whose parent becomes a contact has no account: the same empty company as one that never had one.
+    const child = newId();
+    await w.crm.put('contact', child, { firstname: 'Child' }, { parentcustomerid: { id: contacts[0] as string, entity: 'contact' } });
+    await w.crm.put('contact', contacts[1] as string, { firstname: 'Moved' }, { parentcustomerid: { id: contacts[0] as string, entity: 'contact' } });
+    await w.cycle();
+    expect((await w.local('contact', child))?.company).toEqual({});
+    expect(await w.local('contact', contacts[1] as string)).toMatchObject({ accountId: null, company: {} });
+    expect((await w.local('contact', contacts[1] as string))?.company).toEqual({});
   });
 
   it('R5: refuses to create an account or any one-way record in the CRM, and sends nothing', async () => {
@@ -125,7 +140,9 @@ describe.each(harnesses)('rules end to end: $name', (harness) => {
     await w.cycle();
     const logged = (await w.store.listActivities({ limit: 1_000_000, entity: 'contact' })).items.filter((a) => a.type === 'change-data-value');
     expect(logged.length - before).toBe(5_000);
-    expect(logged.every((a) => a.field === 'telephone1' && a.newValue === 'B' && a.source === 'crm')).toBe(true);
+    // Named as the contact holds the value, with the account it came from: never taken for the contact's own telephone1.
+    const fromSmall = logged.slice(before);
+    expect(fromSmall.filter((a) => a.field === 'company.telephone1' && a.newValue === 'B' && a.source === 'crm' && a.detail === `changed in the CRM on account "Small" (${small})`)).toHaveLength(5_000);
     const all = (await w.store.listRecords('contact', { limit: 20_000 })).items;
     expect(all.filter((c) => c.accountId === big && c.company.telephone1 === 'B')).toHaveLength(5_001);
     expect(all.filter((c) => c.accountId === small && c.company.telephone1 === 'B')).toHaveLength(5_000);

@@ -209,7 +209,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const oldValue = r.company[field] ?? null;
         const newValue = f.company[field] ?? null;
         if (!sameValue(oldValue, newValue)) {
-          appendActivity({ entity: f.entity, recordId: id, type: 'change-data-value', source: f.source, field, oldValue, newValue }, at);
+          appendActivity({
+            entity: f.entity, recordId: id, type: 'change-data-value', source: f.source, field: `company.${field}`, oldValue, newValue,
+            detail: f.detail ?? null,
+          }, at);
         }
       }
       t.records.set(id, { ...r, company: { ...r.company, ...f.company }, revision: r.revision + 1, updatedAt: at });

@@ -315,8 +315,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     }
     checkEntries(batch, 'fanOuts');
     for (const f of batch.fanOuts ?? []) {
-      if (typeof f.entity !== 'string' || typeof f.company !== 'object' || f.company === null || !isList(f.logFields)) {
-        throw invalid(batch, 'a fan-out needs an entity, a company map and a list of fields to log');
+      if (typeof f.entity !== 'string' || typeof f.company !== 'object' || f.company === null || !isList(f.logFields)
+        || (f.detail !== undefined && typeof f.detail !== 'string')) {
+        throw invalid(batch, 'a fan-out needs an entity, a company map, a list of fields to log and a text detail if any');
       }
     }
     checkEntries(batch, 'activities');
@@ -383,14 +384,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     return r !== undefined && r.crmId === crmId ? r : undefined;
   }
 
-  /** `company` from the stored account with this CRM id (RecordWrite.companyFromAccount); keys of `previous` it lacks become null. */
-  function companyFromAccount(accountId: string | null, previous: FieldMap): FieldMap {
+  /** `company` from the stored account with this CRM id (RecordWrite.companyFromAccount); none: an empty map. */
+  function companyFromAccount(accountId: string | null): FieldMap {
     const accounts = data.tables.get('account');
     const account = accountId === null || accounts === undefined ? undefined : byCrmId(accounts, accountId);
-    const cleared = Object.keys(previous);
     // The account's own map: stored maps are never changed in place, so records may share it.
-    if (cleared.length === 0) return account ? account.fields : EMPTY_MAP;
-    return { ...Object.fromEntries(cleared.map((k) => [k, null])), ...account?.fields };
+    return account ? account.fields : EMPTY_MAP;
   }
 
   function createRecord(t: EntityTable, w: RecordWrite, at: string): void {
@@ -404,7 +403,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       base: w.base ? (w.base === w.fields ? fields : { ...w.base }) : EMPTY_MAP,
       pending: w.pending && w.pending.length > 0 ? [...w.pending] : EMPTY_LIST,
       accountId: w.accountId ?? null,
-      company: w.companyFromAccount ? companyFromAccount(w.accountId ?? null, EMPTY_MAP) : w.company ? { ...w.company } : EMPTY_MAP,
+      company: w.companyFromAccount ? companyFromAccount(w.accountId ?? null) : w.company ? { ...w.company } : EMPTY_MAP,
       crmDeleted: w.crmDeleted ?? false,
       syncToCrm: w.syncToCrm ?? false,
       seenIn: w.seenIn ?? null,
@@ -421,7 +420,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     if (w.crmVersion !== undefined) r.crmVersion = w.crmVersion;
     if (w.fields) r.fields = { ...r.fields, ...w.fields };
     if (w.base) r.base = { ...r.base, ...w.base };
-    if (w.companyFromAccount) r.company = companyFromAccount(w.accountId ?? null, r.company);
+    if (w.companyFromAccount) r.company = companyFromAccount(w.accountId ?? null);
     else if (w.company) r.company = { ...r.company, ...w.company };
     if (w.pending) r.pending = w.pending.length > 0 ? [...w.pending] : EMPTY_LIST;
     if (w.accountId !== undefined) r.accountId = w.accountId;
@@ -467,7 +466,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         const oldValue = r.company[field] ?? null;
         const newValue = f.company[field] ?? null;
         if (!sameValue(oldValue, newValue)) {
-          appendActivity({ entity: f.entity, recordId: id, type: 'change-data-value', source: f.source, field, oldValue, newValue }, at);
+          appendActivity({
+            entity: f.entity, recordId: id, type: 'change-data-value', source: f.source, field: `company.${field}`, oldValue, newValue,
+            detail: f.detail ?? null,
+          }, at);
         }
       }
       r.company = { ...r.company, ...f.company };

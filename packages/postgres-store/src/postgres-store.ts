@@ -273,8 +273,7 @@ updated as (
     base        = case when i.e ? 'base' then r.base || (i.e->'base') when i.e ? 'baseIsFields' then r.base || (i.e->'fields') else r.base end,
     pending     = case when i.e ? 'pending' then array(select jsonb_array_elements_text(i.e->'pending')) else r.pending end,
     account_id  = case when i.e ? 'accountId' then i.e->>'accountId' else r.account_id end,
-    company     = case when i.account_fields is not null
-                       then coalesce((select jsonb_object_agg(k, 'null'::jsonb) from jsonb_object_keys(r.company) as k), '{}') || i.account_fields
+    company     = case when i.account_fields is not null then i.account_fields
                        when i.e ? 'company' then r.company || (i.e->'company') else r.company end,
     crm_deleted = case when i.e ? 'crmDeleted' then (i.e->>'crmDeleted')::boolean else r.crm_deleted end,
     sync_to_crm = case when i.e ? 'syncToCrm' then (i.e->>'syncToCrm')::boolean else r.sync_to_crm end,
@@ -339,10 +338,10 @@ select (select count(*) from inserted) as written, ${extrasWritten} as other_row
 
   // Fan-out, set-wise: the activities (old values read before the update), then the update.
   const fanOutActivitiesSql = `
-insert into ${s}.activities (entity, record_id, type, source, field, old_value, new_value, at)
-select f.entity, r.id, 'change-data-value', f.source, lf.field,
-       coalesce(r.company->lf.field, 'null'), coalesce(f.company->lf.field, 'null'), $1
-from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb, "logFields" jsonb, source text)
+insert into ${s}.activities (entity, record_id, type, source, field, old_value, new_value, detail, at)
+select f.entity, r.id, 'change-data-value', f.source, 'company.' || lf.field,
+       coalesce(r.company->lf.field, 'null'), coalesce(f.company->lf.field, 'null'), f.detail, $1
+from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb, "logFields" jsonb, source text, detail text)
 cross join lateral jsonb_array_elements_text(f."logFields") as lf(field)
 join ${s}.records r on r.entity = f.entity and r.account_id = f."accountId"
 where coalesce(r.company->lf.field, 'null') is distinct from coalesce(f.company->lf.field, 'null')

@@ -144,7 +144,7 @@ describe('postgres-store', () => {
       expect(fanOutStatements).toBe(5);
       expect((await store.stats('contact')).records).toBe(5_001);
       expect(await store.getCheckpoint('contact')).toBe('page-1');
-      const { rows } = await pool.query(`select count(*)::int as n from "${schema}".activities where field = 'name' and new_value = '"New"'`);
+      const { rows } = await pool.query(`select count(*)::int as n from "${schema}".activities where field = 'company.name' and new_value = '"New"'`);
       expect(rows[0].n).toBe(5_001);
       const { rows: updated } = await pool.query(`select count(*)::int as n from "${schema}".records where entity = 'contact' and company->>'name' = 'New' and revision = 2`);
       expect(updated[0].n).toBe(5_001);

@@ -43,16 +43,20 @@ export const fanOutTests = (ctx: TestContext) => ({
       });
       await store.commit({
         entity: 'account',
-        fanOuts: [{ entity: 'contact', accountId: acc, company: { name: 'New', city: 'Oslo' }, logFields: ['name', 'city'], source: 'crm' }],
+        fanOuts: [{
+          entity: 'contact', accountId: acc, company: { name: 'New', city: 'Oslo' }, logFields: ['name', 'city'], source: 'crm',
+          detail: `account ${acc}`,
+        }],
       });
       const activities = (await store.listActivities({ limit: 10 })).items;
-      const summary = activities.map((x) => [x.recordId, x.field, x.oldValue, x.newValue, x.type, x.source]);
+      const summary = activities.map((x) => [x.recordId, x.field, x.oldValue, x.newValue, x.type, x.source, x.detail]);
       expect(summary).toHaveLength(3);
+      // Named as the record holds the value (company.<field>), never as the record's own field.
       expect(summary).toEqual(
         expect.arrayContaining([
-          [a, 'name', 'Old', 'New', 'change-data-value', 'crm'],
-          [b, 'name', 'Old', 'New', 'change-data-value', 'crm'],
-          [b, 'city', 'Bergen', 'Oslo', 'change-data-value', 'crm'],
+          [a, 'company.name', 'Old', 'New', 'change-data-value', 'crm', `account ${acc}`],
+          [b, 'company.name', 'Old', 'New', 'change-data-value', 'crm', `account ${acc}`],
+          [b, 'company.city', 'Bergen', 'Oslo', 'change-data-value', 'crm', `account ${acc}`],
         ]),
       );
       expect(activities.every((x) => x.entity === 'contact')).toBe(true);

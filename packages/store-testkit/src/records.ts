@@ -80,10 +80,17 @@ export const recordTests = (ctx: TestContext) => ({
       const [linked, unknown] = await store.getRecords('contact', [contact, orphan]);
       expect(linked).toMatchObject({ accountId: acme, company: { name: 'Acme', city: 'Oslo' } });
       expect(unknown?.company).toEqual({});
-      // Moved to another account: its values replace the old ones, keys it lacks become null.
+      // Moved to another account: its values replace the old ones, nothing of the old one is left.
       await store.commit({ entity: 'contact', records: [{ id: contact, expectedRevision: 1, accountId: beta, companyFromAccount: true }] });
       const [moved] = await store.getRecords('contact', [contact]);
-      expect(moved).toMatchObject({ accountId: beta, company: { name: 'Beta', city: null }, revision: 2 });
+      expect(moved).toMatchObject({ accountId: beta, company: { name: 'Beta' }, revision: 2 });
+      expect(moved?.company).toEqual({ name: 'Beta' });
+      // No account any more (its parent is now a contact): the same empty company as a record that never had one.
+      await store.commit({ entity: 'contact', records: [{ id: contact, expectedRevision: 2, accountId: null, companyFromAccount: true }] });
+      const [unlinked] = await store.getRecords('contact', [contact]);
+      expect(unlinked).toMatchObject({ accountId: null, revision: 3 });
+      expect(unlinked?.company).toEqual(unknown?.company);
+      expect(unlinked?.company).toEqual({});
     }),
 
   'commit(records) refuses companyFromAccount without the write\'s accountId with STORE_BATCH_INVALID and writes nothing': () =>

@@ -136,6 +136,8 @@ export interface QuarantineEntry extends QuarantineInput {
 /**
  * R4/R7, set-wise: set `company` on every record of `entity` whose accountId is `accountId`, and for
  * each field of `logFields` whose value changes on a record, log a change-data-value activity on it.
+ * Such an activity names the field as the record holds it, `company.<field>` (so it is never taken
+ * for a change of the record's own field of the same name), with `detail` as its detail.
  */
 export interface AccountFanOut {
   entity: string;
@@ -143,6 +145,8 @@ export interface AccountFanOut {
   company: FieldMap;
   logFields: string[];
   source: 'crm' | 'local';
+  /** The detail of each activity logged: which account changed (the engine names it). */
+  detail?: string;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { LocalRecord, RecordWrite } from '../contracts/store.js';
 import type { EntityDefinition } from '../entities.js';
 import { SyncError } from '../errors.js';
-import { localAccountEdit, logsPerContactActivities } from '../rules/account.js';
+import { fanOutDetail, localAccountEdit, logsPerContactActivities } from '../rules/account.js';
 import type { FieldMap } from '../values.js';
 import { isFieldValue, sameValue } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
@@ -55,7 +55,10 @@ async function editAccount(ctx: EngineContext, account: LocalRecord, edits: Fiel
   for (const target of ctx.registry.all.filter((e) => accountLinkOf(e))) {
     const count = (await ctx.store.countByAccount(target.name, [account.id])).get(account.id) ?? 0;
     const log = logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
-    fanOuts.push({ entity: target.name, accountId: account.id, company, logFields: log ? changed : [], source: 'local' as const });
+    fanOuts.push({
+      entity: target.name, accountId: account.id, company, logFields: log ? changed : [], source: 'local' as const,
+      detail: fanOutDetail(account.id, { ...account.fields, ...company }, 'local'),
+    });
   }
   await ctx.store.commit({
     entity: 'account',

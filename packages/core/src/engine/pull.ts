@@ -9,7 +9,7 @@ import type {
   StoreBatch,
 } from '../contracts/store.js';
 import { accountLinkOf } from '../entities.js';
-import { logsPerContactActivities } from '../rules/account.js';
+import { fanOutDetail, logsPerContactActivities } from '../rules/account.js';
 import { mergeRecord } from '../rules/merge.js';
 import { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
@@ -92,7 +92,9 @@ export async function buildPageBatch(
       const count = members.get(target.name)?.get(accountId) ?? 0;
       if (count === 0) continue;
       const log = changed.length > 0 && logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
-      fanOuts.push({ entity: target.name, accountId, company, logFields: log ? changed : [], source: 'crm' });
+      fanOuts.push({
+        entity: target.name, accountId, company, logFields: log ? changed : [], source: 'crm', detail: fanOutDetail(accountId, company, 'crm'),
+      });
     }
   };
 

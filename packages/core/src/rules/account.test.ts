@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountOverwrite, DEFAULT_CHANGE_DATA_VALUE_THRESHOLD, localAccountEdit, logsPerContactActivities } from './account.js';
+import { accountOverwrite, DEFAULT_CHANGE_DATA_VALUE_THRESHOLD, fanOutDetail, localAccountEdit, logsPerContactActivities } from './account.js';
 
 describe('logsPerContactActivities (R7)', () => {
   it('logs for an account with exactly 5,000 contacts', () => {
@@ -34,5 +34,12 @@ describe('localAccountEdit (R4)', () => {
   it('keeps only the fields whose value changes', () => {
     const r = localAccountEdit({ name: 'Acme', city: 'Oslo' }, { name: 'Acme', city: 'Bergen' });
     expect(r).toEqual({ company: { city: 'Bergen' }, changed: ['city'] });
+  });
+});
+
+describe('fanOutDetail (R7)', () => {
+  it('names the account and where the change came from', () => {
+    expect(fanOutDetail('a1', { name: 'Acme' }, 'crm')).toBe('changed in the CRM on account "Acme" (a1)');
+    expect(fanOutDetail('a1', { name: null }, 'local')).toBe('edited locally on account a1');
   });
 });

@@ -38,3 +38,13 @@ export function localAccountEdit(current: FieldMap, edits: FieldMap): { company:
   const changed = Object.keys(edits).filter((f) => !sameValue(valueOf(current, f), edits[f]));
   return { company: Object.fromEntries(changed.map((f) => [f, edits[f] ?? null])), changed };
 }
+
+/**
+ * R7: the detail of the Change Data Value activities an account change logs on its contacts (their
+ * field is `company.<field>`): which account, and whether the change came from the CRM or a local edit.
+ */
+export function fanOutDetail(accountId: string, account: FieldMap, source: 'crm' | 'local'): string {
+  const name = valueOf(account, 'name');
+  const which = typeof name === 'string' && name !== '' ? `account "${name}" (${accountId})` : `account ${accountId}`;
+  return source === 'crm' ? `changed in the CRM on ${which}` : `edited locally on ${which}`;
+}
