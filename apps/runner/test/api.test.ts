@@ -132,6 +132,21 @@ describe('HTTP API', () => {
     expect(after.fields).toEqual(before.fields);
   });
 
+  it('refuses with 409 an edit of CRM fields of a record deleted in the CRM, naming it, and changes nothing', async () => {
+    const id = await someId('contact', 5);
+    sim.control.deleteRow('contact', id);
+    expect((await api.post('/api/v1/cycles', { entities: ['contact'] })).status).toBe(200);
+    const before = (await api.get(`/api/v1/entities/contact/records/${id}`)).json.record;
+    expect(before.crmDeleted).toBe(true);
+    const edit = await api.patch(`/api/v1/entities/contact/records/${id}`, { fields: { jobtitle: 'Never pushed' } });
+    expect(edit.status).toBe(409);
+    expect(edit.json.error.code).toBe('RECORD_CRM_DELETED');
+    expect(edit.json.error.message).toContain(id);
+    const after = (await api.get(`/api/v1/entities/contact/records/${id}`)).json.record;
+    expect(after.revision).toBe(before.revision);
+    expect(after.pending).toEqual([]);
+  });
+
   it('creates a local person in the CRM as a lead', async () => {
     const created = await api.post('/api/v1/persons', { fields: { firstname: 'Nova', lastname: 'Created', emailaddress1: 'nova@example.com' } });
     expect(created.status).toBe(201);

@@ -18,6 +18,8 @@ export const errorCodes = {
   FIELD_NOT_UPDATABLE: 'Field cannot be updated by the sync user',
   /** A local write is not allowed (unknown record, one-way field edited on a person, ...). */
   LOCAL_EDIT_INVALID: 'Local edit is invalid',
+  /** R12: the record was deleted in the CRM, so a local change of its CRM fields could never be pushed. */
+  RECORD_CRM_DELETED: 'Record was deleted in the CRM',
   /** A record changed in the store between read and commit; nothing of the batch was written. */
   STORE_CONFLICT: 'Record changed concurrently',
   /** The runner no longer holds the entity's lease (it expired and another runner took it); nothing was written. */

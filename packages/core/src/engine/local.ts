@@ -41,6 +41,16 @@ function checkPersonFields(ep: EntityPlan, fields: FieldMap): string[] {
   return Object.keys(fields).filter((f) => pushable.has(f));
 }
 
+/** R12: CRM fields of a record deleted in the CRM could never be pushed, so the edit is refused, not dropped. */
+function refuseIfCrmDeleted(record: LocalRecord, pushable: readonly string[]): void {
+  if (!record.crmDeleted || pushable.length === 0) return;
+  throw new SyncError(
+    'RECORD_CRM_DELETED',
+    `${record.entity} ${record.id} was deleted in the CRM (R12): a local change of its CRM fields (${pushable.join(', ')}) could never be pushed. It is kept locally as CRM-deleted; local-only fields can still be edited`,
+    { details: { entity: record.entity, id: record.id, fields: [...pushable] } },
+  );
+}
+
 async function readOne(ctx: EngineContext, entity: string, id: string): Promise<LocalRecord> {
   const [record] = await ctx.store.getRecords(entity, [id]);
   if (!record) throw invalid(`No ${entity} with id ${id}`, { entity, id, notFound: true });
@@ -90,6 +100,7 @@ export async function applyLocalEdit(
   const pushable = checkPersonFields(ep, fields);
   if (Object.keys(company).length > 0) {
     const record = await readOne(ctx, entity.name, id);
+    refuseIfCrmDeleted(record, pushable);
     if (!accountLinkOf(entity) || record.accountId === null) {
       throw invalid(`${entity.name} ${id} has no account, so it has no account fields to edit`, { entity: entity.name, id });
     }
@@ -99,6 +110,7 @@ export async function applyLocalEdit(
   }
   await commitWithRetry(ctx, async () => {
     const fresh = await readOne(ctx, entity.name, id);
+    refuseIfCrmDeleted(fresh, pushable);
     const changed = Object.keys(fields).filter((f) => !sameValue(fresh.fields[f], fields[f]));
     const pending = [...new Set([...fresh.pending, ...changed.filter((f) => pushable.includes(f))])];
     const write: RecordWrite = {

@@ -79,6 +79,11 @@ const editRoute = createRoute({
     200: { description: 'The record after the edit', content: { 'application/json': { schema: localRecordSchema } } },
     ...jsonErrorResponses,
     404: notFound,
+    409: {
+      description:
+        'RECORD_CRM_DELETED: the record was deleted in the CRM (R12), so a change of its CRM fields could never be pushed (nothing changed; local-only fields can still be edited)',
+      content: { 'application/json': { schema: errorSchema } },
+    },
     413: { description: 'Body too large', content: { 'application/json': { schema: errorSchema } } },
     422: refused,
   },
