@@ -25,9 +25,11 @@ export interface MetadataService {
    */
   describe(entity: EntityDefinition, signal?: AbortSignal, fresh?: boolean): Promise<Described>;
   /**
-   * The table's metadata with field access read since its last describe (one request for all tables,
-   * sent only when a table has secured columns): pulls call it before handing out rows, writes before
-   * sending values, so a privilege lost since the plan is never read as null or written blindly.
+   * The table's metadata with its secured columns and field access read since its last describe (a
+   * request listing the secured columns when the definition is older; the access request, shared by
+   * all tables, when the table has secured columns): pulls call it before handing out rows, writes
+   * before sending values, so a column secured or a privilege lost since the plan is never read as
+   * null or written blindly.
    */
   confirmAccess(entity: EntityDefinition, signal?: AbortSignal): Promise<EntityMetadata>;
   /** Drops a table's cached definition (a request built from it was refused): the next use reads it again. */
@@ -139,6 +141,8 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
   const latest = new Map<string, { metadata: EntityMetadata; accessAt: number | null }>();
   /** When each table was last described: data and writes touching secured columns need access read since. */
   const describedAt = new Map<string, number>();
+  /** When each table's secured columns were last listed (securedSince). */
+  const securedAt = new Map<string, number>();
   const sets = new Map<string, Promise<string>>();
   const relationships = new Map<string, Promise<Map<string, string> | null>>();
 
@@ -319,13 +323,37 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
     return build(definition, definition.secured ? await accessSince(now, signal) : null);
   };
 
+  /**
+   * The definition with the columns secured now, read with one request when it was read before
+   * `since`: a column secured after that would still be selected and read as null. The cached
+   * definition takes the new flags, so the next plan leaves an unreadable column out.
+   */
+  const securedSince = async (definition: Definition, since: number, signal?: AbortSignal): Promise<Definition> => {
+    if (Math.max(definition.at, securedAt.get(definition.logical) ?? -Infinity) >= since) return definition;
+    const at = performance.now();
+    const key = `EntityDefinitions(LogicalName=${encodeURIComponent(stringLiteral(definition.logical))})`;
+    // GET /api/data/v9.2/EntityDefinitions(LogicalName='x')/Attributes?$select=LogicalName&$filter=IsSecured eq true
+    const body = await getJson(`${key}/Attributes?$select=LogicalName&$filter=IsSecured%20eq%20true`, `${definition.what} secured columns`, signal);
+    if (!Array.isArray(body.value)) throw invalid(`${definition.what} secured columns`, 'no value array');
+    const secured = new Set(body.value.map((row) => str((row as Record<string, unknown> | null)?.LogicalName)));
+    securedAt.set(definition.logical, at);
+    if (definition.attributes.every((a) => a.secured === secured.has(a.logicalName))) return definition;
+    const attributes = definition.attributes.map((a) => (a.secured === secured.has(a.logicalName) ? a : { ...a, secured: !a.secured }));
+    const updated: Definition = { ...definition, attributes, secured: attributes.some((a) => a.secured) };
+    // Unless a read since has replaced it.
+    if (definitions.get(definition.logical) === definition) definitions.set(definition.logical, updated);
+    return updated;
+  };
+
   const confirmAccess: MetadataService['confirmAccess'] = async (entity, signal) => {
     const since = describedAt.get(entity.name) ?? performance.now() - UNDESCRIBED_ACCESS_MS;
     const cached = latest.get(entity.name);
-    const definition = definitions.get(entity.name);
-    if (!cached || !definition) return (await current(entity, signal)).metadata;
-    if (!definition.secured || (cached.accessAt !== null && cached.accessAt >= since)) return cached.metadata;
-    return build(definition, await accessSince(since, signal)).metadata;
+    const known = definitions.get(entity.name);
+    if (!cached || !known) return (await current(entity, signal)).metadata;
+    const definition = await securedSince(known, since, signal);
+    const accessFresh = !definition.secured || (cached.accessAt !== null && cached.accessAt >= since);
+    if (definition === known && accessFresh) return cached.metadata;
+    return build(definition, definition.secured ? await accessSince(since, signal) : null).metadata;
   };
 
   const forget = (entity: EntityDefinition): void => {

@@ -229,17 +229,17 @@ export function createPuller(context: PullContext) {
   };
 
   /**
-   * Before the first rows are handed out: the secured columns the plan reads must still be readable
-   * (access confirmed since the entity was described), else a hidden column would read as null.
+   * Before the first rows are handed out: every column the plan reads must still be readable (field
+   * security and access confirmed since the entity was described), else a column secured since
+   * would read as null. Pages without rows need no check, so a quiet cycle sends nothing more.
    */
   const accessGuard = (plan: Plan) => {
-    const secured = plan.spec.fields.filter((a) => a.secured && a.canRead);
-    let confirmed = secured.length === 0;
+    let confirmed = false;
     return async (rows: number): Promise<void> => {
       if (confirmed || rows === 0) return;
       const fresh = await metadata.confirmAccess(plan.entity, plan.signal);
       confirmed = true;
-      const lost = secured.filter((a) => !fresh.attributes.get(a.logicalName)?.canRead).map((a) => a.logicalName);
+      const lost = plan.spec.fields.filter((a) => a.canRead && !fresh.attributes.get(a.logicalName)?.canRead).map((a) => a.logicalName);
       if (lost.length > 0) {
         throw new SyncError(
           'CRM_SCHEMA_CHANGED',

@@ -108,6 +108,43 @@ describe('whoAmI and describeEntity', () => {
     expect((await pull(crm, contact, ['firstname'], first.checkpoint)).upserts.map((r) => r.fields.firstname)).toEqual(['Changed']);
   });
 
+  it('a cached plan never reads a column secured since as null: the pull stops with CRM_SCHEMA_CHANGED first; a quiet pull checks nothing', async () => {
+    const sim = msw.simulate({ contacts: 20 });
+    const { crm } = adapterFor(sim);
+    sim.control.addColumn('contact', { logicalName: 'new_color', type: 'String' });
+    const id = sim.dataset.idOf('contact', 3);
+    sim.control.updateRow('contact', id, { new_color: 'teal' });
+    const fields = ['firstname', 'new_color'];
+    await crm.describeEntity(contact);
+    const first = await pull(crm, contact, fields, null);
+    expect(first.upserts.find((r) => r.id === id)?.fields.new_color).toBe('teal');
+
+    // A quiet pull of the next cycle: one request, no metadata check.
+    await crm.describeEntity(contact);
+    sim.control.clearRequestLog();
+    const quiet = await pull(crm, contact, fields, first.checkpoint);
+    expect(apiRequests(sim)).toHaveLength(1);
+
+    // Field security turned on (the sync user has no permission), then a change: the cached plan still selects the column.
+    sim.control.setFieldSecurity({ table: 'contact', column: 'new_color', secured: true });
+    sim.control.updateRow('contact', id, { firstname: 'Changed' });
+    expect((await crm.describeEntity(contact)).fields.find((f) => f.name === 'new_color')?.canRead).toBe(true);
+    const pages: unknown[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const page of crm.pullChanges(contact, { checkpoint: quiet.checkpoint, fields })) pages.push(page);
+      })(),
+    );
+    expect(error.code).toBe('CRM_SCHEMA_CHANGED');
+    expect(error.message).toContain('new_color');
+    expect(pages).toEqual([]);
+    // Planned again, the column is left out with its reason and the same checkpoint still works.
+    expect((await crm.describeEntity(contact)).fields.find((f) => f.name === 'new_color')).toMatchObject({
+      canRead: false, secured: true, reason: expect.stringContaining('field security'),
+    });
+    expect((await pull(crm, contact, ['firstname'], quiet.checkpoint)).upserts.map((r) => r.fields)).toEqual([{ firstname: 'Changed' }]);
+  });
+
   it('sees a column added in the CRM after setup (R9), and Quick Sync backfills it without a checkpoint (R10)', async () => {
     const sim = msw.simulate({ contacts: 150 });
     const { crm } = adapterFor(sim);

@@ -41,6 +41,8 @@ export interface FakeCrm extends CrmAdapter {
   remove(entity: string, id: string): void;
   row(entity: string, id: string): Row | undefined;
   addField(entity: string, f: CrmField): void;
+  /** Field security on, with no read or update privilege for the sync user. */
+  secureField(entity: string, name: string): void;
   /** Makes every delta checkpoint issued so far unusable (as an expired delta token). */
   expireCheckpoints(): void;
   /** Forgets deletes (as a CRM whose change tracking no longer holds them). */
@@ -116,6 +118,11 @@ export function createFakeCrm(): FakeCrm {
     },
     addField(entity, f) {
       table(entity).fields.push(f);
+    },
+    secureField(entity, name) {
+      const f = table(entity).fields.find((x) => x.name === name);
+      if (!f) throw new Error(`fake CRM: no field ${entity}.${name}`);
+      Object.assign(f, { secured: true, canRead: false, canUpdate: false, reason: 'secured column: no read privilege' });
     },
 
     async whoAmI() {

@@ -14,6 +14,8 @@ export interface CrmHarness {
   get(entity: string, id: string): Promise<FieldMap | null>;
   /** Adds a readable, updatable text column. */
   addColumn(entity: string, name: string): Promise<void>;
+  /** Turns field security on for a column, without read or update privilege for the sync user. */
+  secureColumn(entity: string, name: string): Promise<void>;
   /** The next pull of this row arrives damaged (a bad response), once. */
   damageNextPull(entity: string, id: string): Promise<void>;
   /** Expires delta tokens and forgets deletes, so only a full read can find them. */
@@ -67,6 +69,9 @@ async function fakeCrm(): Promise<CrmHarness> {
       },
       async addColumn(entity, name) {
         crm.addField(entity, field(name, { custom: true }));
+      },
+      async secureColumn(entity, name) {
+        crm.secureField(entity, name);
       },
       async damageNextPull(_entity, id) {
         crm.damageOnce.add(id);

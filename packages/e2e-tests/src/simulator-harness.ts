@@ -59,6 +59,10 @@ export async function simulatorCrm(
     async addColumn(entity, name) {
       control.addColumn(entity, { logicalName: name, type: 'String' });
     },
+    async secureColumn(entity, name) {
+      // No permission row for the sync user: it may neither read nor update the column.
+      control.setFieldSecurity({ table: entity, column: name, secured: true });
+    },
     async damageNextPull(entity) {
       // The next read of the entity set carries one row with a value of the wrong type.
       control.setFaults({ seed: 1, rules: [{ kind: 'wrong-type', rate: 1, path: `/${entitySets[entity]}`, method: 'GET', limit: 1 }] });

@@ -125,6 +125,29 @@ describe.each(harnesses)('rules end to end: $name', (harness) => {
     expect((await w.engine.fieldPlan('contact')).synced).toContain('new_segment');
   });
 
+  it('R6: a synced column the sync user can no longer read keeps its local values and leaves the selection with its reason', async () => {
+    const w = await setup();
+    const con = newId();
+    await w.crm.put('contact', con, { firstname: 'Ada', jobtitle: 'Analyst' });
+    await w.cycle();
+    await w.crm.addColumn('contact', 'new_color');
+    await w.crm.put('contact', con, { new_color: 'teal' });
+    await w.engine.addField('contact', 'new_color');
+    await w.cycle();
+    expect((await w.local('contact', con))?.fields.new_color).toBe('teal');
+
+    // Field security turned on for the column, no read privilege for the sync user; then a staff edit of another field.
+    await w.crm.secureColumn('contact', 'new_color');
+    await w.crm.put('contact', con, { jobtitle: 'Countess' });
+    await w.cycle();
+    expect((await w.local('contact', con))?.fields).toMatchObject({ new_color: 'teal', jobtitle: 'Countess' });
+    const colorChanges = (await w.activities('contact', con)).filter((a) => a.type === 'change-data-value' && a.field === 'new_color');
+    expect(colorChanges.filter((a) => a.newValue === null)).toEqual([]);
+    const plan = await w.engine.fieldPlan('contact');
+    expect(plan.synced).not.toContain('new_color');
+    expect(plan.excluded).toContainEqual(expect.objectContaining({ field: 'new_color', reason: 'secured-no-read-privilege' }));
+  });
+
   it('R7: an account with exactly 5,000 contacts logs 5,000 activities; 5,001 logs none but updates all', async () => {
     const w = await setup();
     const small = newId();
