@@ -139,6 +139,7 @@ const ACTIVITY_TEXT = {
   'sync-failed': 'Sync failed',
   collision: 'Collision',
   'quick-sync': 'Quick Sync',
+  'schema-drift': 'CRM schema changed',
 };
 
 function renderFeed(id, items, line, empty) {

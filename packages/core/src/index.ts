@@ -58,7 +58,10 @@ export { mergeRecord } from './rules/merge.js';
 export type { FieldChange, FieldCollision, MergeInput, MergeResult } from './rules/merge.js';
 export { planFields, SYSTEM_COLUMNS } from './rules/fields.js';
 export type { FieldExclusion, FieldExclusionReason, FieldPlan } from './rules/fields.js';
+export { describeDrift, schemaDrift } from './rules/drift.js';
+export type { SchemaDrift } from './rules/drift.js';
 export { assertCanCreateInCrm, assertPushable, pushableSubset } from './rules/guards.js';
+export { assertValuesAccepted, valueProblem } from './rules/values.js';
 export {
   accountOverwrite,
   DEFAULT_CHANGE_DATA_VALUE_THRESHOLD,

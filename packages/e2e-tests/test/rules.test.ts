@@ -216,6 +216,28 @@ describe.each(harnesses)('rules end to end: $name', (harness) => {
     expect((await w.local('lead', id))?.fields.new_region).toBe('Nordics');
   });
 
+  it('R9: a new CRM column is told once as schema drift: synced under "all", with the way to add it under a list', async () => {
+    const w = await setup({ entities: { contact: { fields: ['firstname', 'lastname'] } } });
+    const [lead, con] = [newId(), newId()];
+    await w.crm.put('lead', lead, { firstname: 'Lin' });
+    await w.crm.put('contact', con, { firstname: 'Ada' });
+    await w.cycle();
+    await w.crm.addColumn('lead', 'new_region');
+    await w.crm.addColumn('contact', 'new_tier');
+    await w.crm.put('lead', lead, { new_region: 'Nordics' });
+    await w.engine.fieldPlan('lead'); // a schema refresh (adapters that cache metadata also refresh on their own)
+    await w.engine.fieldPlan('contact');
+    await w.cycle();
+    expect((await w.local('lead', lead))?.fields.new_region).toBe('Nordics');
+    const drift = async () => (await w.store.listActivities({ limit: 1000 })).items.filter((a) => a.type === 'schema-drift');
+    const told = await drift();
+    expect(told.map((a) => [a.entity, a.recordId, a.source])).toEqual(expect.arrayContaining([['lead', '*', 'crm'], ['contact', '*', 'crm']]));
+    expect(told.find((a) => a.entity === 'lead')?.detail).toContain('new CRM column lead.new_region: synced');
+    expect(told.find((a) => a.entity === 'contact')?.detail).toContain('new CRM column contact.new_tier: not selected: add it to the sync with `crm-sync fields add`');
+    await w.cycle();
+    expect(await drift()).toHaveLength(told.length);
+  });
+
   it('R11: records with the sync filter explicitly false are not synced; null and true are', async () => {
     const w = await setup();
     const [no, yes, unset] = [newId(), newId(), newId()];

@@ -47,6 +47,10 @@ export function createProgressReporter(logger: Logger, totals: (entity: string) 
           entity: event.entity, fields: event.fields, records: event.records,
         });
         break;
+      case 'schema-drift':
+        logger.endProgress();
+        logger.warn('CRM schema changed', { entity: event.entity, detail: event.detail });
+        break;
       case 'pushed':
         logger.endProgress();
         if (event.pushed + event.created + event.failed > 0) {

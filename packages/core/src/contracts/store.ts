@@ -80,7 +80,9 @@ export type ActivityType =
   | 'crm-created'
   | 'sync-failed'
   | 'collision'
-  | 'quick-sync';
+  | 'quick-sync'
+  /** The CRM's columns or the synced fields changed (R9): new, removed or no longer readable columns. */
+  | 'schema-drift';
 
 /** An entry of a record's activity log (Marketo's Activity Log). */
 export interface ActivityInput {

@@ -26,6 +26,8 @@ export const stateKeys = {
   reconcile: (entity: string) => `reconcile:${entity}`,
   /** Snapshot id of a full read that held a row without a readable key: its absences prove no delete. */
   keyless: (entity: string) => `keyless:${entity}`,
+  /** The CRM's column names when the entity was last planned in a cycle (schema drift, R9), JSON array. */
+  knownColumns: (entity: string) => `fields:known:${entity}`,
 };
 
 export interface EntityPlan {

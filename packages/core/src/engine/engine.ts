@@ -13,6 +13,7 @@ import type { CycleSummary, EntityCycleSummary, SyncEvent } from './events.js';
 import { emptySummary } from './events.js';
 import type { LocalEdit } from './local.js';
 import { applyLocalEdit, createLocalPerson } from './local.js';
+import { noteSchemaDrift } from './drift.js';
 import { buildPageBatch } from './pull.js';
 import { pushOutbox } from './push.js';
 import { backfillFields } from './quick-sync.js';
@@ -163,6 +164,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     }
     const ep = await plan(run.entity);
     run.ep = ep;
+    await noteSchemaDrift(ctx, ep);
     const pendingSnapshot = await ctx.store.getState(stateKeys.reconcile(name));
     if (pendingSnapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, name, pendingSnapshot);
     if (ep.newFields.length > 0) run.summary.backfilled += await backfillFields(ctx, ep, ep.newFields, signal);
