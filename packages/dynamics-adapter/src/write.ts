@@ -6,7 +6,7 @@ import { getJsonObject } from './json-read.js';
 import { encodeBatch, parseBatchResponse } from './odata/batch.js';
 import type { BatchOperation, BatchPartResponse } from './odata/batch.js';
 import { parseErrorBody } from './odata/error-body.js';
-import { etagValue, typeProblem } from './odata/parse.js';
+import { etagValue, parseObject, typeProblem } from './odata/parse.js';
 import { isGuid, prefer, rowPath } from './odata/query.js';
 import type { AttributeInfo, EntityMetadata } from './odata/types.js';
 import type { ResolvedOptions } from './options.js';
@@ -165,23 +165,68 @@ export function createWriter(context: WriteContext) {
   };
 
   /**
+   * A write the service applied without answering for it (it stopped the batch at a later failure):
+   * its version, read back. Only the sync user's own write may be taken as ours; a row changed since
+   * by someone else is a collision (core pulls it, then pushes again), so no change of theirs is hidden.
+   */
+  const applied = async (operation: Operation, meta: EntityMetadata): Promise<CrmWriteResult> => {
+    const { id, create } = operation;
+    const { userId } = await metadata.whoAmI();
+    const select = meta.hasModifiedBy ? `${meta.primaryKey},_modifiedby_value` : meta.primaryKey;
+    // GET /<set>(<id>)?$select=<key>,_modifiedby_value
+    const response = await http.send({ method: 'GET', url: `${rowPath(meta.entitySet, id)}?$select=${select}`, pass: (s) => s === 404 });
+    const what = `${operation.op.method} ${meta.entitySet}(${id})`;
+    if (response.status === 404) return { id, ok: false, kind: 'not-found', message: `[dynamics-adapter] ${what} applied, but the row is gone since`, status: 404 };
+    const body = parseObject(response.text, `${meta.entitySet}(${id})`);
+    const etag = response.headers.get('etag') ?? (typeof body['@odata.etag'] === 'string' ? body['@odata.etag'] : null);
+    const by = body._modifiedby_value;
+    if (etag && typeof by === 'string' && by.toLowerCase() === userId) return { id, ok: true, version: etagValue(etag), created: create };
+    return { id, ok: false, kind: 'collision', message: `[dynamics-adapter] ${what} applied, but the row may have changed since: read it again`, status: 412 };
+  };
+
+  /**
    * POST /api/data/v9.2/$batch: each write its own part (own transaction) with
    * odata.continue-on-error, so one refused row leaves the others applied. Parts that were
-   * throttled or failed on the server are sent again on their own.
+   * throttled or failed on the server are sent again on their own. A service that does not honour
+   * continue-on-error stops at the first failure and answers 400 with only that part: it names its
+   * write by Content-ID; the writes before it were applied, those after it were not tried and are
+   * sent again.
    */
   const sendBatch = async (operations: readonly Operation[], meta: EntityMetadata): Promise<CrmWriteResult[]> => {
-    const batch = encodeBatch(operations.map((o) => ({ ...o.op, url: `${http.root}${o.op.url}` })));
+    const batch = encodeBatch(operations.map((o, i) => ({ ...o.op, url: `${http.root}${o.op.url}`, contentId: String(i + 1) })));
     const response = await http.send({
       method: 'POST',
       url: '$batch',
       headers: { 'Content-Type': batch.contentType, Prefer: prefer({ continueOnError: true }) },
       body: batch.body,
+      pass: (status) => status === 400,
     });
     let parts: BatchPartResponse[] = [];
     try {
       parts = parseBatchResponse(response.text, response.headers.get('content-type'));
     } catch (error) {
       if (!isSyncError(error, 'CRM_RESPONSE_INVALID')) throw error;
+    }
+    if (response.status === 400) {
+      const part = parts.length === 1 && parts[0]!.status >= 400 ? parts[0]! : null;
+      if (!part) {
+        // Not a stopped batch: the request itself was refused.
+        const error = parseErrorBody(response.text);
+        throw new SyncError('CRM_REQUEST_REJECTED', `[dynamics-adapter] POST $batch was rejected: 400${error ? ` (${error.code || 'no code'}) ${http.redact(error.message)}` : ''}`, {
+          details: { method: 'POST', path: '$batch', status: 400, crmCode: error?.code ?? null, crmMessage: error ? http.redact(error.message) : null },
+        });
+      }
+      const failed = Number(part.contentId) - 1;
+      // Its Content-ID not echoed: which write failed is unknown, so each is sent again on its own
+      // (conditional, as below): the failed one gets its outcome, an applied one comes back as a collision.
+      if (!(Number.isInteger(failed) && failed >= 0 && failed < operations.length)) return Promise.all(operations.map((operation) => sendOne(operation, meta)));
+      const operation = operations[failed]!;
+      return Promise.all([
+        ...operations.slice(0, failed).map((o) => applied(o, meta)),
+        isTransient(part.status) ? sendOne(operation, meta) : outcome(operation, meta, { status: part.status, body: part.body, etag: part.headers.etag ?? null }),
+        // Not tried: sent again (in batches of their own).
+        sendAll(operations.slice(failed + 1), meta),
+      ]).then((results) => results.flat());
     }
     if (parts.length !== operations.length) {
       // An answer cut short in transit: which writes applied is unknown. Every write is conditional
@@ -198,11 +243,16 @@ export function createWriter(context: WriteContext) {
     );
   };
 
-  const run = async (operations: Operation[], meta: EntityMetadata, results: CrmWriteResult[]): Promise<CrmWriteResult[]> => {
+  /** Results in the order of `operations`: chunks of batchSize in parallel, a chunk of one on its own. */
+  const sendAll = async (operations: readonly Operation[], meta: EntityMetadata): Promise<CrmWriteResult[]> => {
     const chunks: Operation[][] = [];
     for (let i = 0; i < operations.length; i += options.batchSize) chunks.push(operations.slice(i, i + options.batchSize));
     const done = await Promise.all(chunks.map((chunk) => (chunk.length === 1 ? Promise.all([sendOne(chunk[0]!, meta)]) : sendBatch(chunk, meta))));
-    done.flat().forEach((result, i) => {
+    return done.flat();
+  };
+
+  const run = async (operations: Operation[], meta: EntityMetadata, results: CrmWriteResult[]): Promise<CrmWriteResult[]> => {
+    (await sendAll(operations, meta)).forEach((result, i) => {
       results[operations[i]!.index] = result;
     });
     return results;

@@ -209,7 +209,7 @@ describe('$batch', () => {
     const batch = encodeBatch(
       [
         { method: 'PATCH', url: `${ROOT}contacts(${ID})`, headers: { 'If-Match': 'W/"1"' }, body: '{"firstname":"A"}' },
-        { method: 'PATCH', url: `${ROOT}leads(${ID})`, headers: { 'If-None-Match': '*' }, body: '{}' },
+        { method: 'PATCH', url: `${ROOT}leads(${ID})`, headers: { 'If-None-Match': '*' }, body: '{}', contentId: '2' },
       ],
       'batch_test',
     );
@@ -228,6 +228,7 @@ describe('$batch', () => {
       '--batch_test',
       'Content-Type: application/http',
       'Content-Transfer-Encoding: binary',
+      'Content-ID: 2',
       '',
       `PATCH ${ROOT}leads(${ID}) HTTP/1.1`,
       'Content-Type: application/json; type=entry',
@@ -275,6 +276,7 @@ describe('$batch', () => {
     for (const eol of ['\r\n', '\n']) {
       const parts = parseBatchResponse(body.join(eol), 'multipart/mixed; boundary=batchresponse_1');
       expect(parts.map((p) => p.status)).toEqual([204, 412, 200]);
+      expect(parts.map((p) => p.contentId)).toEqual(['1', null, null]);
       expect(parts[0]?.headers.etag).toBe('W/"5"');
       expect(parseErrorBody(parts[1]?.body ?? '')?.message).toContain('RowVersion');
       expect(JSON.parse(parts[2]?.body ?? '')['@odata.etag']).toBe('W/"7"');

@@ -8,6 +8,21 @@ const NEW_ID = '0b0b0b0b-1c1c-4d2d-8e3e-4f4f4f4f4f4f';
 const etagOf = (row: Record<string, unknown> | null) => String(row?.['@odata.etag'] ?? '').replace(/^W\/"(.*)"$/, '$1');
 const writes = (sim: ReturnType<typeof msw.simulate>) => sim.control.requestLog().filter((e) => e.method !== 'GET');
 
+/** Writes to contacts 4-8 that succeed, collide (the row changed since), are refused (too long), find no row, succeed. */
+function mixedUpdates(sim: ReturnType<typeof msw.simulate>) {
+  const ids = [4, 5, 6, 7, 8].map((i) => sim.dataset.idOf('contact', i));
+  const versions = ids.map((id) => etagOf(sim.control.getRow('contact', id)));
+  sim.control.updateRow('contact', ids[1]!, { jobtitle: 'moved on' });
+  const updates = [
+    { id: ids[0]!, ifVersion: versions[0]!, fields: { jobtitle: 'one' } },
+    { id: ids[1]!, ifVersion: versions[1]!, fields: { jobtitle: 'two' } },
+    { id: ids[2]!, ifVersion: versions[2]!, fields: { firstname: 'y'.repeat(60) } },
+    { id: NEW_ID, ifVersion: null, fields: { jobtitle: 'missing' } },
+    { id: ids[4]!, ifVersion: null, fields: { jobtitle: 'five' } },
+  ];
+  return { ids, updates };
+}
+
 describe('updateRecords', () => {
   it('updates with If-Match and returns the new version', async () => {
     const sim = msw.simulate({ contacts: 20 });
@@ -51,23 +66,63 @@ describe('updateRecords', () => {
   it('batches several writes in one $batch, one result per write in order, one failure not failing the rest', async () => {
     const sim = msw.simulate({ contacts: 20 });
     const { crm } = adapterFor(sim);
-    const ids = [4, 5, 6, 7, 8].map((i) => sim.dataset.idOf('contact', i));
-    const versions = ids.map((id) => etagOf(sim.control.getRow('contact', id)));
-    sim.control.updateRow('contact', ids[1]!, { jobtitle: 'moved on' });
+    const { ids, updates } = mixedUpdates(sim);
     sim.control.clearRequestLog();
-    const results = await crm.updateRecords(contact, [
-      { id: ids[0]!, ifVersion: versions[0]!, fields: { jobtitle: 'one' } },
-      { id: ids[1]!, ifVersion: versions[1]!, fields: { jobtitle: 'two' } },
-      { id: ids[2]!, ifVersion: versions[2]!, fields: { firstname: 'y'.repeat(60) } },
-      { id: NEW_ID, ifVersion: null, fields: { jobtitle: 'missing' } },
-      { id: ids[4]!, ifVersion: null, fields: { jobtitle: 'five' } },
-    ]);
+    const results = await crm.updateRecords(contact, updates);
     expect(results.map((r) => (r.ok ? 'ok' : r.kind))).toEqual(['ok', 'collision', 'rejected', 'not-found', 'ok']);
     expect(results.map((r) => r.id)).toEqual([ids[0], ids[1], ids[2], NEW_ID, ids[4]]);
     expect(sim.control.getRow('contact', ids[0]!)?.jobtitle).toBe('one');
     expect(sim.control.getRow('contact', ids[4]!)?.jobtitle).toBe('five');
     expect(results[0]?.ok && results[0].version).toBe(etagOf(sim.control.getRow('contact', ids[0]!)));
     expect(writes(sim).map((e) => `${e.method} ${new URL(e.url).pathname}`)).toEqual(['POST /api/data/v9.2/$batch']);
+  });
+
+  it('when the service ignores continue-on-error (400 with only the failed part), every row still gets its outcome', async () => {
+    const sim = msw.simulate({ contacts: 20, quirks: { ignoreContinueOnError: true } });
+    const { crm } = adapterFor(sim);
+    const { ids, updates } = mixedUpdates(sim);
+    // Metadata read first, so the log below holds the writes alone.
+    await crm.describeEntity(contact);
+    sim.control.clearRequestLog();
+    const results = await crm.updateRecords(contact, updates);
+    expect(results.map((r) => (r.ok ? 'ok' : r.kind))).toEqual(['ok', 'collision', 'rejected', 'not-found', 'ok']);
+    expect(results.map((r) => r.id)).toEqual([ids[0], ids[1], ids[2], NEW_ID, ids[4]]);
+    // The row applied before the failure keeps its success and its version, written once.
+    expect(results[0]?.ok && results[0].version).toBe(etagOf(sim.control.getRow('contact', ids[0]!)));
+    expect(sim.control.getRow('contact', ids[0]!)?.jobtitle).toBe('one');
+    // The failed rows carry the CRM's message; the rows after each failure were sent again.
+    expect(results[2]).toMatchObject({ status: 400, message: expect.stringContaining('maximum allowed length') });
+    expect(results[1]).toMatchObject({ status: 412, message: expect.stringContaining("doesn't match the RowVersion") });
+    expect(sim.control.getRow('contact', ids[1]!)?.jobtitle).toBe('moved on');
+    expect(sim.control.getRow('contact', ids[4]!)?.jobtitle).toBe('five');
+    // Each answer stops at its first failure: the rows after it go in the next batch (the last one on its own).
+    expect(writes(sim).map((e) => `${e.method} ${new URL(e.url).pathname}`)).toEqual([
+      'POST /api/data/v9.2/$batch', 'POST /api/data/v9.2/$batch', 'POST /api/data/v9.2/$batch', `PATCH /api/data/v9.2/contacts(${ids[4]})`,
+    ]);
+  });
+
+  it('when a stopped batch does not say which write failed (no Content-ID), sends each write again on its own', async () => {
+    const sim = msw.simulate({ contacts: 20, quirks: { ignoreContinueOnError: true } });
+    // The service's answer without the Content-ID of its part.
+    const fetch = async (url: string | URL | Request, init?: RequestInit) => {
+      const response = await globalThis.fetch(url, init);
+      if (!String(url).endsWith('$batch')) return response;
+      const text = (await response.text()).replace(/Content-ID: \d+\r\n/g, '');
+      return new Response(text, { status: response.status, headers: response.headers });
+    };
+    const { crm } = adapterFor(sim, { fetch });
+    const ids = [4, 5, 6].map((i) => sim.dataset.idOf('contact', i));
+    const versions = ids.map((id) => etagOf(sim.control.getRow('contact', id)));
+    const results = await crm.updateRecords(contact, [
+      { id: ids[0]!, ifVersion: versions[0]!, fields: { jobtitle: 'one' } },
+      { id: ids[1]!, ifVersion: versions[1]!, fields: { firstname: 'y'.repeat(60) } },
+      { id: ids[2]!, ifVersion: versions[2]!, fields: { jobtitle: 'three' } },
+    ]);
+    // The first write was applied by the batch: sent again it is a collision (core reads the row and pushes again), never a second write.
+    expect(results.map((r) => (r.ok ? 'ok' : r.kind))).toEqual(['collision', 'rejected', 'ok']);
+    expect(results[1]).toMatchObject({ status: 400, message: expect.stringContaining('maximum allowed length') });
+    expect(sim.control.getRow('contact', ids[0]!)?.jobtitle).toBe('one');
+    expect(sim.control.getRow('contact', ids[2]!)?.jobtitle).toBe('three');
   });
 
   it('splits large write sets into batches of batchSize', async () => {

@@ -8,6 +8,8 @@ import { checkFilter, parseFilter } from './odata/filter.js';
 import { parsePrefer } from './odata/prefer.js';
 import { outputColumns, serializeRow } from './odata/serialize.js';
 import type { Org, OrgUser } from './org.js';
+import { applyQuirks, NO_QUIRKS } from './quirks.js';
+import type { QuirkSettings, QuirksInput } from './quirks.js';
 import type { RequestLog, RequestLogEntry } from './request-log.js';
 import { ATTRIBUTE_TYPES, edmType } from './schema.js';
 import type { ColumnInput, TableDefinition } from './schema.js';
@@ -61,6 +63,9 @@ export interface SimulatorControl {
   resetLimits(): void;
   faults(): FaultSettings;
   setFaults(faults: FaultSettings | null): void;
+  quirks(): QuirkSettings;
+  /** Turns documented answers on or off (fields not given are kept); null turns them all off. */
+  setQuirks(quirks: QuirksInput | null): QuirkSettings;
   requestLog(options?: { since?: number; limit?: number }): RequestLogEntry[];
   clearRequestLog(): void;
   /** Moves the simulated clock forward. */
@@ -196,6 +201,11 @@ export function createControl({ org, limits, faults, log }: ControlDependencies)
     resetLimits: () => limits.reset(),
     faults: () => faults.settings(),
     setFaults: (settings) => faults.set(settings),
+    quirks: () => org.quirks,
+    setQuirks: (input) => {
+      org.quirks = applyQuirks(input === null ? NO_QUIRKS : org.quirks, input ?? {});
+      return org.quirks;
+    },
     requestLog: (options) => log.entries(options),
     clearRequestLog: () => log.clear(),
     advanceClock: (ms) => {
@@ -261,6 +271,13 @@ const faultsSchema = z.object({
     }),
   ),
 });
+
+const quirksSchema = z
+  .object({
+    ignoreContinueOnError: z.boolean(),
+    narrowLinks: z.object({ drop: z.array(z.string()).min(1), links: z.array(z.enum(['deltaLink', 'nextLink'])).min(1).optional() }).nullable(),
+  })
+  .partial();
 
 export const CONTROL_PATH = '/_simulator/';
 
@@ -365,6 +382,13 @@ export async function handleControlRequest(control: SimulatorControl, request: R
         return controlJson(200, control.faults());
       case 'DELETE faults':
         control.setFaults(null);
+        return controlJson(204, undefined);
+      case 'GET quirks':
+        return controlJson(200, control.quirks());
+      case 'PUT quirks':
+        return controlJson(200, control.setQuirks((await readJson(request, quirksSchema)) as QuirksInput));
+      case 'DELETE quirks':
+        control.setQuirks(null);
         return controlJson(204, undefined);
       case 'GET requests': {
         const since = url.searchParams.get('since');

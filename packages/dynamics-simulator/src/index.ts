@@ -10,6 +10,7 @@ export { DEFAULT_LIMITS } from './limits.js';
 export type { LimitSettings, LimitsInput } from './limits.js';
 export { FAULT_KINDS } from './faults.js';
 export type { FaultKind, FaultRule, FaultSettings } from './faults.js';
+export type { QuirkSettings, QuirksInput } from './quirks.js';
 export { isControlError } from './control.js';
 export type { ControlError, FieldSecurityChange, SimulatorControl, SimulatorStats, WriteOptions } from './control.js';
 export type { RequestLogEntry } from './request-log.js';

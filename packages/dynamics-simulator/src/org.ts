@@ -6,6 +6,8 @@ import { createRandom, hash32, randomGuid } from './random.js';
 import { createDefaultTables, defineColumn, isLookup } from './schema.js';
 import type { ColumnDefinition, ColumnInput, TableDefinition } from './schema.js';
 import type { FilterExpr } from './odata/filter.js';
+import { NO_QUIRKS } from './quirks.js';
+import type { QuirkSettings } from './quirks.js';
 
 /** A readable row: its id, values, versionnumber and position in the table's natural order. */
 export interface StoredRow {
@@ -95,6 +97,8 @@ export interface Org {
   expiredTokenVersion(): number;
   expireDeltaTokens(): void;
   deltaTokenMaxAgeMs: number;
+  /** Documented answers the simulator gives only when asked (control `setQuirks`). */
+  quirks: QuirkSettings;
   /** Rows held in memory for run-time changes (the generated rows are not held). */
   overlaySize(): number;
 }
@@ -103,6 +107,7 @@ export interface OrgOptions {
   dataset: Dataset;
   clock: Clock;
   deltaTokenMaxAgeMs?: number;
+  quirks?: QuirkSettings;
 }
 
 const permissionKey = (table: string, column: string): string => `${table}.${column}`;
@@ -392,6 +397,7 @@ export function createOrg(options: OrgOptions): Org {
       version += 1;
     },
     deltaTokenMaxAgeMs: options.deltaTokenMaxAgeMs ?? 7 * 86_400_000,
+    quirks: options.quirks ?? NO_QUIRKS,
     overlaySize: () => {
       let total = 0;
       for (const state of states.values()) total += state.overlay.size;

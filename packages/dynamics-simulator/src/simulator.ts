@@ -18,6 +18,8 @@ import { errors, isODataError, odataError } from './odata/errors.js';
 import { parsePrefer } from './odata/prefer.js';
 import { createOrg } from './org.js';
 import type { Org, OrgUser } from './org.js';
+import { applyQuirks, NO_QUIRKS } from './quirks.js';
+import type { QuirksInput } from './quirks.js';
 import { createRequestLog } from './request-log.js';
 import type { RequestLogEntry } from './request-log.js';
 import { executeBatch } from './webapi/batch.js';
@@ -38,6 +40,8 @@ export interface SimulatorOptions extends DatasetOptions {
   faults?: FaultSettings;
   /** Delta tokens older than this fail. Default 7 days (the documented default). */
   deltaTokenMaxAgeMs?: number;
+  /** Documented answers given only when asked: `$batch` ignoring continue-on-error, links with a narrower `$select`. */
+  quirks?: QuirksInput;
   /** Request log entries kept. Default 10,000. */
   requestLogSize?: number;
   /** Extra OAuth clients and static tokens; the defaults for the sync user and the administrator stay. */
@@ -87,7 +91,12 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
   const dataset = options.dataset ?? createDataset(options);
   const seed = dataset.seed;
   const clock = isClock(options.clock) ? options.clock : createClock(options.clock);
-  const org = createOrg({ dataset, clock, ...(options.deltaTokenMaxAgeMs !== undefined ? { deltaTokenMaxAgeMs: options.deltaTokenMaxAgeMs } : {}) });
+  const org = createOrg({
+    dataset,
+    clock,
+    ...(options.deltaTokenMaxAgeMs !== undefined ? { deltaTokenMaxAgeMs: options.deltaTokenMaxAgeMs } : {}),
+    ...(options.quirks ? { quirks: applyQuirks(NO_QUIRKS, options.quirks) } : {}),
+  });
   const url = (options.url ?? 'https://simulated.crm.dynamics.com').replace(/\/$/, '');
   const loginUrl = (options.loginUrl ?? 'https://login.microsoftonline.com').replace(/\/$/, '');
   const tenantId = options.tenantId ?? nameGuid(seed, 'tenant');

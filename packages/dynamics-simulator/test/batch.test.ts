@@ -91,6 +91,28 @@ describe('$batch', () => {
     expect(statuses).toEqual([200, 404, 200]);
   });
 
+  it('with the ignoreContinueOnError quirk stops at the first failure despite the preference: 400 with only the failed part', async () => {
+    const org = await startOrg();
+    const root = org.server.webApiUrl;
+    const { control, dataset } = org.server.simulator;
+    const [first, second, third] = [0, 1, 2].map((i) => dataset.idOf('contact', i));
+    const patch = (id: string, body: unknown) => request('PATCH', `${root}contacts(${id})`, body, undefined, ['If-Match: *']);
+    const body = batch('batch_AAA123', [patch(first!, { jobtitle: 'Applied' }), patch(second!, { nosuchcolumn: 1 }), patch(third!, { jobtitle: 'Never tried' })]);
+    expect((await json(await org.control('quirks', { method: 'PUT', body: JSON.stringify({ ignoreContinueOnError: true }) }))).ignoreContinueOnError).toBe(true);
+    const response = await send(org, body, 'odata.continue-on-error');
+    expect(response.status).toBe(400);
+    const text = await response.text();
+    expect([...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => match[1])).toEqual(['400']);
+    expect(text).toContain("The property 'nosuchcolumn' does not exist");
+    expect(control.getRow('contact', first!)?.jobtitle).toBe('Applied');
+    expect(control.getRow('contact', third!)?.jobtitle).not.toBe('Never tried');
+
+    expect((await org.control('quirks', { method: 'DELETE' })).status).toBe(204);
+    const honoured = await send(org, body, 'odata.continue-on-error');
+    expect(honoured.status).toBe(200);
+    expect([...(await honoured.text()).matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => match[1])).toEqual(['204', '400', '204']);
+  });
+
   it('fails a body with LF-only line ends with the documented 400', async () => {
     const org = await startOrg();
     const body = batch('batch_AAA123', [request('GET', `${org.server.webApiUrl}WhoAmI`)]).replace(/\r\n/g, '\n');

@@ -42,6 +42,8 @@ describe('control API over HTTP', () => {
     expect((await org.control('columns/account', { method: 'POST', body: JSON.stringify({ logicalName: 'Bad Name', type: 'String' }) })).status).toBe(400);
     expect((await org.control('limits', { method: 'PUT', body: JSON.stringify({ maxRequests: -1 }) })).status).toBe(400);
     expect((await org.control('faults', { method: 'PUT', body: JSON.stringify({ rules: [{ kind: 'explode', rate: 1 }] }) })).status).toBe(400);
+    expect((await org.control('quirks', { method: 'PUT', body: JSON.stringify({ narrowLinks: { drop: [] } }) })).status).toBe(400);
+    expect((await org.control('quirks', { method: 'PUT', body: JSON.stringify({ narrowLinks: { drop: ['x'], links: ['prevLink'] } }) })).status).toBe(400);
     expect((await org.control('nowhere')).status).toBe(404);
   });
 

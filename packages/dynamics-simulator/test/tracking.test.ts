@@ -98,6 +98,30 @@ describe('change tracking', () => {
     expect(next).toBeDefined();
   });
 
+  it('with the narrowLinks quirk leaves columns out of the $select of its deltaLinks and nextLinks, as asked', async () => {
+    const org = await startOrg();
+    const { control } = org.server.simulator;
+    const selectOf = (link: unknown) => new URL(link as string).searchParams.get('$select');
+    control.setQuirks({ narrowLinks: { drop: ['jobtitle'], links: ['deltaLink'] } });
+    const paged = await json(await org.api('contacts?$select=fullname,jobtitle', { headers: { Prefer: 'odata.track-changes,odata.maxpagesize=150' } }));
+    expect(selectOf(paged['@odata.nextLink'])).toBe('fullname,jobtitle');
+    const { deltaLink } = await readAll(org, 'contacts?$select=fullname,jobtitle', 'odata.track-changes');
+    expect(selectOf(deltaLink)).toBe('fullname');
+    expect(new URL(deltaLink!).searchParams.get('$deltatoken')).toMatch(/^\d+!/);
+
+    expect(control.setQuirks({ narrowLinks: { drop: ['jobtitle', 'emailaddress1'] } }).narrowLinks).toEqual({ drop: ['jobtitle', 'emailaddress1'], links: ['deltaLink', 'nextLink'] });
+    const narrowed = await json(await org.api('contacts?$select=fullname,jobtitle,emailaddress1', { headers: { Prefer: 'odata.track-changes,odata.maxpagesize=150' } }));
+    expect(selectOf(narrowed['@odata.nextLink'])).toBe('fullname');
+    // The narrowed link is what the service answers by: its rows lack the columns left out.
+    const next = await json(await org.api(relative(narrowed['@odata.nextLink'] as string), { headers: { Prefer: 'odata.maxpagesize=150' } }));
+    expect(Object.keys(next.value![0]!)).not.toContain('jobtitle');
+    expect(selectOf(next['@odata.deltaLink'])).toBe('fullname');
+    // Never an empty $select.
+    const only = await json(await org.api('contacts?$select=jobtitle', { headers: { Prefer: 'odata.track-changes' } }));
+    expect(selectOf(only['@odata.deltaLink'])).toBe('jobtitle');
+    expect(control.setQuirks(null)).toEqual({ ignoreContinueOnError: false, narrowLinks: null });
+  });
+
   it('rejects $filter, $orderby, $top and $expand with track-changes, with the documented message', async () => {
     const org = await startOrg();
     for (const [option, query] of [

@@ -8,6 +8,8 @@ export interface BatchOperation {
   url: string;
   headers?: Record<string, string>;
   body?: string;
+  /** Echoed on the operation's answer: tells which one failed in an answer that holds only that part. */
+  contentId?: string;
 }
 
 /** One embedded response, in request order. */
@@ -16,6 +18,8 @@ export interface BatchPartResponse {
   /** Lower-case header names. */
   headers: Record<string, string>;
   body: string;
+  /** The Content-ID of the operation it answers, when the service echoed it. */
+  contentId: string | null;
 }
 
 const CRLF = '\r\n';
@@ -34,7 +38,9 @@ export interface EncodedBatch {
 export function encodeBatch(operations: readonly BatchOperation[], boundary = `batch_${randomUUID()}`): EncodedBatch {
   const lines: string[] = [];
   for (const op of operations) {
-    lines.push(`--${boundary}`, 'Content-Type: application/http', 'Content-Transfer-Encoding: binary', '');
+    lines.push(`--${boundary}`, 'Content-Type: application/http', 'Content-Transfer-Encoding: binary');
+    if (op.contentId !== undefined) lines.push(`Content-ID: ${op.contentId}`);
+    lines.push('');
     lines.push(`${op.method} ${op.url} HTTP/1.1`);
     const headers = { ...(op.body !== undefined ? { 'Content-Type': 'application/json; type=entry' } : {}), ...op.headers };
     for (const [key, value] of Object.entries(headers)) lines.push(`${key}: ${value}`);
@@ -101,7 +107,9 @@ export function parseBatchResponse(body: string, contentType: string | null): Ba
     const [statusLine = '', ...headerLines] = httpHead.split(/\r?\n/);
     const status = /^HTTP\/\d(?:\.\d)?\s+(\d{3})/.exec(statusLine.trim());
     if (!status?.[1]) throw invalid(`part has no HTTP status line: ${JSON.stringify(statusLine.slice(0, 80))}`);
-    responses.push({ status: Number(status[1]), headers: parseHeaders(headerLines), body: httpBody.trim() });
+    const headers = parseHeaders(headerLines);
+    const contentId = partHeaders['content-id'] ?? headers['content-id'] ?? null;
+    responses.push({ status: Number(status[1]), headers, body: httpBody.trim(), contentId });
   }
   return responses;
 }

@@ -116,7 +116,7 @@ export async function executeBatch(context: WebApiContext): Promise<Response> {
   const items = parseBatch(context.body, boundary);
   const count = items.reduce((total, item) => total + (item.kind === 'operation' ? 1 : item.operations.length), 0);
   if (count > MAX_BATCH_OPERATIONS) throw errors.badRequest(`The number of operations in the batch (${count}) exceeds the maximum of ${MAX_BATCH_OPERATIONS}.`);
-  const continueOnError = context.preferences.continueOnError;
+  const continueOnError = context.preferences.continueOnError && !context.org.quirks.ignoreContinueOnError;
   context.usage.operations = Math.max(1, count);
 
   const run = (operation: Operation, contentIds: Map<string, string>): Response => {

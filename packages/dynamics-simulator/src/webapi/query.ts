@@ -150,8 +150,16 @@ function queryWithout(context: WebApiContext, ...names: string[]): string[] {
   });
 }
 
-function linkWith(context: WebApiContext, table: TableDefinition, drop: string[], add: string[]): string {
+function linkWith(context: WebApiContext, table: TableDefinition, kind: 'deltaLink' | 'nextLink', drop: string[], add: string[]): string {
   const parts = [...queryWithout(context, ...drop), ...add];
+  const narrow = context.org.quirks.narrowLinks;
+  if (narrow?.links.includes(kind)) {
+    // The narrowLinks quirk: the link's $select loses the given columns (never all of them).
+    const at = parts.findIndex((part) => decodeURIComponent(part.split('=')[0] ?? '') === '$select');
+    const columns = at < 0 ? [] : decodeURIComponent(parts[at]!.slice(parts[at]!.indexOf('=') + 1)).split(',');
+    const kept = columns.filter((column) => !narrow.drop.includes(column.trim()));
+    if (kept.length > 0 && kept.length < columns.length) parts[at] = `$select=${kept.join(',')}`;
+  }
   return `${context.serviceRoot}${table.entitySetName}${parts.length ? `?${parts.join('&')}` : ''}`;
 }
 
@@ -374,9 +382,9 @@ export function readCollection(context: WebApiContext, table: TableDefinition): 
     if (top !== null) state.served = served + page.rows;
     if (lastValues !== undefined) state.lastValues = lastValues;
     if (tracking && deltaToken !== undefined) state.deltaToken = deltaToken;
-    tail['@odata.nextLink'] = linkWith(context, table, ['$skiptoken'], [`$skiptoken=${encodeURIComponent(encodeSkipToken(state, primaryKey))}`]);
+    tail['@odata.nextLink'] = linkWith(context, table, 'nextLink', ['$skiptoken'], [`$skiptoken=${encodeURIComponent(encodeSkipToken(state, primaryKey))}`]);
   } else if (tracking && deltaToken !== undefined) {
-    tail['@odata.deltaLink'] = linkWith(context, table, ['$skiptoken', '$deltatoken'], [`$deltatoken=${encodeURIComponent(deltaToken).replace(/!/g, '%21')}`]);
+    tail['@odata.deltaLink'] = linkWith(context, table, 'deltaLink', ['$skiptoken', '$deltatoken'], [`$deltatoken=${encodeURIComponent(deltaToken).replace(/!/g, '%21')}`]);
   }
   return jsonTextResponse(200, page.finish(tail), preferenceApplied(context, tracking && table.changeTrackingEnabled));
 }
@@ -469,10 +477,10 @@ function readDelta(context: WebApiContext, table: TableDefinition, options: Quer
   const last = page.at(-1);
   if (last && start + pageSize < items.length) {
     const state: PagingState = { page: (paging?.page ?? 1) + 1, tracking: true, phase: last.phase, lastVersion: last.version, upTo };
-    tail['@odata.nextLink'] = linkWith(context, table, ['$skiptoken'], [`$skiptoken=${encodeURIComponent(encodeSkipToken(state, table.primaryIdAttribute))}`]);
+    tail['@odata.nextLink'] = linkWith(context, table, 'nextLink', ['$skiptoken'], [`$skiptoken=${encodeURIComponent(encodeSkipToken(state, table.primaryIdAttribute))}`]);
   } else {
     const next = formatDeltaToken(upTo, org.clock.now());
-    tail['@odata.deltaLink'] = linkWith(context, table, ['$skiptoken', '$deltatoken'], [`$deltatoken=${encodeURIComponent(next).replace(/!/g, '%21')}`]);
+    tail['@odata.deltaLink'] = linkWith(context, table, 'deltaLink', ['$skiptoken', '$deltatoken'], [`$deltatoken=${encodeURIComponent(next).replace(/!/g, '%21')}`]);
   }
   return jsonTextResponse(200, out.finish(tail), preferenceApplied(context, context.preferences.trackChanges));
 }
