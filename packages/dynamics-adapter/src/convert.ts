@@ -24,6 +24,11 @@ export interface Converted {
   rejected: RejectedRow[];
   /** Records missing a selected property (a link that did not honour our $select); counted on request only. */
   partial: number;
+  /**
+   * Ids of records missing a requested column: they are in `rejected` (a value not sent is never
+   * read as null) until read again by id (the puller's fill).
+   */
+  incomplete: string[];
   /** modifiedon of every row read, rejected rows included (the watermark moves past them too); with `stamps` only. */
   stamps: Array<{ id: string; version: string; modifiedOn: string; record: boolean }>;
 }
@@ -39,7 +44,7 @@ export const sameFields = (a: readonly string[], b: readonly string[]): boolean 
 
 export function convert(plan: Plan, rows: readonly unknown[], options: ConvertOptions = {}): Converted {
   const { checkSelect = false, stamps = false } = options;
-  const out: Converted = { upserts: [], deletes: [], rejected: [], partial: 0, stamps: [] };
+  const out: Converted = { upserts: [], deletes: [], rejected: [], partial: 0, incomplete: [], stamps: [] };
   for (const raw of rows) {
     const parsed = parseRow(raw, plan.spec);
     if (parsed.kind === 'deleted') out.deletes.push(parsed.id);
@@ -51,7 +56,10 @@ export function convert(plan: Plan, rows: readonly unknown[], options: ConvertOp
       }
     } else {
       for (const field of plan.nullFields) parsed.record.fields[field] = null;
-      out.upserts.push(parsed.record);
+      if (parsed.absent.length > 0) {
+        out.rejected.push({ id: parsed.record.id, reason: `the CRM did not return ${parsed.absent.join(', ')} (not selected by the link it answered)`, raw });
+        out.incomplete.push(parsed.record.id);
+      } else out.upserts.push(parsed.record);
       if (checkSelect && plan.select.some((property) => !(property in (raw as Record<string, unknown>)))) out.partial += 1;
       if (stamps && parsed.record.modifiedOn && !Number.isNaN(Date.parse(parsed.record.modifiedOn))) {
         out.stamps.push({ id: parsed.record.id, version: parsed.record.version, modifiedOn: parsed.record.modifiedOn, record: true });

@@ -50,6 +50,37 @@ export function peekNextLink(text: string): string | null {
   }
 }
 
+/** The query of a link split into its raw parts, and the index of its `$select` (-1 without one). */
+function selectPart(link: string): { url: URL; parts: string[]; at: number } {
+  const url = new URL(link);
+  const parts = url.search.replace(/^\?/, '').split('&').filter((part) => part !== '');
+  return { url, parts, at: parts.findIndex((part) => /^(\$|%24)select=/i.test(part)) };
+}
+
+const join = (url: URL, parts: readonly string[]): string => `${url.origin}${url.pathname}${parts.length > 0 ? `?${parts.join('&')}` : ''}`;
+
+/** A link with `select` as its `$select` in place of its own (the rest stays as issued). */
+export function withSelect(link: string, select: readonly string[]): string {
+  const { url, parts, at } = selectPart(link);
+  return join(url, [`$select=${select.join(',')}`, ...parts.filter((_, i) => i !== at)]);
+}
+
+/**
+ * A link whose `$select` lacks columns of `select` with them put back: the service may return links
+ * narrower than the query that made them, and a column it is not asked for would never come again.
+ * A link without `$select` reads every column and stays as it is.
+ */
+export function restoreSelect(link: string, select: readonly string[]): string {
+  const { url, parts, at } = selectPart(link);
+  if (at < 0) return link;
+  const raw = parts[at]!;
+  const has = decodeURIComponent(raw.slice(raw.indexOf('=') + 1)).split(',').map((column) => column.trim());
+  const missing = select.filter((column) => !has.includes(column));
+  if (missing.length === 0) return link;
+  parts[at] = `$select=${[...has, ...missing].join(',')}`;
+  return join(url, parts);
+}
+
 /** Retrying a page whose body was not readable JSON: a truncated body is usually a transient fault. */
 const MAX_INVALID_BODIES = 3;
 
@@ -76,6 +107,8 @@ export interface PageRead {
    * delete's id) is read again, like a cut-off body; the last attempt's page is returned as it is.
    */
   primaryKey?: string;
+  /** The columns every link followed or returned must select: a narrower `$select` gets them back (restoreSelect). */
+  select?: readonly string[];
 }
 
 export function createPageReader(input: PageReaderInput) {
@@ -112,7 +145,7 @@ export function createPageReader(input: PageReaderInput) {
           if (link === null) return null;
           const resolved = http.resolve(link);
           if (resolved === null) throw new SyncError('CRM_RESPONSE_INVALID', `[dynamics-adapter] ${read.what} returned an ${key} outside the environment`);
-          return resolved;
+          return read.select ? restoreSelect(resolved, read.select) : resolved;
         };
         const key = read.primaryKey;
         if (key !== undefined && attempt < MAX_INVALID_BODIES && !page.rows.every((row) => hasReadableKey(row, key))) {
@@ -152,7 +185,8 @@ export function createPageReader(input: PageReaderInput) {
       const onBody = (text: string) => {
         if (!request.awaited) return;
         const link = peekNextLink(text);
-        const next = link === null ? null : http.resolve(link);
+        const resolved = link === null ? null : http.resolve(link);
+        const next = resolved !== null && read.select ? restoreSelect(resolved, read.select) : resolved;
         if (next === null || request.next?.url === next) return;
         request.next?.cancel();
         request.next = start(next, true);

@@ -10,6 +10,7 @@ import type { EventSink } from './events.js';
 import type { HttpClient } from './http.js';
 import type { MetadataService } from './metadata.js';
 import type { ResolvedOptions } from './options.js';
+import { restoreSelect, withSelect } from './pages.js';
 import type { createPageReader } from './pages.js';
 import { collectionUrl, dateTimeLiteral, guid, isGuid, LOOKUP_ANNOTATION, prefer } from './odata/query.js';
 import { propertyOf } from './odata/types.js';
@@ -56,16 +57,6 @@ export function createPuller(context: PullContext) {
 
   const reset = (entity: EntityDefinition, error: SyncError) => emit({ type: 'checkpoint-reset', entity: entity.name, error });
 
-  /** A link with our current $select in place of the one it was issued with (the delta token stays). */
-  const withSelect = (link: string, select: readonly string[]): string => {
-    const url = new URL(link);
-    const rest = url.search
-      .replace(/^\?/, '')
-      .split('&')
-      .filter((part) => part !== '' && !/^(\$|%24)select=/i.test(part));
-    return `${url.origin}${url.pathname}?${[`$select=${select.join(',')}`, ...rest].join('&')}`;
-  };
-
   /** A snapshot's last checkpoint: the deltaLink, or (tracking on but no deltaLink came) a full read in watermark mode next. */
   const finish = (plan: Plan, deltaLink: string | null): Checkpoint =>
     deltaLink ? { v: 1, entity: plan.entity.name, mode: 'delta', link: deltaLink, fields: plan.fields } : freshWatermark(plan);
@@ -98,9 +89,9 @@ export function createPuller(context: PullContext) {
   /** The initial change-tracking read, page after page: a snapshot whose last page carries the deltaLink. */
   async function* trackingSnapshot(plan: Plan, resume: { snapshot: string; next: string } | null, restarts: number): AsyncGenerator<ChangePage> {
     const snapshot = resume?.snapshot ?? randomUUID();
-    const url = resume?.next ?? collectionUrl(http.root, plan.meta.entitySet, { select: plan.select });
+    const url = resume ? restoreSelect(resume.next, plan.select) : collectionUrl(http.root, plan.meta.entitySet, { select: plan.select });
     // GET /api/data/v9.2/<set>?$select=... with Prefer: odata.track-changes, odata.maxpagesize=N (then each @odata.nextLink).
-    for await (const page of reader.pages({ url, stored: resume !== null, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey })) {
+    for await (const page of reader.pages({ url, stored: resume !== null, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey, select: plan.select })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         if (restarts > 0) throw page.error;
@@ -108,7 +99,7 @@ export function createPuller(context: PullContext) {
         yield* trackingSnapshot(plan, null, restarts + 1);
         return;
       }
-      const rows = convert(plan, page.rows);
+      const rows = await fill(plan, convert(plan, page.rows));
       const checkpoint: Checkpoint = page.nextLink
         ? { v: 1, entity: plan.entity.name, mode: 'tracking-snapshot', snapshot, next: page.nextLink, fields: plan.fields }
         : finish(plan, page.deltaLink);
@@ -131,24 +122,26 @@ export function createPuller(context: PullContext) {
   /** A delta read from a deltaLink (or its nextLink): upserts and `$deletedEntity` deletes. */
   async function* delta(plan: Plan, state: Extract<Checkpoint, { mode: 'delta' }>): AsyncGenerator<ChangePage> {
     let rewritten = state.check === true || !sameFields(state.fields, plan.fields);
-    // New fields, or a link issued for the keys only: the same token with our $select (if the
-    // service ignores or refuses it, a full read follows).
-    const url = rewritten ? withSelect(state.link, plan.select) : state.link;
+    // New fields, a link issued for the keys only, or one stored narrower than our $select: the same
+    // token with our $select (if the service ignores or refuses it, a full read follows).
+    const url = rewritten ? withSelect(state.link, plan.select) : restoreSelect(state.link, plan.select);
+    if (url !== state.link) rewritten = true;
     // GET <deltaLink> with Prefer: odata.track-changes: changes since the token, deletes as $deletedEntity rows.
-    for await (const page of reader.pages({ url, stored: true, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet} (delta)`, primaryKey: plan.meta.primaryKey })) {
+    for await (const page of reader.pages({ url, stored: true, headers: headers(true), signal: plan.signal, what: `GET ${plan.meta.entitySet} (delta)`, primaryKey: plan.meta.primaryKey, select: plan.select })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         reset(plan.entity, page.error);
         yield* initialLoad(plan, 1);
         return;
       }
-      const rows = convert(plan, page.rows, { checkSelect: rewritten });
-      if (rewritten && rows.partial > 0) {
+      const converted = convert(plan, page.rows, { checkSelect: rewritten });
+      if (rewritten && converted.partial > 0) {
         reset(plan.entity, new SyncError('CHECKPOINT_INVALID', `[dynamics-adapter] The delta of ${plan.entity.name} did not return every requested field; starting a full read`));
         // Page after page: that read's own deltaLink carries every column, so this cannot repeat.
         yield* trackingSnapshot(plan, null, 1);
         return;
       }
+      const rows = await fill(plan, converted);
       if (rows.rejected.some((row) => row.id === null)) {
         // A change (or delete) that cannot be tied to a record even after reading the page again:
         // moving the token past it would lose it, so a full read (and its delete reconciliation) follows.
@@ -182,7 +175,7 @@ export function createPuller(context: PullContext) {
     if (full) state.snapshot ??= randomUUID();
     const lowerBound = state.modifiedon === null ? null : dateTimeLiteral(Date.parse(state.modifiedon) - options.watermarkOverlapMs);
     const url =
-      state.next ??
+      (state.next === null ? null : restoreSelect(state.next, plan.select)) ??
       collectionUrl(http.root, plan.meta.entitySet, {
         select: plan.select,
         orderby: ['modifiedon asc', `${plan.meta.primaryKey} asc`],
@@ -190,7 +183,7 @@ export function createPuller(context: PullContext) {
       });
     const seen = new Set(state.recent.map(([id, version]) => `${id}|${version}`));
     // GET /api/data/v9.2/<set>?$select=...&$filter=modifiedon ge <watermark - overlap>&$orderby=modifiedon asc,<key> asc
-    for await (const page of reader.pages({ url, stored: state.next !== null, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey })) {
+    for await (const page of reader.pages({ url, stored: state.next !== null, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey, select: plan.select })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         if (restarts > 0) throw page.error;
@@ -199,7 +192,7 @@ export function createPuller(context: PullContext) {
         yield* watermarkRead(plan, { ...state, next: null, snapshot: state.snapshot === null ? null : randomUUID() }, restarts + 1);
         return;
       }
-      const rows = convert(plan, page.rows, { stamps: true });
+      const rows = await fill(plan, convert(plan, page.rows, { stamps: true }));
       if (!full) rows.upserts = rows.upserts.filter((r) => !seen.has(`${r.id}|${r.version}`));
       advance(state, rows);
       const last = page.nextLink === null;
@@ -303,7 +296,7 @@ export function createPuller(context: PullContext) {
     const guard = accessGuard(plan);
     const url = collectionUrl(http.root, plan.meta.entitySet, { select: plan.select });
     // GET /api/data/v9.2/<set>?$select=<key>,<fields> (then each @odata.nextLink).
-    for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey })) {
+    for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet}`, primaryKey: plan.meta.primaryKey, select: plan.select })) {
       checkAbort(plan.signal);
       if (page.kind === 'link-rejected') {
         throw new SyncError('CRM_REQUEST_REJECTED', `[dynamics-adapter] Reading all ${plan.entity.name} rows failed: the service refused its own nextLink`, {
@@ -311,10 +304,49 @@ export function createPuller(context: PullContext) {
         });
       }
       await guard(page.rows.length);
-      const { upserts, rejected } = convert(plan, page.rows);
+      const { upserts, rejected } = await fill(plan, convert(plan, page.rows));
       yield { rows: upserts, rejected };
     }
   }
+
+  /** Raw rows of the given ids (lower case), `IDS_PER_READ` a request. */
+  async function* rowsById(plan: Plan, ids: readonly string[]): AsyncGenerator<unknown[]> {
+    const pk = plan.meta.primaryKey;
+    for (let start = 0; start < ids.length; start += IDS_PER_READ) {
+      const chunk = ids.slice(start, start + IDS_PER_READ);
+      // GET <set>?$select=...&$filter=<key> eq <id> or <key> eq <id> ...
+      const url = collectionUrl(http.root, plan.meta.entitySet, { select: plan.select, filter: chunk.map((id) => `${pk} eq ${guid(id)}`).join(' or ') });
+      for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet} (by id)`, primaryKey: pk, select: plan.select })) {
+        checkAbort(plan.signal);
+        if (page.kind === 'link-rejected') throw page.error;
+        yield page.rows;
+      }
+    }
+  }
+
+  /**
+   * Rows that came without some of their columns (a link narrower than asked for), read again by
+   * id before the page is handed out: found whole, they are upserts; a row gone since is dropped
+   * (its delete comes in a later read); one still lacking a column stays rejected, never null.
+   */
+  const fill = async (plan: Plan, rows: Converted): Promise<Converted> => {
+    if (rows.incomplete.length === 0) return rows;
+    const again = new Map<string, CrmRecord>();
+    const seen = new Set<string>();
+    for await (const raw of rowsById(plan, rows.incomplete)) {
+      const converted = convert(plan, raw);
+      for (const record of converted.upserts) again.set(record.id, record);
+      for (const row of converted.rejected) if (row.id) seen.add(row.id);
+    }
+    const incomplete = new Set(rows.incomplete);
+    const gone = (id: string) => !again.has(id) && !seen.has(id);
+    return {
+      ...rows,
+      upserts: [...rows.upserts, ...rows.incomplete.filter((id) => again.has(id)).map((id) => again.get(id)!)],
+      rejected: rows.rejected.filter((row) => row.id === null || !incomplete.has(row.id) || !(again.has(row.id) || gone(row.id))),
+      incomplete: [],
+    };
+  };
 
   /** Current values of some rows (core re-reads rows a pull had to quarantine). */
   async function readRecords(entity: EntityDefinition, request: { ids: readonly string[]; fields: readonly string[]; signal?: AbortSignal }) {
@@ -325,21 +357,14 @@ export function createPuller(context: PullContext) {
     const rows: CrmRecord[] = [];
     const rejected: RejectedRow[] = [];
     const found = new Set<string>();
-    for (let start = 0; start < ids.length; start += IDS_PER_READ) {
-      const chunk = ids.slice(start, start + IDS_PER_READ);
-      // GET <set>?$select=...&$filter=<key> eq <id> or <key> eq <id> ...
-      const url = collectionUrl(http.root, plan.meta.entitySet, { select: plan.select, filter: chunk.map((id) => `${pk} eq ${guid(id)}`).join(' or ') });
-      for await (const page of reader.pages({ url, stored: false, headers: headers(false), signal: plan.signal, what: `GET ${plan.meta.entitySet} (by id)`, primaryKey: plan.meta.primaryKey })) {
-        checkAbort(plan.signal);
-        if (page.kind === 'link-rejected') throw page.error;
-        await guard(page.rows.length);
-        const converted = convert(plan, page.rows);
-        rows.push(...converted.upserts);
-        rejected.push(...converted.rejected);
-        for (const row of page.rows) {
-          const key = (row as Record<string, unknown> | null)?.[pk];
-          if (typeof key === 'string') found.add(key.toLowerCase());
-        }
+    for await (const page of rowsById(plan, ids)) {
+      await guard(page.length);
+      const converted = convert(plan, page);
+      rows.push(...converted.upserts);
+      rejected.push(...converted.rejected);
+      for (const row of page) {
+        const key = (row as Record<string, unknown> | null)?.[pk];
+        if (typeof key === 'string') found.add(key.toLowerCase());
       }
     }
     return { rows, rejected, missing: request.ids.filter((id) => !found.has(id.toLowerCase())) };

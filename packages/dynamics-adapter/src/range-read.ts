@@ -37,7 +37,7 @@ export function createRangeReader(input: RangeReaderInput) {
 
   const fetchAll = async (plan: Plan, url: string, signal: AbortSignal): Promise<unknown[]> => {
     const rows: unknown[] = [];
-    for await (const page of reader.pages({ url, stored: false, headers, signal, what: `GET ${plan.meta.entitySet} (range)`, primaryKey: plan.meta.primaryKey })) {
+    for await (const page of reader.pages({ url, stored: false, headers, signal, what: `GET ${plan.meta.entitySet} (range)`, primaryKey: plan.meta.primaryKey, select: plan.select })) {
       // Only a nextLink the service just returned can be refused here (a stale paging cookie).
       if (page.kind === 'link-rejected') throw page.error;
       rows.push(...page.rows);

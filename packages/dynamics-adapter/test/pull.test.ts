@@ -159,6 +159,71 @@ describe('delta (change tracking)', () => {
   });
 });
 
+describe('links with a narrower $select than asked for (Microsoft\'s change-tracking example)', () => {
+  const selectOf = (checkpoint: string | null) => new URL((JSON.parse(checkpoint ?? '{}') as { link: string }).link).searchParams.get('$select')!.split(',');
+  const jobtitleOf = (sim: ReturnType<typeof msw.simulate>, id: string) => sim.control.getRow('contact', id)?.jobtitle;
+
+  it('stores a deltaLink with every column it needs, so a later change of a dropped column is read', async () => {
+    const sim = msw.simulate({ contacts: 150, quirks: { narrowLinks: { drop: ['jobtitle'], links: ['deltaLink'] } } });
+    const { crm, events } = adapterFor(sim, SEQUENTIAL);
+    const initial = await pull(crm, contact, FIELDS, null);
+    expect(selectOf(initial.checkpoint)).toContain('jobtitle');
+    const id = sim.dataset.idOf('contact', 5);
+    sim.control.updateRow('contact', id, { jobtitle: 'Head of Tests' });
+    const delta = await pull(crm, contact, FIELDS, initial.checkpoint);
+    expect(delta.upserts.map((r) => [r.id, r.fields.jobtitle])).toEqual([[id, 'Head of Tests']]);
+    expect(selectOf(delta.checkpoint)).toContain('jobtitle');
+    expect(events.some((e) => e.type === 'checkpoint-reset')).toBe(false);
+  });
+
+  it('follows nextLinks and stored links with the columns they lack put back', async () => {
+    const sim = msw.simulate({ contacts: 250, quirks: { narrowLinks: { drop: ['jobtitle'], links: ['nextLink'] } } });
+    const { crm, events } = adapterFor(sim, SEQUENTIAL);
+    const initial = await pull(crm, contact, FIELDS, null);
+    expect(initial.upserts).toHaveLength(250);
+    expect(initial.upserts.filter((r) => r.fields.jobtitle !== jobtitleOf(sim, r.id))).toEqual([]);
+    expect(initial.pages.slice(0, 2).map((p) => JSON.parse(p.checkpoint).next as string).every((link) => link.includes('jobtitle'))).toBe(true);
+
+    // A deltaLink stored narrow (by an adapter before this check): followed with the column put back.
+    sim.control.setQuirks(null);
+    const stored = JSON.parse(initial.checkpoint!) as { link: string };
+    stored.link = stored.link.replace(/jobtitle,?/, '').replace(/,(&|$)/, '$1');
+    expect(selectOf(JSON.stringify(stored))).not.toContain('jobtitle');
+    const id = sim.dataset.idOf('contact', 7);
+    sim.control.updateRow('contact', id, { jobtitle: 'Chief Tester' });
+    const delta = await pull(crm, contact, FIELDS, JSON.stringify(stored));
+    expect(delta.upserts.map((r) => [r.id, r.fields.jobtitle])).toEqual([[id, 'Chief Tester']]);
+    expect(events.some((e) => e.type === 'checkpoint-reset')).toBe(false);
+  });
+
+  it('never reports a column absent from a row as null: the row is read again by id, or quarantined', async () => {
+    const sim = msw.simulate({ contacts: 30 });
+    let strip: 'delta' | 'all' = 'delta';
+    // Answers whose rows lack jobtitle: a delta page only, or every read.
+    const fetch = async (url: string | URL | Request, init?: RequestInit) => {
+      const response = await globalThis.fetch(url, init);
+      const target = decodeURIComponent(String(url));
+      if (!target.includes('/contacts?') || (strip === 'delta' && !target.includes('$deltatoken'))) return response;
+      const body = (await response.json()) as { value: Array<Record<string, unknown>> };
+      for (const row of body.value) delete row.jobtitle;
+      return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
+    };
+    const { crm } = adapterFor(sim, { fetch, ...SEQUENTIAL });
+    const initial = await pull(crm, contact, FIELDS, null);
+    const id = sim.dataset.idOf('contact', 4);
+    sim.control.updateRow('contact', id, { jobtitle: 'Read by id', firstname: 'Ida' });
+    const delta = await pull(crm, contact, FIELDS, initial.checkpoint);
+    expect(delta.upserts.map((r) => r.fields)).toEqual([expect.objectContaining({ firstname: 'Ida', jobtitle: 'Read by id' })]);
+    expect(delta.rejected).toEqual([]);
+
+    strip = 'all';
+    sim.control.updateRow('contact', id, { jobtitle: 'Never null', firstname: 'Ada' });
+    const again = await pull(crm, contact, FIELDS, delta.checkpoint);
+    expect(again.upserts).toEqual([]);
+    expect(again.rejected).toEqual([expect.objectContaining({ id, reason: expect.stringContaining('jobtitle') })]);
+  });
+});
+
 describe('what the service sends', () => {
   it('re-reads a page whose body is malformed JSON', async () => {
     const sim = msw.simulate({ contacts: 250, faults: { rules: [{ kind: 'malformed-json', rate: 1, path: '/contacts', limit: 1 }] } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEntityRegistry } from '@crm-sync/core';
-import type { CrmWriteResult } from '@crm-sync/core';
+import type { CrmUpdate, CrmWriteResult } from '@crm-sync/core';
 import { account, adapterFor, contact, failure, lead, pull, useMsw } from './helpers.js';
 
 const msw = useMsw();
@@ -13,7 +13,7 @@ function mixedUpdates(sim: ReturnType<typeof msw.simulate>) {
   const ids = [4, 5, 6, 7, 8].map((i) => sim.dataset.idOf('contact', i));
   const versions = ids.map((id) => etagOf(sim.control.getRow('contact', id)));
   sim.control.updateRow('contact', ids[1]!, { jobtitle: 'moved on' });
-  const updates = [
+  const updates: CrmUpdate[] = [
     { id: ids[0]!, ifVersion: versions[0]!, fields: { jobtitle: 'one' } },
     { id: ids[1]!, ifVersion: versions[1]!, fields: { jobtitle: 'two' } },
     { id: ids[2]!, ifVersion: versions[2]!, fields: { firstname: 'y'.repeat(60) } },

@@ -68,8 +68,11 @@ export interface RowSpec {
 }
 
 export type ParsedRow =
-  /** `absent`: requested properties missing from the row (not even null), i.e. not selected. */
-  | { kind: 'record'; record: CrmRecord; absent: number }
+  /**
+   * `absent`: requested columns missing from the row (not even null), i.e. not selected: left out of
+   * `fields`, never read as null (a value the service did not send).
+   */
+  | { kind: 'record'; record: CrmRecord; absent: string[] }
   | { kind: 'deleted'; id: string } | { kind: 'rejected'; row: RejectedRow };
 
 const DATE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
@@ -182,11 +185,13 @@ export function parseRow(raw: unknown, spec: RowSpec): ParsedRow {
   const fields: FieldMap = {};
   const lookups: Record<string, LookupValue | null> = {};
   let problems: string[] | null = null;
-  let absent = 0;
+  let absent: string[] | null = null;
   for (const attribute of spec.fields) {
     const { property, annotation } = namesOf(attribute);
-    if (!(property in row)) absent += 1;
-    // Absent means hidden (field security) or empty; both read as null.
+    if (!(property in row)) {
+      (absent ??= []).push(attribute.logicalName);
+      continue;
+    }
     const value = row[property] === undefined ? null : row[property];
     const problem = typeProblem(attribute, value);
     if (problem) {
@@ -218,7 +223,7 @@ export function parseRow(raw: unknown, spec: RowSpec): ParsedRow {
   const modifiedBy = row._modifiedby_value;
   return {
     kind: 'record',
-    absent,
+    absent: absent ?? [],
     record: {
       id,
       version,
