@@ -185,7 +185,20 @@ describe('crm-sync fields', () => {
     expect(plan.excluded).toContainEqual(expect.objectContaining({ field: 'companyname', reason: 'not-selected' }));
     const human = await runCli(['fields', 'list', 'contact', '--config', config]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/new_creditlimit\s+secured column; the sync user has no read privilege/);
+    const secured = human.stdout.split('\n').find((line) => line.trim().startsWith('new_creditlimit ')) ?? '';
+    expect(secured).toMatch(/new_creditlimit\s+secured by field security and the sync user has no read permission$/);
+    // Each line says its reason once: the CRM's words when it gave any, else the generic text.
+    expect(secured.match(/secured/g)).toHaveLength(1);
+    expect(human.stdout).toMatch(/^\s+modifiedon\s+CRM bookkeeping column/m);
+  });
+
+  it('refuses an unknown entity with exit code 2, as sync --entity does', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    for (const args of [['fields', 'list', 'contactz'], ['fields', 'add', 'contactz', 'firstname']]) {
+      const result = await runCli([...args, '--config', config]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('Unknown entity "contactz"; known: systemuser, team, account, contact, lead, opportunity');
+    }
   });
 
   it('refuses to add a field without a runner or a persistent store', async () => {

@@ -97,6 +97,27 @@ describe('config', () => {
     expect(message).not.toContain('short-tok');
     expect(failure(() => loadConfig({ path: writeConfig('{ not json'), env: {} }))).toContain('not valid JSON');
   });
+
+  it('suggests the key or the entity a typo meant, and lists the known keys when nothing is close', () => {
+    const path = writeConfig({ sync: { intervall: 60_000, entities: { contactz: { enabled: false } } }, servre: { port: 1 } });
+    const message = failure(() => loadConfig({ path, env: {} }));
+    expect(message).toContain('sync: unknown key "intervall"; did you mean "intervalMs"?');
+    expect(message).toContain('(root): unknown key "servre"; did you mean "server"?');
+    expect(message).toMatch(/sync\.entities\.contactz: unknown entity.*; did you mean "contact"\?/);
+    const far = failure(() => loadConfig({ path: writeConfig({ crm: { kind: 'simulator', colour: 'red' } }), env: {} }));
+    expect(far).toMatch(/crm: unknown key "colour"; known keys: kind, url, auth, seed, contacts/);
+  });
+
+  it('reports bad JSON by line and column', () => {
+    const text = '{\n  "sync": {\n    "intervalMs": 60000\n    "pageSize": 100\n  }\n}\n';
+    expect(failure(() => loadConfig({ path: writeConfig(text), env: {} }))).toContain(
+      "(file): not valid JSON at line 4, column 5: expected ',' or '}' after a property value, found \"\\\"\"",
+    );
+    expect(failure(() => loadConfig({ path: writeConfig('{\n  "crm": { "kind": "simulator", },\n}'), env: {} }))).toContain(
+      'at line 2, column 33: expected a property name in double quotes, found "}"',
+    );
+    expect(failure(() => loadConfig({ path: writeConfig('{ "crm": '), env: {} }))).toContain('at line 1, column 10: expected a value, the file ends');
+  });
 });
 
 describe('redaction', () => {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { isSyncError } from '@crm-sync/core';
 import { commonOptions, prepare } from '../cli/prepare.js';
 import type { Prepared } from '../cli/prepare.js';
 import { EXIT, cliExit, writeJson } from '../cli/io.js';
@@ -18,6 +19,16 @@ const USAGE = 'Usage: crm-sync fields list [entity] | crm-sync fields add <entit
  * needs a persistent store: a memory store would be thrown away at exit).
  */
 export async function fieldsCommand(args: string[], io: CliIo): Promise<number> {
+  try {
+    return await fields(args, io);
+  } catch (error) {
+    // An unknown entity is bad usage, as with `sync --entity` (exit 2, the same message).
+    if (isSyncError(error, 'ENTITY_UNKNOWN')) throw cliExit(EXIT.usage, error.message);
+    throw error;
+  }
+}
+
+async function fields(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     options: { ...commonOptions, json: { type: 'boolean' }, url: { type: 'string' } },
@@ -37,6 +48,7 @@ export async function fieldsCommand(args: string[], io: CliIo): Promise<number> 
     const result = runner
       ? await runner.request('POST', `/api/v1/entities/${encodeURIComponent(entity as string)}/fields`, { field })
       : await direct(prepared, async (runtime) => {
+          runtime.engine.registry.get(entity as string); // an unknown entity first: it is bad usage
           if (loaded.config.store.kind === 'memory') {
             throw cliExit(
               EXIT.failed,

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { SyncError } from '@crm-sync/core';
+import type * as z from 'zod';
+import { builtInEntities, SyncError } from '@crm-sync/core';
 import { demoConfigInput } from './demo.js';
 import { applyOverrides, databaseUrlFrom, envOverrides } from './env.js';
 import type { Override } from './env.js';
+import { lineAndColumn, locateJsonError } from './json.js';
 import { runnerConfigSchema } from './schema.js';
 import type { RunnerConfig } from './schema.js';
+import { closestName, didYouMean } from './suggest.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -50,11 +53,15 @@ function readJsonFile(path: string): Record<string, unknown> {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw invalid(path, [`(file): cannot read it (${code})`]);
   }
+  if (text.startsWith('\uFEFF')) text = text.slice(1); // a byte order mark some editors write
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw invalid(path, [`(file): not valid JSON: ${(error as Error).message}`]);
+    const located = locateJsonError(text);
+    if (!located) throw invalid(path, [`(file): not valid JSON: ${(error as Error).message}`]);
+    const { line, column } = lineAndColumn(text, located.index);
+    throw invalid(path, [`(file): not valid JSON at line ${line}, column ${column}: ${located.problem}`]);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw invalid(path, ['(root): must be a JSON object']);
@@ -82,10 +89,11 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   if (!parsed.success) {
     throw invalid(
       where,
-      parsed.error.issues.map((issue) => {
+      parsed.error.issues.flatMap((issue) => {
         const dotted = issue.path.map(String).join('.');
+        if (issue.code === 'unrecognized_keys') return unknownKeyProblems(issue.path, issue.keys, input);
         const from = sources.get(dotted);
-        return `${dotted || '(root)'}: ${issue.message}${from ? ` (from ${from})` : ''}`;
+        return [`${dotted || '(root)'}: ${issue.message}${from ? ` (from ${from})` : ''}${entityTypo(issue, input)}`];
       }),
     );
   }
@@ -120,6 +128,78 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   }
   if (problems.length > 0) throw invalid(where, problems);
   return { config, secrets, file, demo };
+}
+
+/** A loose view of a zod schema's definition, enough to find the keys an object accepts. */
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  options?: z.ZodType[];
+  discriminator?: string;
+  valueType?: z.ZodType;
+  element?: z.ZodType;
+}
+const defOf = (schema: z.ZodType): SchemaDef => (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+
+/** The schema inside default, prefault, optional, nullable and pipe wrappers. */
+function unwrap(schema: z.ZodType): z.ZodType {
+  const def = defOf(schema);
+  if (['object', 'union', 'record', 'array'].includes(def.type)) return schema;
+  const inner = def.type === 'pipe' ? def.in : def.innerType;
+  return inner ? unwrap(inner) : schema;
+}
+
+/** The object schemas `schema` stands for with `input`: a discriminated union's matching option. */
+function objectsOf(schema: z.ZodType, input: unknown): SchemaDef[] {
+  const def = defOf(unwrap(schema));
+  if (def.type === 'object') return [def];
+  if (def.type !== 'union' || !def.options) return [];
+  const all = def.options.flatMap((option) => objectsOf(option, input));
+  const tag = def.discriminator;
+  const value = tag && typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[tag] : undefined;
+  const matching = all.filter((o) => {
+    const literal = tag ? o.shape?.[tag] : undefined;
+    return literal !== undefined && (defOf(literal) as { values?: unknown[] }).values?.includes(value) === true;
+  });
+  return matching.length > 0 ? matching : all;
+}
+
+/** The keys the config accepts at `path` (where an object is), following the input through unions. */
+function knownKeysAt(path: readonly PropertyKey[], input: unknown): string[] {
+  let schemas: z.ZodType[] = [runnerConfigSchema];
+  let value = input;
+  for (const segment of path) {
+    schemas = schemas.flatMap((schema): z.ZodType[] => {
+      const def = defOf(unwrap(schema));
+      if (def.type === 'record' && def.valueType) return [def.valueType];
+      if (def.type === 'array' && def.element) return [def.element];
+      return objectsOf(schema, value).flatMap((o) => o.shape?.[String(segment)] ?? []);
+    });
+    value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[String(segment)] : undefined;
+  }
+  const keys = schemas.flatMap((schema) => objectsOf(schema, value).flatMap((o) => Object.keys(o.shape ?? {})));
+  return [...new Set(keys)].filter((key) => key !== '$schema');
+}
+
+/** One line per unknown key: the closest known key when it looks like a typo, else every known key. */
+function unknownKeyProblems(path: readonly PropertyKey[], keys: readonly string[], input: unknown): string[] {
+  const dotted = path.map(String).join('.') || '(root)';
+  const known = knownKeysAt(path, input);
+  return keys.map((key) => {
+    const close = closestName(key, known);
+    return `${dotted}: unknown key "${key}"${close ? `; did you mean "${close}"?` : known.length > 0 ? `; known keys: ${known.join(', ')}` : ''}`;
+  });
+}
+
+/** `; did you mean "contact"?` after the problem of an unknown entity name under sync.entities. */
+function entityTypo(issue: z.core.$ZodIssue, input: unknown): string {
+  const [section, group, name] = issue.path;
+  if (issue.code !== 'custom' || section !== 'sync' || group !== 'entities' || typeof name !== 'string' || issue.path.length !== 3) return '';
+  const custom = ((input as { sync?: { customEntities?: unknown } }).sync?.customEntities ?? []) as { name?: unknown }[];
+  const names = [...builtInEntities.map((e) => e.name), ...(Array.isArray(custom) ? custom.map((c) => String(c?.name)) : [])];
+  return names.includes(name) ? '' : didYouMean(name, names);
 }
 
 /** Every secret value, for redaction: the client secret, the API token, the database URL's password. */
