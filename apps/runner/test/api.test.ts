@@ -3,7 +3,7 @@ import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
 import { apiClient, eventually } from './helpers/http.js';
 import { cleanEnv, logLines, runCli, startRunner, writeConfig } from './helpers/runner-process.js';
 import type { RunningProcess } from './helpers/runner-process.js';
-import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
+import { expectedSynced, lowerMaxLength, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
 
 let sim: SimulatorServer;
 let runner: RunningProcess & { url: string };
@@ -112,6 +112,9 @@ describe('HTTP API', () => {
       [404, api.patch(`/api/v1/entities/nope/records/${id}`, { fields: { subject: 'x' } }), 'known: systemuser'],
       [404, api.patch('/api/v1/entities/lead/records/no-such-id', { fields: { subject: 'x' } }), 'No lead'],
       [422, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { fullname: 'Read Only' } }), 'fullname'],
+      [422, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { emailaddress1: `${'x'.repeat(301)}@example.com` } }), 'lead.emailaddress1: 313 characters, the CRM accepts at most 100'],
+      [422, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { lastname: null } }), 'lead.lastname: required by the CRM'],
+      [422, api.post('/api/v1/persons', { fields: { lastname: 'Long', subject: 'y'.repeat(301) } }), 'lead.subject: 301 characters, the CRM accepts at most 300'],
       [422, api.patch(`/api/v1/entities/opportunity/records/${await someId('opportunity')}`, { fields: { name: 'x' } }), 'one way'],
       [413, api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { subject: 'x'.repeat(10_000) } }), 'limited'],
       [400, api.post('/api/v1/persons', { fields: {} }), 'at least one field'],
@@ -160,10 +163,13 @@ describe('HTTP API', () => {
     const contactId = await someId('contact');
     sim.control.updateRow('contact', contactId, { jobtitle: 'Set in the CRM' });
     expect((await api.patch(`/api/v1/entities/contact/records/${contactId}`, { fields: { jobtitle: 'Set by marketing' } })).status).toBe(200);
-    // A value the CRM refuses (telephone1 holds 50 characters): the push is quarantined.
+    // A value the CRM refuses on push: accepted locally (telephone1 held 50 characters), then the
+    // column was shortened to 10 in the CRM. The push is quarantined.
     const leadId = await someId('lead', 2);
-    expect((await api.patch(`/api/v1/entities/lead/records/${leadId}`, { fields: { telephone1: '5'.repeat(80) } })).status).toBe(200);
+    expect((await api.patch(`/api/v1/entities/lead/records/${leadId}`, { fields: { telephone1: '+1 555 0199 ext 12' } })).status).toBe(200);
+    const restore = lowerMaxLength(sim, 'lead', 'telephone1', 10);
     const cycle = await api.post('/api/v1/cycles', {});
+    restore();
     expect(cycle.status).toBe(200);
 
     const collisions = await api.get('/api/v1/collisions?latest=true&limit=5');

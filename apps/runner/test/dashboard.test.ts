@@ -8,7 +8,7 @@ import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
 import { apiClient, eventually } from './helpers/http.js';
 import { runnerDir, startRunner, writeConfig } from './helpers/runner-process.js';
 import type { RunningProcess } from './helpers/runner-process.js';
-import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
+import { expectedSynced, lowerMaxLength, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // The README's screenshot is refreshed with CRM_SYNC_UPDATE_SCREENSHOT=1; other runs keep it in a temp folder.
@@ -96,9 +96,12 @@ describe('dashboard in Chromium', () => {
     await api.post('/api/v1/cycles', {});
     sim.control.updateRow('contact', contacts[1]!.id, { telephone1: '+1 555 0100' }, { asUser: staff[2]!.id });
     const leads = (await api.get('/api/v1/entities/lead/records?limit=3')).json.items as { id: string }[];
-    await api.patch(`/api/v1/entities/lead/records/${leads[2]!.id}`, { fields: { telephone1: '0'.repeat(60) } });
+    await api.patch(`/api/v1/entities/lead/records/${leads[2]!.id}`, { fields: { telephone1: '+31 20 555 0142' } });
     await api.post('/api/v1/persons', { fields: { firstname: 'Mina', lastname: 'Sato', emailaddress1: 'mina.sato@example.com' } });
+    // Meanwhile the CRM's telephone1 was shortened to 10 characters: the push of that lead is refused.
+    const restore = lowerMaxLength(sim, 'lead', 'telephone1', 10);
     await api.post('/api/v1/cycles', {});
+    restore();
 
     await expect.poll(() => page.locator('#collisions').textContent(), { timeout: 15_000 }).toContain('contact.jobtitle');
     expect(await page.locator('#collisions').textContent()).toContain('crm wins');

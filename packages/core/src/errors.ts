@@ -18,6 +18,8 @@ export const errorCodes = {
   FIELD_NOT_UPDATABLE: 'Field cannot be updated by the sync user',
   /** A local write is not allowed (unknown record, one-way field edited on a person, ...). */
   LOCAL_EDIT_INVALID: 'Local edit is invalid',
+  /** A local value the CRM would refuse per its metadata (too long, wrong type, not an option, a required field cleared); nothing was written. */
+  FIELD_VALUE_INVALID: 'Field value would be refused by the CRM',
   /** R12: the record was deleted in the CRM, so a local change of its CRM fields could never be pushed. */
   RECORD_CRM_DELETED: 'Record was deleted in the CRM',
   /** A record changed in the store between read and commit; nothing of the batch was written. */

@@ -61,6 +61,7 @@ export type { FieldExclusion, FieldExclusionReason, FieldPlan } from './rules/fi
 export { describeDrift, schemaDrift } from './rules/drift.js';
 export type { SchemaDrift } from './rules/drift.js';
 export { assertCanCreateInCrm, assertPushable, pushableSubset } from './rules/guards.js';
+export { assertValuesAccepted, valueProblem } from './rules/values.js';
 export {
   accountOverwrite,
   DEFAULT_CHANGE_DATA_VALUE_THRESHOLD,

@@ -57,7 +57,25 @@ const ATTRIBUTE_SELECT = [
   'IsValidForCreate',
   'IsValidODataAttribute',
   'IsSecured',
+  'RequiredLevel',
 ].join(',');
+
+/**
+ * Columns whose derived metadata the adapter needs (lookup Targets, string and memo MaxLength): read
+ * without `$select`, each comes with the properties of its type.
+ */
+const TYPED_COLUMNS = ['Lookup', 'Customer', 'Owner', 'String', 'Memo']
+  .map((type) => `AttributeType eq Microsoft.Dynamics.CRM.AttributeTypeCode'${type}'`)
+  .join(' or ');
+
+/** Limits by column logical name; a column absent from a map has no known limit of that kind. */
+interface Constraints {
+  maxLength: Map<string, number>;
+  options: Map<string, number[]>;
+}
+
+/** RequiredLevel values with which the CRM requires a value. */
+const REQUIRED_LEVELS = new Set(['SystemRequired', 'ApplicationRequired']);
 
 /** Attribute types that hold no value of their own in the Web API. */
 const NO_VALUE_TYPES = new Set(['Virtual', 'EntityName', 'PartyList', 'CalendarRules', 'ManagedProperty']);
@@ -74,6 +92,7 @@ interface RawAttribute {
   validForCreate: boolean;
   validOData: boolean;
   secured: boolean;
+  required: boolean;
   metadataId: string;
 }
 
@@ -94,6 +113,7 @@ function rawAttribute(json: unknown, what: string): RawAttribute {
   const metadataId = str(a.MetadataId);
   if (!logicalName || !type || !metadataId) throw invalid(what, 'an attribute lacks LogicalName, AttributeType or MetadataId');
   const typeName = a.AttributeTypeName;
+  const requiredLevel = typeof a.RequiredLevel === 'object' && a.RequiredLevel !== null ? str((a.RequiredLevel as { Value?: unknown }).Value) : null;
   return {
     logicalName,
     schemaName: str(a.SchemaName) ?? logicalName,
@@ -106,6 +126,7 @@ function rawAttribute(json: unknown, what: string): RawAttribute {
     validForCreate: bool(a.IsValidForCreate, false),
     validOData: bool(a.IsValidODataAttribute, true),
     secured: bool(a.IsSecured, false),
+    required: requiredLevel !== null && REQUIRED_LEVELS.has(requiredLevel),
     metadataId: metadataId.toLowerCase(),
   };
 }
@@ -119,6 +140,7 @@ interface Definition {
   changeTracking: boolean;
   attributes: RawAttribute[];
   lookupTargets: Map<string, string[]>;
+  constraints: Constraints;
   secured: boolean;
   at: number;
 }
@@ -168,13 +190,17 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
     const what = `EntityDefinitions(LogicalName='${logical}')`;
     const key = `EntityDefinitions(LogicalName=${encodeURIComponent(stringLiteral(logical))})`;
     let body: Record<string, unknown>;
-    let targets: Record<string, unknown>;
+    let typed: Record<string, unknown>;
+    let picklists: Record<string, unknown>;
     try {
-      [body, targets] = await Promise.all([
+      [body, typed, picklists] = await Promise.all([
         // GET /api/data/v9.2/EntityDefinitions(LogicalName='x')?$select=...&$expand=Attributes($select=...): one response, no paging.
         getJson(`${key}?$select=LogicalName,EntitySetName,PrimaryIdAttribute,ChangeTrackingEnabled&$expand=Attributes($select=${ATTRIBUTE_SELECT})`, what, signal),
-        // GET .../Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets: Targets needs the cast.
-        getJson(`${key}/Attributes/Microsoft.Dynamics.CRM.LookupAttributeMetadata?$select=LogicalName,Targets`, `${what} lookups`, signal),
+        // GET .../Attributes?$filter=AttributeType eq ...'Lookup' or ...: lookup Targets and MaxLength are properties of derived
+        // types, which $select cannot name without a cast; unselected, each column comes whole.
+        getJson(`${key}/Attributes?$filter=${encodeURIComponent(TYPED_COLUMNS)}`, `${what} lookups and lengths`, signal),
+        // GET .../Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet: options need the cast.
+        getJson(`${key}/Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet($select=Options)`, `${what} option sets`, signal),
       ]);
     } catch (error) {
       if (isSyncError(error, 'CRM_REQUEST_REJECTED') && (error.details.status === 404 || error.details.status === 400)) {
@@ -200,14 +226,23 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
     if (!Array.isArray(body.Attributes)) throw invalid(what, 'no Attributes');
     const attributes = body.Attributes.map((json) => rawAttribute(json, what));
     const lookupTargets = new Map<string, string[]>();
-    if (!Array.isArray(targets.value)) throw invalid(`${what} lookups`, 'no value array');
-    for (const row of targets.value) {
-      const r = (row ?? {}) as Record<string, unknown>;
-      const logicalName = str(r.LogicalName);
-      if (logicalName && Array.isArray(r.Targets)) lookupTargets.set(logicalName, r.Targets.filter((t): t is string => typeof t === 'string'));
+    const constraints: Constraints = { maxLength: new Map(), options: new Map() };
+    for (const [list, listed] of [[typed.value, 'lookups and lengths'], [picklists.value, 'option sets']] as const) {
+      if (!Array.isArray(list)) throw invalid(`${what} ${listed}`, 'no value array');
+      for (const row of list) {
+        const r = (row ?? {}) as Record<string, unknown>;
+        const logicalName = str(r.LogicalName);
+        if (!logicalName) continue;
+        if (Array.isArray(r.Targets)) lookupTargets.set(logicalName, r.Targets.filter((t): t is string => typeof t === 'string'));
+        if (typeof r.MaxLength === 'number') constraints.maxLength.set(logicalName, r.MaxLength);
+        const options = (r.OptionSet as { Options?: unknown } | null | undefined)?.Options;
+        if (Array.isArray(options)) {
+          constraints.options.set(logicalName, options.map((o) => (o as { Value?: unknown } | null)?.Value).filter((v): v is number => typeof v === 'number'));
+        }
+      }
     }
     const definition: Definition = {
-      logical, what, entitySet, primaryKey, changeTracking: body.ChangeTrackingEnabled === true, attributes, lookupTargets,
+      logical, what, entitySet, primaryKey, changeTracking: body.ChangeTrackingEnabled === true, attributes, lookupTargets, constraints,
       secured: attributes.some((a) => a.secured), at,
     };
     definitions.set(logical, definition);
@@ -265,6 +300,11 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
       const canUpdate = canRead && reasonUpdate === null;
       const field: CrmField = { name: a.logicalName, type, custom: a.custom, canRead, canUpdate, secured: a.secured };
       if (lookup) field.lookupTargets = targetsOf;
+      const maxLength = definition.constraints.maxLength.get(a.logicalName);
+      if (maxLength !== undefined) field.maxLength = maxLength;
+      const options = definition.constraints.options.get(a.logicalName);
+      if (options) field.options = options;
+      if (a.required) field.required = true;
       const reason = reasonRead ?? reasonUpdate;
       if (reason) field.reason = reason;
       fields.push(field);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planFields } from '@crm-sync/core';
 import type { EntityDefinition } from '@crm-sync/core';
-import { account, adapterFor, apiRequests, contact, failure, pull, useMsw } from './helpers.js';
+import { account, adapterFor, apiRequests, contact, failure, lead, pull, useMsw } from './helpers.js';
 
 const msw = useMsw();
 
@@ -29,7 +29,7 @@ describe('whoAmI and describeEntity', () => {
     expect(schema.entity).toBe('contact');
     expect(schema.changeTracking).toBe(true);
     const field = (name: string) => schema.fields.find((f) => f.name === name);
-    expect(field('firstname')).toEqual({ name: 'firstname', type: 'String', custom: false, canRead: true, canUpdate: true, secured: false });
+    expect(field('firstname')).toEqual({ name: 'firstname', type: 'String', custom: false, canRead: true, canUpdate: true, secured: false, maxLength: 50 });
     expect(field('fullname')).toMatchObject({ canRead: true, canUpdate: false, reason: expect.stringContaining('IsValidForUpdate') });
     // Secured, no field permission: hidden.
     expect(field('new_creditlimit')).toMatchObject({ secured: true, canRead: false, canUpdate: false, reason: expect.stringContaining('no read permission') });
@@ -42,6 +42,27 @@ describe('whoAmI and describeEntity', () => {
     expect(plan.excluded).toContainEqual({ field: 'new_creditlimit', reason: 'secured-no-read-privilege', detail: expect.any(String) });
     expect(plan.synced).toContain('new_riskscore');
     expect(plan.pushable).not.toContain('new_riskscore');
+  });
+
+  it('reads the limits the CRM checks on writes (MaxLength, RequiredLevel, option values) with one request more per table', async () => {
+    const sim = msw.simulate({ leads: 5 });
+    const { crm } = adapterFor(sim);
+    await crm.whoAmI();
+    sim.control.clearRequestLog();
+    const schema = await crm.describeEntity(lead);
+    const field = (name: string) => schema.fields.find((f) => f.name === name);
+    expect(field('emailaddress1')).toMatchObject({ type: 'String', maxLength: 100 });
+    expect(field('emailaddress1')?.required).toBeUndefined();
+    expect(field('lastname')).toMatchObject({ maxLength: 50, required: true });
+    expect(field('description')).toMatchObject({ type: 'Memo', maxLength: expect.any(Number) });
+    expect(field('leadsourcecode')).toMatchObject({ type: 'Picklist', options: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] });
+    expect(field('new_synctomkto')?.options).toBeUndefined();
+    // The definition, its lookups and text columns whole (Targets, MaxLength), and its option sets: one request more than before.
+    expect(apiRequests(sim).map((r) => `${r.method} ${new URL(r.url).pathname.split('/').pop()}`).sort()).toEqual([
+      'GET Attributes',
+      "GET EntityDefinitions(LogicalName='lead')",
+      'GET Microsoft.Dynamics.CRM.PicklistAttributeMetadata',
+    ]);
   });
 
   it('sees a column hidden by field security after setup, and its values come back null', async () => {

@@ -208,10 +208,12 @@ export function createFakeCrm(): FakeCrm {
         if (u.ifVersion !== null && u.ifVersion !== String(row.version)) {
           return { id: u.id, ok: false as const, kind: 'collision' as const, message: "The version of the existing record doesn't match the RowVersion property provided.", status: 412 };
         }
-        // Like Dataverse's default text length: longer values fail validation.
-        const tooLong = Object.entries(u.fields).find(([, v]) => typeof v === 'string' && v.length > 100);
+        // A field's declared maxLength, else a limit of 100 its metadata does not report (so local edits
+        // cannot check it, as with a CRM rule no metadata describes): longer values fail validation.
+        const limit = (name: string) => t.fields.find((x) => x.name === name)?.maxLength ?? 100;
+        const tooLong = Object.entries(u.fields).find(([f, v]) => typeof v === 'string' && v.length > limit(f));
         if (tooLong) {
-          const message = `A validation error occurred.  The length of the '${tooLong[0]}' attribute of the '${entity.name}' entity exceeded the maximum allowed length of '100'.`;
+          const message = `A validation error occurred.  The length of the '${tooLong[0]}' attribute of the '${entity.name}' entity exceeded the maximum allowed length of '${limit(tooLong[0])}'.`;
           return { id: u.id, ok: false as const, kind: 'rejected' as const, message, status: 400 };
         }
         for (const f of Object.keys(u.fields)) {

@@ -72,8 +72,14 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     await w.crm.put('lead', bad, { firstname: 'Bad' });
     await w.crm.put('lead', good, { firstname: 'Good' });
     await w.cycle();
-    // Longer than the CRM's maximum length for the column: the CRM refuses it.
-    await w.engine.editLocal('lead', bad, { fields: { emailaddress1: `${'x'.repeat(300)}@example.test` } });
+    // Longer than the CRM's maximum length for the column: the CRM refuses it. A local edit is checked
+    // against the CRM's metadata now, so such a value is queued as an older version (or an edit made
+    // before the column's limit was lowered) left it in the outbox.
+    const queued = await w.local('lead', bad);
+    await w.store.commit({
+      entity: 'lead',
+      records: [{ id: bad, expectedRevision: queued?.revision ?? 0, fields: { emailaddress1: `${'x'.repeat(300)}@example.test` }, pending: ['emailaddress1'] }],
+    });
     await w.engine.editLocal('lead', good, { fields: { emailaddress1: 'good@x.test' } });
     const summary = await w.cycle();
     expect(summary.entities.find((e) => e.entity === 'lead')).toMatchObject({ pushed: 1, quarantined: 1, status: 'ok' });

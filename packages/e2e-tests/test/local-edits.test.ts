@@ -1,7 +1,7 @@
 import { isSyncError } from '@crm-sync/core';
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allHarnesses } from '../src/simulator-harness.js';
+import { allHarnesses, simulatorWithMemoryStoreName } from '../src/simulator-harness.js';
 import type { World } from '../src/world.js';
 import { createWorld, newId } from '../src/world.js';
 
@@ -31,5 +31,42 @@ describe.each(harnesses)('local edits: $name', (harness) => {
     // A local-only field is still the marketing side's own (R8): it was never going to be pushed.
     const local = await w.engine.editLocal('contact', con, { fields: { x_score: 7 } });
     expect(local.fields.x_score).toBe(7);
+  });
+});
+
+// The simulator's metadata carries the limits Dataverse reports (MaxLength, RequiredLevel, option sets).
+describe.each(harnesses.filter((h) => h.name.startsWith(simulatorWithMemoryStoreName)))('local edits checked against the CRM metadata: $name', (harness) => {
+  let world: World;
+  afterEach(async () => world?.close());
+
+  it('refuses a value the CRM would refuse (length, option, type, required), naming the field and the limit, and writes nothing', async () => {
+    const w = (world = await createWorld(harness));
+    const lead = newId();
+    await w.crm.put('lead', lead, { lastname: 'Lovelace', emailaddress1: 'ada@example.test' });
+    await w.cycle();
+    const before = await w.local('lead', lead);
+    const cases: [Record<string, string | number | null>, string][] = [
+      [{ emailaddress1: `${'x'.repeat(300)}@example.test` }, 'lead.emailaddress1: 313 characters, the CRM accepts at most 100'],
+      [{ leadsourcecode: 99 }, "lead.leadsourcecode: 99 is not one of the CRM's option values (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)"],
+      [{ lastname: null }, 'lead.lastname: required by the CRM: it cannot be cleared'],
+      [{ telephone1: 5551234, firstname: 'Ada' }, 'lead.telephone1: must be text (a String column), got 5551234'],
+    ];
+    for (const [fields, text] of cases) {
+      const error = await w.engine.editLocal('lead', lead, { fields }).catch((e: unknown) => e);
+      expect(isSyncError(error, 'FIELD_VALUE_INVALID'), text).toBe(true);
+      expect((error as Error).message).toContain(text);
+    }
+    const leads = (await w.store.stats('lead')).records;
+    const created = await w.engine.createPerson({ lastname: 'New', subject: 'y'.repeat(301) }).catch((e: unknown) => e);
+    expect(isSyncError(created, 'FIELD_VALUE_INVALID')).toBe(true);
+    expect((created as Error).message).toContain('lead.subject: 301 characters, the CRM accepts at most 300');
+    expect((await w.store.stats('lead')).records).toBe(leads);
+    expect(await w.local('lead', lead)).toEqual(before);
+
+    // Within every limit: accepted, pushed, nothing quarantined.
+    await w.engine.editLocal('lead', lead, { fields: { emailaddress1: `${'x'.repeat(87)}@example.test`, leadsourcecode: 8 } });
+    const summary = await w.cycle(['lead']);
+    expect(summary.entities.find((e) => e.entity === 'lead')).toMatchObject({ pushed: 1, quarantined: 0 });
+    expect(await w.crm.get('lead', lead)).toMatchObject({ emailaddress1: `${'x'.repeat(87)}@example.test`, leadsourcecode: 8 });
   });
 });

@@ -28,3 +28,18 @@ export function simulatorConfig(server: SimulatorServer, extra: Record<string, u
     ...rest,
   };
 }
+
+/**
+ * An administrator lowers a text column's maximum length in the simulated org: from then on the CRM
+ * refuses longer values, so a local edit accepted under the old limit is refused on push (a refusal
+ * no metadata read before it could foresee). Returns the undo.
+ */
+export function lowerMaxLength(server: SimulatorServer, table: string, column: string, maxLength: number): () => void {
+  const definition = server.simulator.org.table(table)?.columns.get(column);
+  if (definition?.maxLength === undefined) throw new Error(`${table}.${column} is not a text column of the simulated org`);
+  const before = definition.maxLength;
+  definition.maxLength = maxLength;
+  return () => {
+    definition.maxLength = before;
+  };
+}

@@ -33,6 +33,12 @@ export interface CrmField {
   secured: boolean;
   /** Why the field cannot be read or updated, in words, when it cannot. */
   reason?: string;
+  /** Strings and memos: the most characters the CRM accepts (omitted when the adapter does not know). */
+  maxLength?: number;
+  /** The CRM requires a value (Dataverse RequiredLevel SystemRequired or ApplicationRequired): it may not be cleared. */
+  required?: boolean;
+  /** Option sets (e.g. `Picklist`): the values the CRM accepts (omitted when the adapter does not know). */
+  options?: readonly number[];
 }
 
 /** One entity's metadata as seen through the sync user's privileges. */

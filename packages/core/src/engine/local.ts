@@ -2,6 +2,7 @@ import type { LocalRecord, RecordWrite } from '../contracts/store.js';
 import type { EntityDefinition } from '../entities.js';
 import { SyncError } from '../errors.js';
 import { fanOutDetail, localAccountEdit, logsPerContactActivities } from '../rules/account.js';
+import { assertValuesAccepted } from '../rules/values.js';
 import type { FieldMap } from '../values.js';
 import { isFieldValue, sameValue } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
@@ -28,7 +29,8 @@ function checkValues(entity: string, fields: FieldMap): void {
 
 /**
  * Person fields a local edit may change: fields the sync user can update (they are pushed), and
- * local-only fields the CRM does not have (never pushed, R8). CRM fields it cannot update are refused.
+ * local-only fields the CRM does not have (never pushed, R8). CRM fields it cannot update are refused,
+ * and so are values the CRM's metadata says it would refuse (FIELD_VALUE_INVALID).
  */
 function checkPersonFields(ep: EntityPlan, fields: FieldMap): string[] {
   const pushable = new Set(ep.plan.pushable);
@@ -38,7 +40,9 @@ function checkPersonFields(ep: EntityPlan, fields: FieldMap): string[] {
     const why = refused.map((f) => `${f} (${crmFields.get(f)?.reason ?? 'not updatable by the sync user or not selected'})`);
     throw invalid(`${ep.entity.name}: these CRM fields cannot be changed locally: ${why.join(', ')}`, { entity: ep.entity.name, fields: refused });
   }
-  return Object.keys(fields).filter((f) => pushable.has(f));
+  const pushed = Object.keys(fields).filter((f) => pushable.has(f));
+  assertValuesAccepted(ep.entity.name, Object.fromEntries(pushed.map((f) => [f, fields[f] ?? null])), ep.schema.fields);
+  return pushed;
 }
 
 /** R12: CRM fields of a record deleted in the CRM could never be pushed, so the edit is refused, not dropped. */

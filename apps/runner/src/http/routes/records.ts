@@ -18,7 +18,11 @@ import {
 } from '../schemas.js';
 
 const notFound = { description: 'Unknown entity or record', content: { 'application/json': { schema: errorSchema } } };
-const refused = { description: 'The rules refuse the change (nothing changed)', content: { 'application/json': { schema: errorSchema } } };
+const refused = {
+  description:
+    "The rules refuse the change, or the CRM would refuse a value per its metadata (FIELD_VALUE_INVALID, naming the field and its limit: maximum length, type, option values, required); nothing changed",
+  content: { 'application/json': { schema: errorSchema } },
+};
 const recordParams = entityParamSchema.extend({ id: z.string().min(1).max(200).meta({ param: { name: 'id', in: 'path' } }) });
 
 const listRoute = createRoute({
