@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
-import { cleanEnv, runCli, spawnCli, writeConfig } from './helpers/runner-process.js';
+import { apiClient, eventually } from './helpers/http.js';
+import { cleanEnv, runCli, spawnCli, startRunner, writeConfig } from './helpers/runner-process.js';
 import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
 
 let sim: SimulatorServer;
@@ -198,6 +199,49 @@ describe('crm-sync fields', () => {
       const result = await runCli([...args, '--config', config]);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('Unknown entity "contactz"; known: systemuser, team, account, contact, lead, opportunity');
+    }
+  });
+
+  it('adds a field only when the next plan has it, says "already synced", and refuses with the reason (through a running runner)', async () => {
+    const config = writeConfig(simulatorConfig(sim, { sync: { entities: { lead: { fields: ['firstname', 'lastname', 'subject'] } } } }));
+    const runner = await startRunner(['--config', config]);
+    try {
+      const api = apiClient(runner.url);
+      await eventually(async () => (await api.get('/api/v1/status')).json?.lastCycle, 60_000, 'the first cycle');
+      const fields = (...args: string[]) => runCli(['fields', ...args, '--config', config, '--url', runner.url]);
+
+      const added = await fields('add', 'lead', 'description');
+      expect(added.code).toBe(0);
+      expect(added.stdout).toMatch(/^Added lead\.description to the sync; Quick Sync backfilled [1-9]\d* records\.\n$/);
+      const again = await fields('add', 'lead', 'description', '--json');
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout)).toEqual({ entity: 'lead', field: 'description', backfilled: 0, alreadySynced: true });
+      const synced = await fields('add', 'contact', 'firstname');
+      expect(synced).toMatchObject({ code: 0, stdout: 'contact.firstname is already synced; nothing to add.\n' });
+
+      // A bookkeeping column under the selection "all": naming it changed nothing, so it is refused.
+      const bookkeeping = await fields('add', 'contact', 'modifiedon');
+      expect(bookkeeping).toMatchObject({ code: 1, stdout: '' });
+      expect(bookkeeping.stderr).toContain('FIELD_NOT_ADDABLE: contact.modifiedon is a CRM bookkeeping column, left out of the selection "all"');
+      const plan = JSON.parse((await fields('list', 'contact', '--json')).stdout) as { synced: string[] };
+      expect(plan.synced).not.toContain('modifiedon');
+      const secured = await fields('add', 'contact', 'new_creditlimit');
+      expect(secured.code).toBe(1);
+      expect(secured.stderr).toContain('FIELD_NOT_READABLE: contact.new_creditlimit cannot be read by the sync user');
+      const missing = await fields('add', 'contact', 'no_such_column');
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain('contact.no_such_column does not exist in the CRM');
+      const unknownEntity = await fields('list', 'contactz');
+      expect(unknownEntity.code).toBe(2);
+      expect(unknownEntity.stderr).toContain('Unknown entity "contactz"; known: systemuser, team, account, contact, lead, opportunity');
+
+      // The API route answers alike: 422 with the code and the reason, 200 with a flag.
+      const refused = await api.post('/api/v1/entities/contact/fields', { field: 'modifiedon' });
+      expect(refused).toMatchObject({ status: 422, json: { error: { code: 'FIELD_NOT_ADDABLE', message: expect.stringContaining('bookkeeping column') } } });
+      const already = await api.post('/api/v1/entities/lead/fields', { field: 'description' });
+      expect(already).toMatchObject({ status: 200, json: { entity: 'lead', field: 'description', backfilled: 0, alreadySynced: true } });
+    } finally {
+      await runner.stop();
     }
   });
 

@@ -16,6 +16,8 @@ export const errorCodes = {
   FIELD_NOT_READABLE: 'Field cannot be read by the sync user',
   /** R6: the sync user may not update the field, so it cannot be pushed. */
   FIELD_NOT_UPDATABLE: 'Field cannot be updated by the sync user',
+  /** R6, R10: the field cannot join the sync this way (the primary key, a CRM bookkeeping column under the selection "all"); the message says why. */
+  FIELD_NOT_ADDABLE: 'Field cannot be added to the sync',
   /** A local write is not allowed (unknown record, one-way field edited on a person, ...). */
   LOCAL_EDIT_INVALID: 'Local edit is invalid',
   /** A local value the CRM would refuse per its metadata (too long, wrong type, not an option, a required field cleared); nothing was written. */

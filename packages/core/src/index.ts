@@ -56,8 +56,8 @@ export { isFieldValue, sameValue, valueOf } from './values.js';
 export type { FieldMap, FieldValue } from './values.js';
 export { mergeRecord } from './rules/merge.js';
 export type { FieldChange, FieldCollision, MergeInput, MergeResult } from './rules/merge.js';
-export { planFields, SYSTEM_COLUMNS } from './rules/fields.js';
-export type { FieldExclusion, FieldExclusionReason, FieldPlan } from './rules/fields.js';
+export { fieldAddition, planFields, SYSTEM_COLUMNS } from './rules/fields.js';
+export type { FieldAddition, FieldExclusion, FieldExclusionReason, FieldPlan } from './rules/fields.js';
 export { describeDrift, schemaDrift } from './rules/drift.js';
 export type { SchemaDrift } from './rules/drift.js';
 export { assertCanCreateInCrm, assertPushable, pushableSubset } from './rules/guards.js';
@@ -70,6 +70,6 @@ export {
 } from './rules/account.js';
 export { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from './rules/records.js';
 export { createSyncEngine } from './engine/engine.js';
-export type { CycleOptions, SyncEngine, SyncEngineOptions } from './engine/engine.js';
+export type { AddFieldResult, CycleOptions, SyncEngine, SyncEngineOptions } from './engine/engine.js';
 export type { CycleSummary, EntityCycleSummary, SyncEvent } from './engine/events.js';
 export type { LocalEdit } from './engine/local.js';

@@ -42,8 +42,12 @@ export async function findRunner(loaded: LoadedConfig, url: string | undefined):
       const payload: unknown = await response.json().catch(() => null);
       if (!response.ok) {
         const error = (payload as { error?: { code?: string; message?: string } } | null)?.error;
-        // A name the runner does not know is bad usage, as it is when the CLI checks it itself.
-        if (error?.code === 'ENTITY_UNKNOWN' && error.message) throw cliExit(EXIT.usage, error.message);
+        // A name the runner (or its CRM) does not know is bad usage, as when the CLI checks it itself;
+        // a field that cannot be added is a failure with its reason, as without a runner.
+        if ((error?.code === 'ENTITY_UNKNOWN' || error?.code === 'FIELD_NOT_IN_CRM') && error.message) throw cliExit(EXIT.usage, error.message);
+        if ((error?.code === 'FIELD_NOT_READABLE' || error?.code === 'FIELD_NOT_ADDABLE') && error.message) {
+          throw cliExit(EXIT.failed, `${error.code}: ${error.message}`);
+        }
         const hint = response.status === 401 ? ' (set CRM_SYNC_API_TOKEN to the runner\'s token)' : '';
         throw cliExit(EXIT.failed, `The runner at ${baseUrl} answered ${response.status}: ${error?.code ?? ''} ${error?.message ?? ''}${hint}`.trim());
       }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isSyncError } from '@crm-sync/core';
+import type { AddFieldResult } from '@crm-sync/core';
 import { commonOptions, prepare } from '../cli/prepare.js';
 import type { Prepared } from '../cli/prepare.js';
 import { EXIT, cliExit, writeJson } from '../cli/io.js';
@@ -22,8 +23,10 @@ export async function fieldsCommand(args: string[], io: CliIo): Promise<number> 
   try {
     return await fields(args, io);
   } catch (error) {
-    // An unknown entity is bad usage, as with `sync --entity` (exit 2, the same message).
-    if (isSyncError(error, 'ENTITY_UNKNOWN')) throw cliExit(EXIT.usage, error.message);
+    // An unknown entity or field name is bad usage, as with `sync --entity` (exit 2, the same message).
+    if (isSyncError(error, 'ENTITY_UNKNOWN') || isSyncError(error, 'FIELD_NOT_IN_CRM')) throw cliExit(EXIT.usage, error.message);
+    // A field that cannot be added: exit 1 with the reason.
+    if (isSyncError(error, 'FIELD_NOT_READABLE') || isSyncError(error, 'FIELD_NOT_ADDABLE')) throw cliExit(EXIT.failed, `${error.code}: ${error.message}`);
     throw error;
   }
 }
@@ -57,8 +60,9 @@ async function fields(args: string[], io: CliIo): Promise<number> {
           }
           return runtime.engine.addField(entity as string, field as string);
         });
-    const r = result as { entity: string; field: string; backfilled: number };
+    const r = result as AddFieldResult;
     if (values.json) writeJson(io, r);
+    else if (r.alreadySynced) io.stdout.write(`${r.entity}.${r.field} is already synced; nothing to add.\n`);
     else io.stdout.write(`Added ${r.entity}.${r.field} to the sync; Quick Sync backfilled ${r.backfilled} records.\n`);
     return EXIT.ok;
   }

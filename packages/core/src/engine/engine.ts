@@ -5,6 +5,7 @@ import { parseSyncConfig } from '../config.js';
 import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { createEntityRegistry } from '../entities.js';
 import { isSyncError, SyncError } from '../errors.js';
+import { fieldAddition } from '../rules/fields.js';
 import type { FieldPlan } from '../rules/fields.js';
 import type { FieldMap } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
@@ -49,8 +50,12 @@ export interface SyncEngine {
   runCycle(options?: CycleOptions): Promise<CycleSummary>;
   /** R6, R9: fresh metadata and what syncs, with the reason for each field left out. */
   fieldPlan(entity: string): Promise<FieldPlan & { changeTracking: boolean }>;
-  /** R10: adds a field to the selection and backfills it for every record (Quick Sync). */
-  addField(entity: string, field: string): Promise<{ entity: string; field: string; backfilled: number }>;
+  /**
+   * R10: adds a field to the selection and backfills it for every record (Quick Sync). A field the
+   * plan already syncs is `alreadySynced` (nothing added); one that cannot be synced this way is
+   * refused with its reason (`fieldAddition`: FIELD_NOT_IN_CRM, FIELD_NOT_READABLE, FIELD_NOT_ADDABLE).
+   */
+  addField(entity: string, field: string): Promise<AddFieldResult>;
   /** A local edit: persons (pushed next cycle), accounts (R4, never pushed). */
   editLocal(entity: string, id: string, edit: LocalEdit): Promise<LocalRecord>;
   /** R14: a new local person (a lead), created in the CRM by the next cycle when `syncToCrm`. */
@@ -63,6 +68,14 @@ export interface SyncEngine {
   stop(): Promise<void>;
   /** Summary of the last finished cycle. */
   readonly lastCycle: CycleSummary | null;
+}
+
+/** What `addField` did: `backfilled` records got the field; `alreadySynced` when nothing was added. */
+export interface AddFieldResult {
+  entity: string;
+  field: string;
+  backfilled: number;
+  alreadySynced: boolean;
 }
 
 /** Creates the sync engine over a CRM adapter and a store. */
@@ -404,25 +417,24 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       exclusive(async () => {
         const entity = registry.get(entityName);
         const before = await plan(entity, true);
-        const crmField = before.schema.fields.find((f) => f.name === field);
-        if (!crmField) {
-          throw new SyncError('FIELD_NOT_IN_CRM', `${entityName}.${field} does not exist in the CRM (crm-sync never creates CRM fields)`, {
-            details: { entity: entityName, field },
-          });
-        }
-        if (!crmField.canRead) {
-          throw new SyncError('FIELD_NOT_READABLE', `${entityName}.${field} cannot be read by the sync user: ${crmField.reason ?? 'no read access'}`, {
-            details: { entity: entityName, field },
-          });
-        }
-        const added = (await readJsonList(ctx.store, stateKeys.addedFields(entityName))) ?? [];
-        if (!added.includes(field)) {
-          await ctx.store.commit({ entity: entityName, state: { [stateKeys.addedFields(entityName)]: JSON.stringify([...added, field]) } });
+        const decision = fieldAddition(entity, before.schema, before.plan, field);
+        if (decision.kind === 'refused') throw new SyncError(decision.code, decision.reason, { details: { entity: entityName, field } });
+        // Synced, and its values already read: nothing to add.
+        if (decision.kind === 'in-plan' && !before.newFields.includes(field)) return { entity: entityName, field, backfilled: 0, alreadySynced: true };
+        if (decision.kind === 'add') {
+          const added = (await readJsonList(ctx.store, stateKeys.addedFields(entityName))) ?? [];
+          if (!added.includes(field)) {
+            await ctx.store.commit({ entity: entityName, state: { [stateKeys.addedFields(entityName)]: JSON.stringify([...added, field]) } });
+          }
         }
         const ep = await plan(entity);
-        if (!ep.newFields.includes(field)) return { entity: entityName, field, backfilled: 0 };
+        if (!ep.plan.synced.includes(field)) {
+          throw new SyncError('FIELD_NOT_ADDABLE', `${entityName}.${field} was named but the field plan still leaves it out`, { details: { entity: entityName, field } });
+        }
+        // Before the entity's first full read there is nothing to backfill: that read brings the field.
+        if (!ep.newFields.includes(field)) return { entity: entityName, field, backfilled: 0, alreadySynced: false };
         const backfilled = await backfillFields(ctx, ep, [field]);
-        return { entity: entityName, field, backfilled };
+        return { entity: entityName, field, backfilled, alreadySynced: false };
       }),
 
     editLocal: (entityName, id, edit) => applyLocalEdit(localCtx, cachedPlan, registry.get(entityName), id, edit),

@@ -72,3 +72,46 @@ export function planFields(
   }
   return plan;
 }
+
+/** What adding a field to an entity's sync would do (`crm-sync fields add`, R6 and R10). */
+export type FieldAddition =
+  /** The selection leaves the field out; naming it brings it into the plan. */
+  | { kind: 'add' }
+  /** The plan already syncs it (it may still wait for its backfill). */
+  | { kind: 'in-plan' }
+  /** It cannot be synced this way; `reason` says why, for people. */
+  | { kind: 'refused'; code: 'FIELD_NOT_IN_CRM' | 'FIELD_NOT_READABLE' | 'FIELD_NOT_ADDABLE'; reason: string };
+
+/**
+ * R6, R10: whether `field` can be added to the sync of `entity`, given the entity's CRM schema and
+ * its current plan, and why not. A field the CRM does not have, the primary key, a field the sync
+ * user cannot read, and a CRM bookkeeping column under the selection "all" (which names no field, so
+ * a named one changes nothing: it must be listed in the configured selection) are refused.
+ */
+export function fieldAddition(entity: EntityDefinition, schema: CrmEntitySchema, plan: FieldPlan, field: string): FieldAddition {
+  const name = `${entity.name}.${field}`;
+  const crmField = schema.fields.find((f) => f.name === field);
+  if (!crmField) {
+    return { kind: 'refused', code: 'FIELD_NOT_IN_CRM', reason: `${name} does not exist in the CRM (crm-sync never creates CRM fields)` };
+  }
+  if (field === entity.primaryKey) {
+    return { kind: 'refused', code: 'FIELD_NOT_ADDABLE', reason: `${name} is the primary key: every record already carries it as its CRM id` };
+  }
+  if (plan.synced.includes(field)) return { kind: 'in-plan' };
+  const exclusion = plan.excluded.find((e) => e.field === field);
+  switch (exclusion?.reason) {
+    case 'secured-no-read-privilege':
+    case 'not-valid-for-read': {
+      const why = exclusion.detail ?? (exclusion.reason === 'secured-no-read-privilege' ? 'secured column without read privilege' : 'not valid for read');
+      return { kind: 'refused', code: 'FIELD_NOT_READABLE', reason: `${name} cannot be read by the sync user: ${why}` };
+    }
+    case 'system-column':
+      return {
+        kind: 'refused',
+        code: 'FIELD_NOT_ADDABLE',
+        reason: `${name} is a CRM bookkeeping column, left out of the selection "all" (it changes on every write); to sync it, list the fields of sync.entities.${entity.name}.fields, ${field} among them`,
+      };
+    default:
+      return { kind: 'add' };
+  }
+}

@@ -21,7 +21,7 @@ const planRoute = createRoute({
 const addRoute = createRoute({
   method: 'post',
   path: '/api/v1/entities/{entity}/fields',
-  summary: 'Add a CRM field to the sync and backfill it for every record (Quick Sync, R10)',
+  summary: 'Add a CRM field to the sync and backfill it for every record (Quick Sync, R10); a field already synced is left as it is',
   tags: ['fields'],
   request: {
     params: entityParamSchema,
@@ -29,12 +29,20 @@ const addRoute = createRoute({
   },
   responses: {
     200: {
-      description: 'Added; `backfilled` records got the field',
-      content: { 'application/json': { schema: z.object({ entity: z.string(), field: z.string(), backfilled: z.number() }) } },
+      description: 'Added, and `backfilled` records got the field; or `alreadySynced`: the field plan syncs it already and nothing changed',
+      content: {
+        'application/json': {
+          schema: z.object({ entity: z.string(), field: z.string(), backfilled: z.number(), alreadySynced: z.boolean() }).meta({ id: 'AddFieldResult' }),
+        },
+      },
     },
     ...jsonErrorResponses,
     404: { description: 'Unknown entity', content: { 'application/json': { schema: errorSchema } } },
-    422: { description: 'Not in the CRM, or not readable by the sync user', content: { 'application/json': { schema: errorSchema } } },
+    422: {
+      description:
+        'Refused, with the reason: not in the CRM (FIELD_NOT_IN_CRM), not readable by the sync user (FIELD_NOT_READABLE), or not addable this way: the primary key, a CRM bookkeeping column under the selection "all" (FIELD_NOT_ADDABLE)',
+      content: { 'application/json': { schema: errorSchema } },
+    },
   },
 });
 
@@ -48,7 +56,7 @@ export function registerFieldRoutes(app: OpenAPIHono, runtime: Runtime): void {
     const entity = requireEntity(runtime, c.req.valid('param').entity);
     const { field } = c.req.valid('json');
     const result = await runtime.engine.addField(entity, field);
-    runtime.logger.info('field added (Quick Sync)', { ...result });
+    runtime.logger.info(result.alreadySynced ? 'field already synced' : 'field added (Quick Sync)', { ...result });
     return c.json(result, 200);
   });
 }
