@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
+import { closedPort } from './helpers/net.js';
 import { apiClient, eventually } from './helpers/http.js';
-import { cleanEnv, runCli, spawnCli, startRunner, writeConfig } from './helpers/runner-process.js';
+import { cleanEnv, logLines, runCli, spawnCli, startRunner, writeConfig } from './helpers/runner-process.js';
 import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
 
 let sim: SimulatorServer;
@@ -66,6 +67,28 @@ describe('crm-sync sync --once', () => {
     } finally {
       sim.control.setRowFilter(sim.simulator.users.sync.id, 'lead', null);
     }
+  });
+
+  it('fails within seconds when the CRM cannot be reached: the cause on stderr, one failure, the other entities not run', async () => {
+    // Nothing listens on the port: neither the token request nor the Web API can ever get an answer.
+    const port = await closedPort();
+    const config = writeConfig({
+      crm: { kind: 'dynamics', environmentUrl: `https://127.0.0.1:${port}`, tenantId: 'tenant', clientId: 'client', authorityHost: `https://127.0.0.1:${port}` },
+      store: { kind: 'memory' },
+      log: { level: 'info', format: 'json' },
+    });
+    // Before: each entity retried for about a minute (5 min 26 s in all), 20 s is plenty now.
+    const result = await runCli(['sync', '--once', '--json', '--config', config], cleanEnv({ CRM_SYNC_CLIENT_SECRET: 'secret-of-this-test' }), 20_000);
+    expect(result.code).toBe(1);
+    const errors = logLines(result.stderr).filter((line) => line.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ msg: 'entity failed', entity: 'systemuser', code: 'CRM_UNREACHABLE' });
+    expect(errors[0]?.error).toContain(`connect ECONNREFUSED 127.0.0.1:${port}`);
+    const summary = JSON.parse(result.stdout) as { ok: boolean; entities: { entity: string; status: string; error?: { code: string; message: string } }[] };
+    expect(summary.ok).toBe(false);
+    expect(summary.entities.map((e) => e.status)).toEqual(['failed', 'not-run', 'not-run', 'not-run', 'not-run', 'not-run']);
+    expect(summary.entities[1]?.error?.message).toBe('not run: the cycle stopped when systemuser failed with CRM_UNREACHABLE, a failure of the whole CRM connection');
+    expect(result.stdout + result.stderr).not.toContain('secret-of-this-test');
   });
 });
 

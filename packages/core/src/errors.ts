@@ -38,6 +38,12 @@ export const errorCodes = {
   CRM_RATE_LIMITED: 'CRM rate limit not cleared within the retry budget',
   /** The CRM could not be reached or kept failing after the retry budget was spent. */
   CRM_UNAVAILABLE: 'CRM is unavailable',
+  /**
+   * The CRM or its sign-in authority cannot be reached and retrying cannot help: an unknown host, a
+   * refused connection, a certificate or TLS failure. Not retried; the message names the cause and
+   * `cause` holds the network error. It concerns the whole org (see `isOrgWideError`).
+   */
+  CRM_UNREACHABLE: 'CRM cannot be reached',
   /** The CRM answered with something that could not be understood. */
   CRM_RESPONSE_INVALID: 'CRM response is invalid',
   /** A CRM request was rejected (4xx) for a reason that retrying will not fix. */
@@ -81,4 +87,14 @@ export class SyncError extends Error {
 /** Type guard that also narrows by code: `isSyncError(e, 'STORE_CONFLICT')`. */
 export function isSyncError(error: unknown, code?: SyncErrorCode): error is SyncError {
   return error instanceof SyncError && (code === undefined || error.code === code);
+}
+
+/**
+ * A failure of the CRM connection as a whole rather than of one entity: `CRM_UNREACHABLE`, or any
+ * error whose `details.scope` is `'org'` (credentials refused, a token that cannot be had, no answer
+ * within the retry budget). Every other entity would only repeat it, so the engine stops the cycle at
+ * the first one and marks the entities left as not run.
+ */
+export function isOrgWideError(error: unknown): error is SyncError {
+  return isSyncError(error) && (error.code === 'CRM_UNREACHABLE' || error.details.scope === 'org');
 }

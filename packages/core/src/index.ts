@@ -48,7 +48,7 @@ export type {
   RelationshipDefinition,
   SyncDirection,
 } from './entities.js';
-export { errorCodes, isSyncError, SyncError } from './errors.js';
+export { errorCodes, isOrgWideError, isSyncError, SyncError } from './errors.js';
 export type { SyncErrorCode, SyncErrorOptions } from './errors.js';
 export { formatIssues, parseSyncConfig, syncConfigSchema } from './config.js';
 export type { SyncConfig, SyncConfigInput } from './config.js';

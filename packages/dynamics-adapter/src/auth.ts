@@ -2,6 +2,7 @@ import { ConfidentialClientApplication, ServerError } from '@azure/msal-node';
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 import { SyncError } from '@crm-sync/core';
 import type { EventSink } from './events.js';
+import { describeNetworkFailure } from './network.js';
 import type { AuthOptions, FetchLike } from './options.js';
 import type { Redactor } from './redact.js';
 
@@ -39,6 +40,56 @@ export function fetchNetworkModule(fetchFn: FetchLike): INetworkModule {
   };
 }
 
+/**
+ * Wraps a network module so the failure MSAL swallows (it throws `network_error` or
+ * `endpoints_resolution_error` without a cause) can still be told: `last()` is the latest request
+ * that got no answer (its host and error), and `answered()` whether any request got an answer.
+ */
+function recordingNetworkModule(inner: INetworkModule) {
+  let failure: { host: string; error: unknown } | null = null;
+  let answered = false;
+  const wrap =
+    <A extends [string, ...unknown[]], R>(send: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        const result = await send(...args);
+        answered = true;
+        return result;
+      } catch (error) {
+        let host = '(unknown host)';
+        try {
+          host = new URL(args[0]).host;
+        } catch {
+          // not a URL: the host stays unknown
+        }
+        failure = { host, error };
+        throw error;
+      }
+    };
+  return {
+    module: {
+      sendGetRequestAsync: wrap(inner.sendGetRequestAsync.bind(inner)),
+      sendPostRequestAsync: wrap(inner.sendPostRequestAsync.bind(inner)),
+    } as INetworkModule,
+    reset: () => {
+      failure = null;
+    },
+    last: () => failure,
+    answered: () => answered,
+  };
+}
+
+const DEFAULT_AUTHORITY = 'login.microsoftonline.com';
+
+/**
+ * Entra's own words (`AADSTS7000215: Invalid client secret provided...`) from MSAL's message
+ * (`Error(s): ... - Description: ... - Correlation ID: ...`), without trace ids and timestamps.
+ */
+function entraDescription(text: string): string {
+  const described = /Description: ([\s\S]*?)(?: - Correlation ID:| - Trace ID:|$)/.exec(text)?.[1] ?? text;
+  return described.split(/\r?\n|\s+Trace ID:/)[0]?.trim() ?? '';
+}
+
 export interface TokenProviderInput {
   auth: AuthOptions;
   environmentUrl: string;
@@ -73,16 +124,20 @@ export function createTokenProvider(input: TokenProviderInput): TokenProvider {
 
   redactor.add(auth.clientSecret);
   const authorityHost = new URL(auth.authorityHost);
+  const network = recordingNetworkModule(auth.networkClient ?? fetchNetworkModule(input.fetch));
   const client = new ConfidentialClientApplication({
     auth: {
       clientId: auth.clientId,
       clientSecret: auth.clientSecret,
       authority: `${authorityHost.origin}/${encodeURIComponent(auth.tenantId)}`,
-      ...(auth.authorityMetadata ? { authorityMetadata: auth.authorityMetadata, knownAuthorities: [authorityHost.host] } : {}),
+      ...(auth.authorityMetadata ? { authorityMetadata: auth.authorityMetadata } : {}),
+      // A configured authority is trusted as it is: MSAL reads its OpenID configuration from it
+      // instead of asking login.microsoftonline.com to discover it first.
+      ...(auth.authorityMetadata || authorityHost.host !== DEFAULT_AUTHORITY ? { knownAuthorities: [authorityHost.host] } : {}),
       ...(auth.cloudDiscoveryMetadata ? { cloudDiscoveryMetadata: auth.cloudDiscoveryMetadata } : {}),
     },
     system: {
-      networkClient: auth.networkClient ?? fetchNetworkModule(input.fetch),
+      networkClient: network.module,
       // MSAL's own logging stays off: its messages are not run through the redactor.
       loggerOptions: { piiLoggingEnabled: false, loggerCallback: () => {} },
     },
@@ -93,20 +148,37 @@ export function createTokenProvider(input: TokenProviderInput): TokenProvider {
   return {
     async getToken(force) {
       let result;
+      network.reset();
+      // The step that failed, named for people: no request reaches the Web API without a token.
+      const step = `[dynamics-adapter] Token request to the authority ${authorityHost.host} for client ${auth.clientId}`;
+      const details = { step: 'token', authorityHost: authorityHost.host, tenantId: auth.tenantId, clientId: auth.clientId, scope: 'org' };
       try {
         result = await client.acquireTokenByClientCredential({ scopes, skipCache: force });
       } catch (error) {
-        // Entra answered with an OAuth error: wrong tenant, client or secret. Anything else
-        // (no answer, broken discovery) is a reachability problem the caller may retry.
-        const code = error instanceof ServerError ? 'CRM_AUTH_FAILED' : 'CRM_UNAVAILABLE';
-        const what = error instanceof ServerError ? `was refused (${redactor.redact(error.errorCode)})` : 'failed';
-        throw new SyncError(code, `[dynamics-adapter] Token request for client ${auth.clientId} ${what}`, {
-          cause: redactor.error(error),
-          details: { tenantId: auth.tenantId, clientId: auth.clientId },
+        if (error instanceof ServerError) {
+          // Entra answered with an OAuth error: wrong tenant, client or secret.
+          const description = entraDescription(redactor.redact(error.errorMessage));
+          throw new SyncError('CRM_AUTH_FAILED', `${step} was refused (${redactor.redact(error.errorCode)})${description ? `: ${description}` : ''}`, {
+            cause: redactor.error(error),
+            details,
+          });
+        }
+        // No answer: told from the network error MSAL swallowed. A cause that retrying cannot fix
+        // (unknown host, refused connection, TLS) fails at once; the rest may be retried by the caller.
+        const failed = network.last();
+        const cause = failed === null ? error : failed.error;
+        const reason = failed === null ? null : describeNetworkFailure(failed.error, network.answered());
+        const what =
+          failed && reason
+            ? `got no answer from ${failed.host}: ${redactor.redact(reason.text)}`
+            : `failed (${redactor.redact((error as { errorCode?: string }).errorCode ?? String(error))})`;
+        throw new SyncError(reason?.permanent ? 'CRM_UNREACHABLE' : 'CRM_UNAVAILABLE', `${step} ${what}`, {
+          cause: redactor.error(cause),
+          details: { ...details, ...(reason ? { networkCode: reason.code } : {}) },
         });
       }
       if (!result?.accessToken) {
-        throw new SyncError('CRM_AUTH_FAILED', `[dynamics-adapter] Token request for client ${auth.clientId} returned no token`);
+        throw new SyncError('CRM_AUTH_FAILED', `${step} returned no token`, { details });
       }
       return issued(result.accessToken, force);
     },

@@ -5,6 +5,7 @@ import { abortError } from './abort.js';
 import type { TokenProvider } from './auth.js';
 import type { EventSink } from './events.js';
 import { parseErrorBody } from './odata/error-body.js';
+import { describeNetworkFailure } from './network.js';
 import type { FetchLike, ResolvedOptions } from './options.js';
 import { createPacer } from './pacer.js';
 import type { Redactor } from './redact.js';
@@ -149,6 +150,8 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
   // After a 429 every request waits: hammering a throttled server only extends Retry-After.
   let pausedUntil = 0;
   let throttles = 0;
+  // Once the environment has answered, a refused connection is a restart worth retrying, not a wrong address.
+  let answered = false;
 
   const resolve = (link: string): string | null => {
     let url: URL;
@@ -185,6 +188,10 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
     let forceToken = false;
     let refreshed = false;
     let lastCause: unknown;
+    /** The last attempt's failure in words (`503 Service Unavailable (...)`, `no response: ...`). */
+    let lastText: string;
+    /** Set when the last attempt failed at the token step: no request reached the Web API. */
+    let tokenFailure: SyncError | null;
 
     for (;;) {
       attempt += 1;
@@ -207,6 +214,7 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
       let response: Response | undefined;
       let text = '';
       let failure: unknown;
+      tokenFailure = null;
       const attemptStarted = now();
       try {
         const token = await tokens.getToken(forceToken);
@@ -226,8 +234,12 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
         text = await response.text();
       } catch (error) {
         if (signal?.aborted) throw abortError(signal.reason);
-        // A token request that could not reach Entra is retried like a dropped connection.
-        if (isSyncError(error) && error.code !== 'CRM_UNAVAILABLE') throw error;
+        if (isSyncError(error)) {
+          // The token step failed. One that may pass (the authority did not answer in time) is retried
+          // like a dropped connection; anything else (refused credentials, an unreachable authority) ends the request.
+          if (error.code !== 'CRM_UNAVAILABLE') throw error;
+          tokenFailure = error;
+        }
         failure = error;
         response = undefined;
       } finally {
@@ -237,7 +249,9 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
 
       const status = response?.status ?? 0;
       const durationMs = now() - attemptStarted;
-      emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(durationMs) });
+      if (response) answered = true;
+      // A failed token request sent nothing to the Web API: no request to report.
+      if (!tokenFailure) emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(durationMs) });
 
       if (response && (response.ok || request.pass?.(status))) {
         return { status, headers: response.headers, text };
@@ -251,8 +265,22 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
       let reason: 'throttled' | 'server-error' | 'network';
       if (!response) {
         reason = 'network';
-        lastCause = redactor.error(failure);
         waitMs = backoff(attempt);
+        if (tokenFailure) {
+          lastCause = tokenFailure;
+          lastText = tokenFailure.message;
+        } else {
+          lastCause = redactor.error(failure);
+          const network = describeNetworkFailure(failure, answered);
+          lastText = `no response: ${redactor.redact(network.text)}`;
+          if (network.permanent) {
+            const elapsedMs = Math.round(now() - started);
+            throw new SyncError('CRM_UNREACHABLE', `[dynamics-adapter] ${what} could not reach ${env.host}: ${redactor.redact(network.text)} (not retried: trying again cannot help)`, {
+              cause: lastCause,
+              details: { ...details, networkCode: network.code, attempts: attempt, elapsedMs, scope: 'org' },
+            });
+          }
+        }
       } else if (status === 401) {
         // One forced token refresh: the token may have been revoked or rotated early.
         if (!refreshed) {
@@ -275,24 +303,36 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
         throttles += 1;
         emit({ type: 'throttled', method, path, retryAfterMs: waitMs });
         lastCause = new Error(`HTTP 429${crm}`);
+        lastText = `${statusText(status)}${crm}`;
       } else if (TRANSIENT.has(status)) {
         reason = 'server-error';
         waitMs = backoff(attempt);
         lastCause = new Error(`HTTP ${status}${crm}`);
+        lastText = `${statusText(status)}${crm}`;
       } else {
         throw new SyncError('CRM_REQUEST_REJECTED', `[dynamics-adapter] ${what} was rejected: ${statusText(status)}${crm}`, { details });
       }
-      const lastStatus = status;
-
       const elapsed = now() - started;
       if (attempt >= retry.maxAttempts || elapsed + waitMs > retry.budgetMs) {
-        const code: SyncErrorCode = lastStatus === 429 ? 'CRM_RATE_LIMITED' : 'CRM_UNAVAILABLE';
         const seconds = (elapsed / 1000).toFixed(1);
-        throw new SyncError(
-          code,
-          `[dynamics-adapter] ${what} failed ${attempt} time(s) in ${seconds} s, last with ${statusText(lastStatus)}; retry budget spent (${retry.maxAttempts} attempts, ${retry.budgetMs} ms)`,
-          { cause: lastCause, details: { ...details, attempts: attempt, elapsedMs: Math.round(elapsed) } },
-        );
+        // What actually ended the retries: the attempts, or a wait that would pass the time budget.
+        const spent =
+          attempt >= retry.maxAttempts
+            ? `gave up after ${attempt} attempts (the limit)`
+            : `gave up: waiting ${(waitMs / 1000).toFixed(1)} s more would pass the retry budget of ${(retry.budgetMs / 1000).toFixed(1)} s`;
+        const progress = { attempts: attempt, elapsedMs: Math.round(elapsed) };
+        if (tokenFailure) {
+          throw new SyncError('CRM_UNAVAILABLE', `${tokenFailure.message}, ${attempt} time(s) in ${seconds} s; ${spent}; no request reached the Web API`, {
+            cause: tokenFailure.cause,
+            details: { ...tokenFailure.details, method, path, ...progress, scope: 'org' },
+          });
+        }
+        const code: SyncErrorCode = status === 429 ? 'CRM_RATE_LIMITED' : 'CRM_UNAVAILABLE';
+        // No answer at all for the whole budget: the org is down or out of reach, not one table.
+        throw new SyncError(code, `[dynamics-adapter] ${what} failed ${attempt} time(s) in ${seconds} s, last with ${lastText}; ${spent}`, {
+          cause: lastCause,
+          details: { ...details, ...progress, ...(response ? {} : { scope: 'org' }) },
+        });
       }
       emit({ type: 'retry', method, path, reason, status, attempt, waitMs: Math.round(waitMs) });
       if (reason !== 'throttled') await sleep(waitMs, signal);

@@ -126,7 +126,7 @@ describe('client credentials (msal-node)', () => {
     const wrong = `${SECRET}-wrong`;
     const error = await failure(adapter(wrong, events).whoAmI());
     expect(error.code).toBe('CRM_AUTH_FAILED');
-    expect(error.message).toMatch(/^\[dynamics-adapter\] Token request for client .* was refused \(invalid_client\)/);
+    expect(error.message).toMatch(/^\[dynamics-adapter\] Token request to the authority login\.microsoftonline\.com for client .* was refused \(invalid_client\): AADSTS7000215: Invalid client secret provided: \[redacted\]$/);
     const seen = [visible(error), JSON.stringify(events), logged.join('\n')].join('\n');
     expect(seen).toContain('[redacted]');
     expect(seen).not.toContain(SECRET);

@@ -55,7 +55,7 @@ describe('service protection limits', () => {
     const { crm } = adapterFor(sim, { pageSize: 10, retry: { budgetMs: 10_000 }, serviceProtection: { pacing: false } });
     const error = await failure(pull(crm, contact, FIELDS, null));
     expect(error.code).toBe('CRM_RATE_LIMITED');
-    expect(error.message).toMatch(/^\[dynamics-adapter\] GET \/api\/data\/v9\.2\/\S+ failed 1 time\(s\) in .* last with 429 Too Many Requests; retry budget spent/);
+    expect(error.message).toMatch(/^\[dynamics-adapter\] GET \/api\/data\/v9\.2\/\S+ failed 1 time\(s\) in .* last with 429 Too Many Requests.*; gave up: waiting \d+\.\d s more would pass the retry budget of 10\.0 s$/);
     expect(error.details).toMatchObject({ status: 429, crmCode: '0x80072322', attempts: 1 });
   });
 

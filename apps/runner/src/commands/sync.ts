@@ -43,7 +43,8 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
 function humanSummary(summary: CycleSummary, stats: Record<string, { records: number; pending: number; quarantined: number }>): string {
   const rows = summary.entities.map((e) => [
     e.entity, e.status, e.pulled, e.applied, e.pushed + e.created, e.collisions, e.quarantined, stats[e.entity]?.records ?? 0,
-    stats[e.entity]?.pending ?? 0, e.error ? `${e.error.code}: ${e.error.message}` : '',
+    // An entity not run because of another one's failure says so in a few words; the failure itself is shown once.
+    stats[e.entity]?.pending ?? 0, e.error ? (e.status === 'not-run' ? e.error.message : `${e.error.code}: ${e.error.message}`) : '',
   ]);
   const table = formatTable(['entity', 'status', 'pulled', 'applied', 'pushed', 'collisions', 'quarantined', 'records', 'pending', 'error'], rows);
   return `${table}\nCycle ${summary.ok ? 'finished' : 'did not finish'} in ${(summary.durationMs / 1000).toFixed(1)} s\n`;

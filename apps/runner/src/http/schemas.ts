@@ -97,7 +97,7 @@ export const syncErrorSchema = z
 export const entityCycleSummarySchema = z
   .object({
     entity: z.string(),
-    status: z.enum(['ok', 'partial', 'failed', 'skipped']),
+    status: z.enum(['ok', 'partial', 'failed', 'skipped', 'not-run']),
     pages: z.number(),
     pulled: z.number(),
     applied: z.number(),

@@ -4,7 +4,7 @@ import type { SyncConfig, SyncConfigInput } from '../config.js';
 import { parseSyncConfig } from '../config.js';
 import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { createEntityRegistry } from '../entities.js';
-import { isSyncError, SyncError } from '../errors.js';
+import { isOrgWideError, isSyncError, SyncError } from '../errors.js';
 import { fieldAddition } from '../rules/fields.js';
 import type { FieldPlan } from '../rules/fields.js';
 import type { FieldMap } from '../values.js';
@@ -317,17 +317,27 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
      * the entity is planned again once per cycle and its pull starts over from the stored checkpoint.
      */
     const replanned = new Set<EntityRun>();
+    /**
+     * The first failure of the CRM connection as a whole (unreachable, credentials refused): every
+     * other entity would only repeat it, so the cycle stops there and the entities left are not run.
+     */
+    const stop: { org: { entity: string; code: string } | null } = { org: null };
+    const failed = (run: EntityRun, error: unknown): void => {
+      fail(run, error);
+      if (stop.org === null && isOrgWideError(error)) stop.org = { entity: run.entity.name, code: error.code };
+    };
     const orReplan = async (run: EntityRun, error: unknown): Promise<void> => {
-      if (!isSyncError(error, 'CRM_SCHEMA_CHANGED') || replanned.has(run)) return fail(run, error);
+      if (!isSyncError(error, 'CRM_SCHEMA_CHANGED') || replanned.has(run)) return failed(run, error);
       replanned.add(run);
       await run.pages?.return?.();
       try {
         await prepare(run, signal);
       } catch (again) {
-        fail(run, again);
+        failed(run, again);
       }
     };
     for (const run of runs) {
+      if (stop.org) break;
       try {
         await prepare(run, signal);
       } catch (error) {
@@ -336,8 +346,9 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     }
     // R16: entities take turns of `pagesPerTurn` pages in dependency order, so one entity's backlog
     // delays the others by a turn, not by the whole backlog.
-    while (runs.some((r) => !r.done) && !signal?.aborted) {
+    while (runs.some((r) => !r.done) && !signal?.aborted && !stop.org) {
       for (const run of runs.filter((r) => !r.done)) {
+        if (stop.org) break;
         try {
           await pullTurn(run, config.pagesPerTurn, signal);
         } catch (error) {
@@ -346,6 +357,11 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       }
     }
     for (const run of runs) {
+      if (stop.org && run.summary.status === 'ok') {
+        const { entity, code } = stop.org;
+        run.summary.status = 'not-run';
+        run.summary.error = { code, message: `not run: the cycle stopped when ${entity} failed with ${code}, a failure of the whole CRM connection` };
+      }
       if (run.summary.status !== 'ok' || signal?.aborted) {
         if (signal?.aborted && run.summary.status === 'ok') run.summary.status = 'partial';
         if (run.summary.status === 'skipped') continue;
@@ -373,7 +389,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         run.summary.collisions += pushed.collisions;
         run.summary.quarantined += pushed.quarantined;
       } catch (error) {
-        fail(run, error);
+        failed(run, error);
       }
     }
     for (const run of runs) {

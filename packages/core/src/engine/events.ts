@@ -5,9 +5,11 @@ export interface EntityCycleSummary {
   entity: string;
   /**
    * ok: done; partial: stopped early (shutdown); failed: see `error`; skipped: another runner holds
-   * the entity's lease.
+   * the entity's lease; not-run: not run to its end because another entity of the cycle met a
+   * failure of the whole CRM connection (`error` names it; see `isOrgWideError`), the next cycle goes
+   * on from its checkpoint.
    */
-  status: 'ok' | 'partial' | 'failed' | 'skipped';
+  status: 'ok' | 'partial' | 'failed' | 'skipped' | 'not-run';
   pages: number;
   /** Rows received from the CRM (upserts and deletes). */
   pulled: number;
