@@ -135,6 +135,7 @@ const ACTIVITY_TEXT = {
   'change-data-value': 'Change Data Value',
   'new-person': 'New person',
   'crm-deleted': 'Deleted in CRM',
+  'local-deleted': 'Deleted locally',
   'crm-created': 'Created in CRM',
   'sync-failed': 'Sync failed',
   collision: 'Collision',

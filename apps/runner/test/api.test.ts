@@ -49,7 +49,8 @@ describe('HTTP API', () => {
     ]) {
       expect(doc.json.paths[path], path).toBeDefined();
     }
-    expect(Object.keys(doc.json.paths['/api/v1/entities/{entity}/records/{id}'])).toEqual(expect.arrayContaining(['get', 'patch']));
+    expect(Object.keys(doc.json.paths['/api/v1/entities/{entity}/records/{id}'])).toEqual(expect.arrayContaining(['get', 'patch', 'delete']));
+    expect(Object.keys(doc.json.paths['/api/v1/entities/{entity}/records'])).toEqual(expect.arrayContaining(['get', 'post']));
   });
 
   it('reports status and pages records by entity, with filters', async () => {
@@ -148,6 +149,47 @@ describe('HTTP API', () => {
     const after = (await api.get(`/api/v1/entities/contact/records/${id}`)).json.record;
     expect(after.revision).toBe(before.revision);
     expect(after.pending).toEqual([]);
+  });
+
+  it('refuses with 403 to create an account or any one-way record (R5) and writes nothing; creates leads', async () => {
+    const records = async (entity: string) => (await api.get('/api/v1/status')).json.entities.find((e: { entity: string }) => e.entity === entity).stats.records as number;
+    for (const entity of ['account', 'opportunity', 'systemuser', 'team']) {
+      const before = await records(entity);
+      const created = await api.post(`/api/v1/entities/${entity}/records`, { fields: { name: 'Made locally' } });
+      expect(created.status, entity).toBe(403);
+      expect(created.json.error.code).toBe('CRM_CREATE_REFUSED');
+      expect(created.json.error.message).toContain('R5: crm-sync never creates accounts or records of one-way entities in the CRM');
+      expect(await records(entity)).toBe(before);
+    }
+    const contact = await api.post('/api/v1/entities/contact/records', { fields: { lastname: 'Contact' } });
+    expect(contact.status).toBe(422);
+    expect(contact.json.error.message).toContain('created as a lead');
+    const lead = await api.post('/api/v1/entities/lead/records', { fields: { lastname: 'Through the records route' }, syncToCrm: false });
+    expect(lead.status).toBe(201);
+    expect(lead.json).toMatchObject({ entity: 'lead', crmId: null, syncToCrm: false });
+    // Deleted again (locally only, never in the CRM), so the other tests find the leads they counted.
+    expect((await api.del(`/api/v1/entities/lead/records/${lead.json.id}`)).status).toBe(204);
+  });
+
+  it('deletes a person locally only (R12); the CRM changing it later brings it back as a new person', async () => {
+    const id = await someId('contact', 7);
+    const deleted = await api.del(`/api/v1/entities/contact/records/${id}`);
+    expect(deleted.status).toBe(204);
+    expect((await api.get(`/api/v1/entities/contact/records/${id}`)).status).toBe(404);
+    expect((await api.del(`/api/v1/entities/contact/records/${id}`)).status).toBe(404);
+    const log = await api.get(`/api/v1/entities/contact/records/${id}/activities?latest=true&limit=1`);
+    expect(log.json.items[0]).toMatchObject({ type: 'local-deleted', source: 'local' });
+    expect((await api.post('/api/v1/cycles', { entities: ['contact'] })).json.entities[0]).toMatchObject({ status: 'ok', pushed: 0 });
+    expect(sim.control.getRow('contact', id)).not.toBeNull();
+    expect((await api.get(`/api/v1/entities/contact/records/${id}`)).status).toBe(404);
+    sim.control.updateRow('contact', id, { jobtitle: 'Changed in the CRM' });
+    await api.post('/api/v1/cycles', { entities: ['contact'] });
+    const back = await api.get(`/api/v1/entities/contact/records/${id}`);
+    expect(back.json.record.fields.jobtitle).toBe('Changed in the CRM');
+    expect(back.json.activities.map((a: { type: string }) => a.type).slice(-2)).toEqual(['local-deleted', 'new-person']);
+    const account = await api.del(`/api/v1/entities/account/records/${await someId('account')}`);
+    expect(account.status).toBe(422);
+    expect(account.json.error.message).toContain('one way');
   });
 
   it('creates a local person in the CRM as a lead', async () => {

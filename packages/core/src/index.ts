@@ -26,6 +26,7 @@ export type {
   PageOptions,
   QuarantineEntry,
   QuarantineInput,
+  RecordDelete,
   RecordWrite,
   StoreBatch,
   StoreCapabilities,

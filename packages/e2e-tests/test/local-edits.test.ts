@@ -32,6 +32,38 @@ describe.each(harnesses)('local edits: $name', (harness) => {
     const local = await w.engine.editLocal('contact', con, { fields: { x_score: 7 } });
     expect(local.fields.x_score).toBe(7);
   });
+
+  it('R12: a local delete removes the person locally only, drops its pending change, and a later CRM change brings it back as a new person', async () => {
+    const w = await setup();
+    const [lead, acc] = [newId(), newId()];
+    await w.crm.put('lead', lead, { firstname: 'Lin', lastname: 'Deleted' });
+    await w.crm.put('account', acc, { name: 'Acme' });
+    await w.cycle();
+    await w.engine.editLocal('lead', lead, { fields: { subject: 'Never pushed' } });
+    await w.engine.deleteLocal('lead', lead);
+    expect(await w.local('lead', lead)).toBeUndefined();
+    expect((await w.activities('lead', lead)).at(-1)).toMatchObject({ type: 'local-deleted', source: 'local' });
+    await w.cycle();
+    expect(await w.local('lead', lead)).toBeUndefined();
+    expect((await w.crm.get('lead', lead))?.subject ?? null).toBeNull();
+    expect((await w.crm.get('lead', lead))?.lastname).toBe('Deleted');
+    // Marketo: a person deleted locally and then changed in Dynamics comes back as a new person.
+    await w.crm.put('lead', lead, { firstname: 'Linda' });
+    await w.cycle();
+    expect((await w.local('lead', lead))?.fields).toMatchObject({ firstname: 'Linda', lastname: 'Deleted' });
+    expect((await w.activities('lead', lead)).map((a) => a.type).slice(-2)).toEqual(['local-deleted', 'new-person']);
+
+    // A local person never created in the CRM is not created after its delete.
+    const person = await w.engine.createPerson({ lastname: 'Gone before sync' });
+    await w.engine.deleteLocal('lead', person.id);
+    await w.cycle();
+    expect(await w.crm.get('lead', person.id)).toBeNull();
+
+    // Accounts and one-way records are the CRM's.
+    const refused = await w.engine.deleteLocal('account', acc).catch((e: unknown) => e);
+    expect(isSyncError(refused, 'LOCAL_EDIT_INVALID')).toBe(true);
+    expect(await w.local('account', acc)).toBeDefined();
+  });
 });
 
 // The simulator's metadata carries the limits Dataverse reports (MaxLength, RequiredLevel, option sets).

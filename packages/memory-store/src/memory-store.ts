@@ -8,6 +8,7 @@ import type {
   Page,
   PageOptions,
   QuarantineEntry,
+  RecordDelete,
   RecordWrite,
   StoreBatch,
   SyncStore,
@@ -41,7 +42,7 @@ interface EntityTable {
   byAccount: Map<string, AccountMembers>;
   /** Ids in the outbox (pending fields, or marked for sync without a CRM id). */
   outbox: Set<string>;
-  /** Record ids by id (records are never deleted), for listRecords/listUnseen. */
+  /** Record ids by id, for listRecords/listUnseen; may hold ids of records deleted since (skipped on read). */
   sortedIds: SortedIds;
   /** Outbox ids by id, for listOutbox; may hold ids that left the outbox since (checked on read). */
   sortedOutbox: SortedIds;
@@ -313,6 +314,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         if ((current === undefined ? 0 : current.revision) !== w.expectedRevision) stale.push(w.id);
       }
     }
+    const deletes: unknown = batch.deletes;
+    if (!isList(deletes)) throw invalid(batch, 'deletes must be a list');
+    const written = new Set((batch.records ?? []).map((w) => w.id));
+    for (const d of (deletes as RecordDelete[] | undefined) ?? []) {
+      if (typeof d !== 'object' || d === null || typeof d.id !== 'string' || typeof d.expectedRevision !== 'number') {
+        throw invalid(batch, 'a delete needs an id and an expectedRevision');
+      }
+      if (written.has(d.id)) throw invalid(batch, `record ${batch.entity}/${d.id} is both written and deleted`);
+      written.add(d.id);
+      if (data.tables.get(batch.entity)?.records.get(d.id)?.revision !== d.expectedRevision) stale.push(d.id);
+    }
     checkEntries(batch, 'fanOuts');
     for (const f of batch.fanOuts ?? []) {
       if (typeof f.entity !== 'string' || typeof f.company !== 'object' || f.company === null || !isList(f.logFields)
@@ -412,6 +424,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     t.records.set(r.id, r);
     t.sortedIds.added.push(r.id);
     reindex(t, r, null);
+  }
+
+  /** Takes a record out of the table and every index (a local delete). */
+  function removeRecord(t: EntityTable, r: StoredRecord): void {
+    const was = { crmId: r.crmId, accountId: r.accountId, outbox: inOutbox(r), crmDeleted: r.crmDeleted };
+    t.records.delete(r.id);
+    reindex(t, { ...r, crmId: null, accountId: null, pending: EMPTY_LIST, syncToCrm: false, crmDeleted: false }, was);
+    t.sortedIds.removed += 1;
   }
 
   function updateRecord(t: EntityTable, r: StoredRecord, w: RecordWrite, at: string): void {
@@ -529,6 +549,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
         if (current) updateRecord(t, current, w, at);
         else createRecord(t, w, at);
       }
+      for (const d of batch.deletes ?? []) removeRecord(t, t.records.get(d.id) as StoredRecord);
       if (batch.checkpoint !== undefined) {
         if (batch.checkpoint === null) data.checkpoints.delete(batch.entity);
         else data.checkpoints.set(batch.entity, batch.checkpoint);

@@ -351,6 +351,12 @@ update ${s}.records r set company = r.company || f.company, revision = r.revisio
 from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb)
 where r.entity = f.entity and r.account_id = f."accountId"`;
 
+  // Local deletes: each record only at the revision it was read at.
+  const deleteRecordsSql = `
+delete from ${s}.records r using jsonb_to_recordset($2::jsonb) as d(id text, "expectedRevision" bigint)
+where r.entity = $1 and r.id = d.id and r.revision = d."expectedRevision"
+returning r.id`;
+
   async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     if (closed) throw new SyncError('STORE_UNAVAILABLE', '[postgres-store] the store is closed');
     let client: PoolClient;
@@ -391,6 +397,14 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
             details: { entity: batch.entity, id: r.id },
           });
         }
+      }
+      for (const d of batch.deletes ?? []) {
+        if (ids.has(d.id)) {
+          throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] record ${batch.entity}/${d.id} is both written and deleted, or deleted twice`, {
+            details: { entity: batch.entity, id: d.id },
+          });
+        }
+        ids.add(d.id);
       }
       if (batch.resolveDirection !== undefined && batch.resolveDirection !== 'pull' && batch.resolveDirection !== 'push') {
         throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] resolveDirection must be 'pull' or 'push' (got ${JSON.stringify(batch.resolveDirection)})`, {
@@ -451,6 +465,17 @@ where r.entity = f.entity and r.account_id = f."accountId"`;
           if (written !== records.length) {
             // Ids are unique in the batch (checked above), so every id short is in `stale`.
             const stale = result.rows[0]?.stale ?? [];
+            throw new SyncError('STORE_CONFLICT', `[postgres-store] ${stale.length} ${batch.entity} record(s) changed since read`, {
+              details: { entity: batch.entity, ids: stale },
+            });
+          }
+        }
+        const deletes = batch.deletes ?? [];
+        if (deletes.length > 0) {
+          const deleted = await client.query<{ id: string }>(deleteRecordsSql, [batch.entity, json(deletes)]);
+          if (deleted.rowCount !== deletes.length) {
+            const gone = new Set(deleted.rows.map((r) => r.id));
+            const stale = deletes.map((d) => d.id).filter((id) => !gone.has(id));
             throw new SyncError('STORE_CONFLICT', `[postgres-store] ${stale.length} ${batch.entity} record(s) changed since read`, {
               details: { entity: batch.entity, ids: stale },
             });

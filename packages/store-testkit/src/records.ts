@@ -293,4 +293,58 @@ export const recordTests = (ctx: TestContext) => ({
       expect(await store.stats('lead')).toEqual({ records: 3, pending: 1, crmDeleted: 1, quarantined: 1 });
       expect(await store.stats('contact')).toEqual({ records: 1, pending: 0, crmDeleted: 0, quarantined: 0 });
     }),
+
+  'commit(deletes) removes records from every read and count, keeps their logs, and the id can be created anew': () =>
+    ctx.withStore(async (store, raw) => {
+      const [kept, pending, deleted, local] = [uid(), uid(), uid(), uid()];
+      const account = uid('acc');
+      await store.commit({
+        entity: 'contact',
+        records: [
+          newRecord(kept, { accountId: account }),
+          newRecord(pending, { accountId: account, pending: ['jobtitle'], fields: { jobtitle: 'CTO' } }),
+          newRecord(deleted, { crmDeleted: true }),
+          // A local person created in the CRM later: its CRM id differs from its id.
+          newRecord(local, { crmId: uid('crm'), pending: ['firstname'] }),
+        ],
+        activities: [{ entity: 'contact', recordId: pending, type: 'new-person', source: 'crm' }],
+        quarantine: [{ entity: 'contact', recordId: pending, direction: 'push', reason: 'refused', payload: null }],
+      });
+      const [localRecord] = await store.getRecords('contact', [local]);
+      await store.commit({
+        entity: 'contact',
+        deletes: [{ id: pending, expectedRevision: 1 }, { id: deleted, expectedRevision: 1 }, { id: local, expectedRevision: 1 }],
+        activities: [{ entity: 'contact', recordId: pending, type: 'local-deleted', source: 'local' }],
+        resolveQuarantine: [pending],
+      });
+      expect(await store.getRecords('contact', [kept, pending, deleted, local])).toEqual([expect.objectContaining({ id: kept })]);
+      expect(await store.getRecordsByCrmId('contact', [pending, localRecord?.crmId as string])).toEqual([]);
+      expect((await store.listRecords('contact', { limit: 10 })).items.map((r) => r.id)).toEqual([kept]);
+      expect((await store.listOutbox('contact', { limit: 10 })).items).toEqual([]);
+      expect((await store.listUnseen('contact', 'snapshot', { limit: 10 })).items.map((r) => r.id)).toEqual([kept]);
+      expect(await store.countByAccount('contact', [account])).toEqual(new Map([[account, 1]]));
+      expect(await store.stats('contact')).toEqual({ records: 1, pending: 0, crmDeleted: 0, quarantined: 0 });
+      expect((await store.listActivities({ limit: 10, entity: 'contact', recordId: pending })).items.map((a) => a.type)).toEqual(['new-person', 'local-deleted']);
+      if (raw) expect((await raw.readRecord('contact', pending)) ?? null).toBeNull();
+      // The same id again (the CRM sent the row again): a new record at revision 1.
+      await store.commit({ entity: 'contact', records: [newRecord(pending, { fields: { jobtitle: 'Back' } })] });
+      expect((await store.getRecords('contact', [pending]))[0]).toMatchObject({ revision: 1, fields: { jobtitle: 'Back' }, pending: [], accountId: null });
+      expect((await store.listRecords('contact', { limit: 10 })).items.map((r) => r.id)).toEqual([kept, pending].sort());
+    }),
+
+  'commit(deletes) at a stale revision, or of a record that does not exist, is a STORE_CONFLICT and writes nothing of the batch': () =>
+    ctx.withStore(async (store) => {
+      const [a, b] = [uid(), uid()];
+      await store.commit({ entity: 'lead', records: [newRecord(a), newRecord(b)] });
+      await store.commit({ entity: 'lead', records: [{ id: a, expectedRevision: 1, fields: { x: 1 } }] });
+      for (const deletes of [[{ id: b, expectedRevision: 1 }, { id: a, expectedRevision: 1 }], [{ id: b, expectedRevision: 1 }, { id: uid(), expectedRevision: 1 }]]) {
+        const error = await rejection(store.commit({ entity: 'lead', deletes, activities: [{ entity: 'lead', recordId: b, type: 'local-deleted', source: 'local' }] }));
+        expect(isSyncError(error, 'STORE_CONFLICT')).toBe(true);
+        expect((await store.getRecords('lead', [a, b])).map((r) => r.id).sort()).toEqual([a, b].sort());
+        expect((await store.listActivities({ limit: 10, entity: 'lead', recordId: b })).items).toEqual([]);
+      }
+      const both = await rejection(store.commit({ entity: 'lead', records: [{ id: b, expectedRevision: 1, fields: { y: 1 } }], deletes: [{ id: b, expectedRevision: 1 }] }));
+      expect(isSyncError(both, 'STORE_BATCH_INVALID')).toBe(true);
+      expect(await store.stats('lead')).toMatchObject({ records: 2 });
+    }),
 });

@@ -48,7 +48,7 @@ export const activitySchema = z
     at: z.string(),
     entity: z.string(),
     recordId: z.string(),
-    type: z.enum(['change-data-value', 'new-person', 'crm-deleted', 'crm-created', 'sync-failed', 'collision', 'quick-sync', 'schema-drift']),
+    type: z.enum(['change-data-value', 'new-person', 'crm-deleted', 'local-deleted', 'crm-created', 'sync-failed', 'collision', 'quick-sync', 'schema-drift']),
     source: z.enum(['crm', 'local', 'sync']),
     field: z.string().nullable(),
     oldValue: fieldValueSchema,

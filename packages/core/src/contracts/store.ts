@@ -77,6 +77,7 @@ export type ActivityType =
   | 'change-data-value'
   | 'new-person'
   | 'crm-deleted'
+  | 'local-deleted'
   | 'crm-created'
   | 'sync-failed'
   | 'collision'
@@ -162,12 +163,26 @@ export interface Lease {
   ttlMs: number;
 }
 
+/** A record removed from the store: a local delete (R12: never deleted in the CRM). */
+export interface RecordDelete {
+  id: string;
+  /** The revision the delete was decided on; any other (or no such record) is a STORE_CONFLICT. */
+  expectedRevision: number;
+}
+
 /** One atomic unit of progress. Every write concerns `entity` except fan-out and activity rows. */
 export interface StoreBatch {
   entity: string;
   /** Fencing: write only while `lease.owner` holds the entity's lease (stores with leases). */
   lease?: Lease;
   records?: RecordWrite[];
+  /**
+   * Records of `entity` removed from every read (by id, by CRM id, lists, outbox, account counts,
+   * stats). Their activities, collisions and quarantine entries stay (`resolveQuarantine` closes
+   * the open ones); a later create (revision 0) of the same id makes a new record. An id may not be
+   * in both `records` and `deletes`.
+   */
+  deletes?: RecordDelete[];
   /** New checkpoint of `entity`, committed with the records (undefined leaves it). */
   checkpoint?: string | null;
   /** Engine state under keys of its choosing (field selections, backfill progress); null deletes. */

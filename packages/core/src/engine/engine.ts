@@ -13,7 +13,7 @@ import { commitWithRetry, planEntity, readJsonList, stateKeys } from './context.
 import type { CycleSummary, EntityCycleSummary, SyncEvent } from './events.js';
 import { emptySummary } from './events.js';
 import type { LocalEdit } from './local.js';
-import { applyLocalEdit, createLocalPerson } from './local.js';
+import { applyLocalEdit, createLocalPerson, deleteLocalRecord } from './local.js';
 import { noteSchemaDrift } from './drift.js';
 import { buildPageBatch } from './pull.js';
 import { pushOutbox } from './push.js';
@@ -58,6 +58,8 @@ export interface SyncEngine {
   addField(entity: string, field: string): Promise<AddFieldResult>;
   /** A local edit: persons (pushed next cycle), accounts (R4, never pushed). */
   editLocal(entity: string, id: string, edit: LocalEdit): Promise<LocalRecord>;
+  /** A local delete of a person (R12: never in the CRM; the CRM sending the row again brings it back as a new person). */
+  deleteLocal(entity: string, id: string): Promise<void>;
   /** R14: a new local person (a lead), created in the CRM by the next cycle when `syncToCrm`. */
   createPerson(fields: FieldMap, options?: { syncToCrm?: boolean }): Promise<LocalRecord>;
   /** R3: cycle, wait the interval, cycle again, until `stop()`. */
@@ -454,6 +456,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       }),
 
     editLocal: (entityName, id, edit) => applyLocalEdit(localCtx, cachedPlan, registry.get(entityName), id, edit),
+    deleteLocal: (entityName, id) => deleteLocalRecord(localCtx, registry.get(entityName), id),
 
     async createPerson(fields, personOptions = {}) {
       const ep = await cachedPlan(registry.get('lead'));

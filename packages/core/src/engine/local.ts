@@ -152,3 +152,28 @@ export async function createLocalPerson(
   });
   return readOne(ctx, ep.entity.name, id);
 }
+
+/**
+ * A local delete (Marketo's "Delete Person"): the person is removed locally with its pending changes
+ * and is never deleted in the CRM (R12). Its activity log stays, with a `local-deleted` entry; its
+ * open sync errors are resolved. As in Marketo, where a person deleted locally and then changed in
+ * Dynamics comes back as a new person, the next time the CRM sends the row (a change, or a full read)
+ * it is synced again as a new person. Accounts and one-way records are the CRM's: refused.
+ */
+export async function deleteLocalRecord(ctx: EngineContext, entity: EntityDefinition, id: string): Promise<void> {
+  if (entity.kind !== 'person') {
+    throw invalid(`${entity.name} syncs one way, from the CRM: only persons (leads, contacts) are deleted locally; delete it in the CRM`, { entity: entity.name, id });
+  }
+  await commitWithRetry(ctx, async () => {
+    const record = await readOne(ctx, entity.name, id);
+    const detail = record.crmId === null
+      ? 'deleted locally before it was created in the CRM'
+      : `deleted locally only: the CRM keeps ${entity.name} ${record.crmId} (R12); a later change of it there syncs it again as a new person`;
+    return {
+      entity: entity.name,
+      deletes: [{ id, expectedRevision: record.revision }],
+      activities: [{ entity: entity.name, recordId: id, type: 'local-deleted' as const, source: 'local' as const, detail }],
+      resolveQuarantine: [id],
+    };
+  });
+}

@@ -11,7 +11,7 @@ export function assertCanCreateInCrm(entity: EntityDefinition): void {
   if (entity.direction !== 'both') {
     throw new SyncError(
       'CRM_CREATE_REFUSED',
-      `Refusing to create a ${entity.name} in the CRM: ${entity.name} syncs one way, from the CRM to local`,
+      `Refusing to create a ${entity.name} in the CRM: ${entity.name} syncs one way, from the CRM to local (R5: crm-sync never creates accounts or records of one-way entities in the CRM)`,
       { details: { entity: entity.name } },
     );
   }

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { createRoute } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { assertCanCreateInCrm } from '@crm-sync/core';
 import type { FieldMap } from '@crm-sync/core';
 import type { Runtime } from '../../wiring/runtime.js';
 import { requireEntity } from '../entity-guard.js';
@@ -100,16 +101,54 @@ const createBody = z
   })
   .meta({ id: 'NewPerson' });
 
+/** Answers of a create: the new local lead, or why not. */
+const createResponses = {
+  201: { description: 'The new local lead', content: { 'application/json': { schema: localRecordSchema } } },
+  ...jsonErrorResponses,
+  413: { description: 'Body too large', content: { 'application/json': { schema: errorSchema } } },
+  422: refused,
+};
+
 const createPersonRoute = createRoute({
   method: 'post',
   path: '/api/v1/persons',
   summary: 'A new local person (a lead), created in the CRM by the next cycle',
   tags: ['records'],
   request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
+  responses: createResponses,
+});
+
+const createRecordRoute = createRoute({
+  method: 'post',
+  path: '/api/v1/entities/{entity}/records',
+  summary: 'A new local record: a lead (as POST /api/v1/persons); never an account or a record of a one-way entity (R5)',
+  description:
+    'Only leads are created locally (R14: a new person is created in the CRM as a lead). An account, user, team, opportunity or custom ' +
+    'entity syncs one way, from the CRM: 403 CRM_CREATE_REFUSED (R5: crm-sync never creates accounts or one-way records in the CRM). ' +
+    'A contact: 422 (create a lead). Nothing is written when refused.',
+  tags: ['records'],
+  request: { params: entityParamSchema, body: { required: true, content: { 'application/json': { schema: createBody } } } },
   responses: {
-    201: { description: 'The new local lead', content: { 'application/json': { schema: localRecordSchema } } },
+    ...createResponses,
+    403: { description: 'CRM_CREATE_REFUSED: the entity syncs one way, from the CRM (R5); nothing written', content: { 'application/json': { schema: errorSchema } } },
+    404: notFound,
+  },
+});
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/api/v1/entities/{entity}/records/{id}',
+  summary: 'Local delete of a person (lead, contact): never deleted in the CRM (R12)',
+  description:
+    "Marketo's Delete Person: the person and its pending changes are removed locally; the CRM keeps the row (R12). Its activity log " +
+    'stays with a local-deleted entry, its open sync errors are resolved. When the CRM sends the row again (a change to it there, or a ' +
+    'full read) it is synced again as a new person, as Marketo does. Accounts and one-way records are the CRM\'s: 422.',
+  tags: ['records'],
+  request: { params: recordParams },
+  responses: {
+    204: { description: 'Deleted locally' },
     ...jsonErrorResponses,
-    413: { description: 'Body too large', content: { 'application/json': { schema: errorSchema } } },
+    404: notFound,
     422: refused,
   },
 });
@@ -186,10 +225,28 @@ export function registerRecordRoutes(app: OpenAPIHono, runtime: Runtime): void {
     return c.json(record, 200);
   });
 
-  app.openapi(createPersonRoute, async (c) => {
-    const body = c.req.valid('json');
+  const createLead = async (body: z.infer<typeof createBody>) => {
     const record = await engine.createPerson(body.fields, { syncToCrm: body.syncToCrm });
     runtime.logger.info('local person created', { entity: record.entity, id: record.id, syncToCrm: record.syncToCrm });
-    return c.json(record, 201);
+    return record;
+  };
+
+  app.openapi(createRecordRoute, async (c) => {
+    const entity = engine.registry.get(requireEntity(runtime, c.req.valid('param').entity));
+    assertCanCreateInCrm(entity);
+    if (entity.name !== 'lead') {
+      throw apiFailure(422, 'LOCAL_EDIT_INVALID', `A new person is created as a lead (R14): POST /api/v1/entities/lead/records, not ${entity.name}`);
+    }
+    return c.json(await createLead(c.req.valid('json')), 201);
   });
+
+  app.openapi(deleteRoute, async (c) => {
+    const { entity: name, id } = c.req.valid('param');
+    const entity = requireEntity(runtime, name);
+    await engine.deleteLocal(entity, id);
+    runtime.logger.info('local delete', { entity, id });
+    return c.body(null, 204);
+  });
+
+  app.openapi(createPersonRoute, async (c) => c.json(await createLead(c.req.valid('json')), 201));
 }
