@@ -53,7 +53,8 @@ function renderRunner(status) {
     ['Last cycle', status.lastCycle ? `${time(status.lastCycle.finishedAt)} (${status.lastCycle.ok ? 'ok' : 'not ok'}, ${(status.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'],
     ['Next cycle', r.cycleInProgress ? 'running now' : r.nextCycleAt ? time(r.nextCycleAt) : '–'],
   ];
-  document.getElementById('runner').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  // Each label and its value in one group that wraps as a whole, never between them or inside the value.
+  document.getElementById('runner').replaceChildren(...facts.map(([k, v]) => el('div', { class: 'fact' }, el('dt', {}, k), el('dd', {}, v))));
 }
 
 function renderEntities(status, errorsByEntity) {
@@ -70,6 +71,11 @@ function renderEntities(status, errorsByEntity) {
       el('td', { class: 'num', 'data-field': 'pulled' }, number.format(run ? run.pulled : 0)),
       el('td', { class: 'num', 'data-field': 'pushed' }, number.format(run ? run.pushed + run.created : 0)),
       el('td', { class: 'num', 'data-field': 'records' }, number.format(e.stats.records)),
+      el(
+        'td',
+        { class: 'num', 'data-field': 'filtered', title: run ? `${number.format(run.filtered)} in the last cycle` : 'not run yet' },
+        e.filteredSinceStart === null ? '–' : number.format(e.filteredSinceStart),
+      ),
       el('td', { class: 'num', 'data-field': 'pending' }, number.format(e.stats.pending)),
       el('td', { class: `num ${errors > 0 ? 'bad' : ''}`, 'data-field': 'errors' }, number.format(errors)),
     );

@@ -12,6 +12,8 @@ export interface EntityStatus {
   custom: boolean;
   stats: StoreStats;
   lastRun: (EntityCycleSummary & { finishedAt: string }) | null;
+  /** CRM rows the sync filter (R11) left out in this runner's cycles; null without a running runner. */
+  filteredSinceStart: number | null;
 }
 
 export interface StatusReport {
@@ -53,6 +55,7 @@ export async function statusReport(s: StatusSources): Promise<StatusReport> {
       custom: def.custom,
       stats: await s.store.stats(name),
       lastRun: s.history?.lastRun(name) ?? null,
+      filteredSinceStart: s.history ? s.history.filteredSinceStart(name) : null,
     });
   }
   return {

@@ -67,6 +67,43 @@ describe('dashboard in Chromium', () => {
     expect(await page.locator('#history-chart g.cycle').count()).toBe(1);
   });
 
+  it('shows per entity how many CRM rows the sync filter left out, and keeps the header values on one line at 1400 px', async () => {
+    // One cycle so far, a full read: every row with new_synctomkto = false was left out (R11).
+    const leftOut = (table: 'contact' | 'lead') => sim.simulator.dataset.counts[table] - expectedSynced(sim, table);
+    expect(leftOut('contact')).toBeGreaterThan(0);
+    await expect.poll(() => cell('contact', 'filtered').textContent()).toBe(leftOut('contact').toLocaleString('en-US'));
+    expect(await cell('lead', 'filtered').textContent()).toBe(leftOut('lead').toLocaleString('en-US'));
+    expect(await page.locator('#entities th[data-field="filtered"]').getAttribute('title')).toMatch(/sync filter/);
+
+    // At 1400 px, and at every width around it (where each value falls depends on the lengths of the others).
+    const widths = [1400, ...Array.from({ length: 81 }, (_, i) => 1000 + i * 10)];
+    try {
+      for (const width of widths) {
+        await page.setViewportSize({ width, height: 900 });
+        const facts = await page.locator('#runner dt').evaluateAll((labels) =>
+          labels.map((dt) => {
+            // Runs in the page (this package's types have no DOM library).
+            type Range = { selectNodeContents(node: unknown): void; getClientRects(): ArrayLike<{ top: number }> };
+            const { document } = globalThis as unknown as { document: { createRange(): Range } };
+            const dd = dt.nextElementSibling as unknown as typeof dt;
+            const range = document.createRange();
+            range.selectNodeContents(dd);
+            const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
+            const label = dt.getBoundingClientRect();
+            const value = dd.getBoundingClientRect();
+            return { label: dt.textContent, value: dd.textContent, lines, sameLine: value.top < label.bottom && label.top < value.bottom };
+          }),
+        );
+        for (const label of ['Last cycle', 'Next cycle']) {
+          // The value's text on one line, and on the line of its label.
+          expect(facts.find((f) => f.label === label), `${label} at ${width} px`).toMatchObject({ lines: 1, sameLine: true });
+        }
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
   it('shows a local edit made through the API once a cycle has pushed it', async () => {
     const leadId = (await api.get('/api/v1/entities/lead/records?limit=1')).json.items[0].id as string;
     expect((await api.patch(`/api/v1/entities/lead/records/${leadId}`, { fields: { subject: 'Edited for the dashboard test' } })).status).toBe(200);

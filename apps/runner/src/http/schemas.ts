@@ -132,6 +132,8 @@ export const entityStatusSchema = z
     custom: z.boolean(),
     stats: storeStatsSchema,
     lastRun: entityCycleSummarySchema.extend({ finishedAt: z.string() }).nullable(),
+    /** CRM rows the sync filter (R11) left out, summed over this runner's cycles; null without a running runner. */
+    filteredSinceStart: z.number().nullable(),
   })
   .meta({ id: 'EntityStatus' });
 
