@@ -35,6 +35,8 @@ describe('valueProblem: what the CRM would refuse, per its metadata', () => {
     ['Integer', 7, true],
     ['Integer', 7.5, false],
     ['Integer', '7', false],
+    ['Integer', '', false],
+    ['String', '', true],
     ['Money', 12.5, true],
     ['Money', 'twelve', false],
     ['Boolean', true, true],

@@ -36,7 +36,8 @@ const shown = (value: FieldValue): string => (typeof value === 'string' && value
  * not checked.
  */
 export function valueProblem(field: CrmField, value: FieldValue): string | null {
-  if (value === null || value === '') {
+  // Empty text clears a text column (the CRM stores null); for other types it is a wrong value.
+  if (value === null || (value === '' && (field.type === 'String' || field.type === 'Memo'))) {
     return field.required ? 'required by the CRM: it cannot be cleared' : null;
   }
   const type = TYPES[field.type];
