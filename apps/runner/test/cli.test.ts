@@ -196,6 +196,56 @@ describe('crm-sync doctor', () => {
     const all = result.stdout + result.stderr;
     for (const value of [secret, password, 'api-token-never-printed-1234']) expect(all).not.toContain(value);
   });
+
+  it('names the token request and the authority host when the authority cannot be reached, not WhoAmI', async () => {
+    const port = await closedPort();
+    const { tenantId, clientId } = sim.simulator.credentials;
+    const config = writeConfig({
+      crm: { kind: 'dynamics', environmentUrl: sim.url, tenantId, clientId, authorityHost: `https://127.0.0.1:${port}` },
+      store: { kind: 'memory' },
+      log: { level: 'info', format: 'json' },
+    });
+    const requests = sim.control.requestLog().length;
+    const result = await runCli(['doctor', '--config', config], cleanEnv({ CRM_SYNC_CLIENT_SECRET: 'secret-of-this-test' }));
+    expect(result.code).toBe(1);
+    const host = `127\\.0\\.0\\.1:${port}`;
+    expect(result.stdout).toMatch(
+      new RegExp(`^FAIL {2}credentials\\s+CRM_UNREACHABLE: \\[dynamics-adapter\\] Token request to the authority ${host} for client ${clientId} got no answer from ${host}: connect ECONNREFUSED ${host}$`, 'm'),
+    );
+    expect(result.stdout).toContain(`hint: No token: the sign-in authority 127.0.0.1:${port} did not answer. Check crm.authorityHost`);
+    expect(result.stdout).toMatch(/^SKIP {2}whoami\s+needs credentials$/m);
+    expect(result.stdout).not.toContain('WhoAmI');
+    // Nothing reached the Web API.
+    expect(sim.control.requestLog().length).toBe(requests);
+  });
+
+  it('fails sync and doctor with a message naming the credentials when the client secret is wrong, and never prints it', async () => {
+    const wrong = 'wrong-secret-of-this-test-0123';
+    const { clientId } = sim.simulator.credentials;
+    // The simulator's own credentials, but the secret from the environment, as with a real org.
+    const config = writeConfig(simulatorConfig(sim, { crm: { kind: 'simulator', url: sim.url, clientId, clientSecretEnv: 'SIM_CLIENT_SECRET' } }));
+    const env = cleanEnv({ SIM_CLIENT_SECRET: wrong });
+    const refused = new RegExp(`Token request to the authority login\\.microsoftonline\\.com for client ${clientId} was refused \\(invalid_client\\): AADSTS7000215: Invalid client secret provided`);
+
+    const sync = await runCli(['sync', '--once', '--json', '--config', config], env, 20_000);
+    expect(sync.code).toBe(1);
+    const errors = logLines(sync.stderr).filter((line) => line.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ msg: 'entity failed', code: 'CRM_AUTH_FAILED' });
+    expect(errors[0]?.error).toMatch(refused);
+    const summary = JSON.parse(sync.stdout) as { entities: { status: string }[] };
+    expect(summary.entities.map((e) => e.status)).toEqual(['failed', 'not-run', 'not-run', 'not-run', 'not-run', 'not-run']);
+
+    const doctor = await runCli(['doctor', '--config', config], env);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stdout).toMatch(new RegExp(`^FAIL {2}credentials\\s+CRM_AUTH_FAILED: .*${refused.source}`, 'm'));
+    expect(doctor.stdout).toContain('hint: Check crm.tenantId, crm.clientId and the secret');
+    for (const run of [sync, doctor]) expect(run.stdout + run.stderr).not.toContain(wrong);
+
+    // The same config with the right secret signs in.
+    const right = await runCli(['sync', '--once', '--entity', 'team', '--config', config], cleanEnv({ SIM_CLIENT_SECRET: sim.simulator.credentials.clientSecret }));
+    expect(right.code).toBe(0);
+  });
 });
 
 describe('crm-sync fields', () => {

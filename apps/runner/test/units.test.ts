@@ -80,6 +80,19 @@ describe('config', () => {
     expect(loaded.config.server.port).toBe(2);
   });
 
+  it('gives a simulator explicit credentials, the secret from the variable it names, and refuses them with a static token', () => {
+    const path = writeConfig({ crm: { kind: 'simulator', url: 'http://127.0.0.1:8080', clientSecretEnv: 'SIM_SECRET' } });
+    const loaded = loadConfig({ path, env: { SIM_SECRET: 'sim-s3cret', CRM_SYNC_TENANT_ID: 'tenant-x', CRM_SYNC_CLIENT_ID: 'client-x' } });
+    // The tenant and client ids of the environment are the simulator's credentials: no switch to Dynamics.
+    expect(loaded.config.crm).toMatchObject({ kind: 'simulator', tenantId: 'tenant-x', clientId: 'client-x', clientSecretEnv: 'SIM_SECRET' });
+    expect(loaded.secrets.clientSecret).toBe('sim-s3cret');
+    expect(failure(() => loadConfig({ path, env: {} }))).toContain('crm.clientSecretEnv: environment variable SIM_SECRET is not set');
+    const staticToken = writeConfig({ crm: { kind: 'simulator', auth: 'static-token', clientId: 'c' } });
+    expect(failure(() => loadConfig({ path: staticToken, env: {} }))).toContain('crm.clientId: client credentials need crm.auth "client-credentials"');
+    // Without a file, or with the environment URL, the variables still mean Dynamics.
+    expect(loadConfig({ path, env: { CRM_SYNC_CLIENT_SECRET: 's', CRM_SYNC_ENVIRONMENT_URL: 'https://contoso.crm.dynamics.com', CRM_SYNC_TENANT_ID: 't', CRM_SYNC_CLIENT_ID: 'c' } }).config.crm.kind).toBe('dynamics');
+  });
+
   it('reports every problem with its path and where an override came from', () => {
     const path = writeConfig({ crm: { kind: 'nope' }, log: { level: 'loud' }, extra: 1 });
     const message = failure(() => loadConfig({ path, env: { CRM_SYNC_PORT: 'x' } }));

@@ -5,6 +5,10 @@ export const HINTS = {
   reach: 'Check crm.environmentUrl (https://<org>.crm.dynamics.com) and that this machine reaches it and login.microsoftonline.com (proxy, firewall).',
   credentials:
     'Check crm.tenantId (Directory ID), crm.clientId (Application ID) and the client secret in CRM_SYNC_CLIENT_SECRET (Entra admin center > App registrations > Certificates & secrets; secrets expire).',
+  authority: (host: string) =>
+    `No token: the sign-in authority ${host} did not answer. Check crm.authorityHost (default https://login.microsoftonline.com) and that this machine reaches ${host} (DNS, proxy, firewall, TLS inspection).`,
+  simulatorCredentials:
+    "Check crm.tenantId, crm.clientId and the secret in the variable crm.clientSecretEnv names against the simulator's credentials (leave them out to use the simulator's own).",
   applicationUser:
     'Create an application user for this client id in the environment (Power Platform admin center > Environments > Settings > Users + permissions > Application users) and give it a security role.',
   metadata: 'The security role of the application user needs Read on the table and on its metadata (the Basic User role includes it).',

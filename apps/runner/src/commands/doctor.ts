@@ -98,15 +98,16 @@ async function crmSteps({ loaded }: Prepared, add: (step: DoctorStep) => void): 
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    const client = config.crm.kind === 'dynamics' ? `client ${config.crm.clientId}` : `simulator sync user (${config.crm.auth})`;
+    const client = config.crm.kind === 'dynamics' || config.crm.clientId ? `client ${config.crm.clientId}` : `simulator sync user (${config.crm.auth})`;
     if (who.ok || tokenSeen) {
       add({ name: 'credentials', status: 'pass', detail: `token acquired for ${client}` });
     } else {
-      const auth = isSyncError(who.error, 'CRM_AUTH_FAILED');
-      add({ name: 'credentials', status: 'fail', detail: message(who.error), hint: auth ? HINTS.credentials : HINTS.reach });
+      add({ name: 'credentials', status: 'fail', detail: message(who.error), hint: credentialsHint(config, who.error) });
     }
     if (!who.ok) {
-      add({ name: 'whoami', status: tokenSeen ? 'fail' : 'skip', detail: tokenSeen ? message(who.error) : 'needs credentials', ...(tokenSeen ? { hint: HINTS.applicationUser } : {}) });
+      // With a token, WhoAmI failing means the Web API refused the user, or could not be reached.
+      const reach = isSyncError(who.error) && ['CRM_UNREACHABLE', 'CRM_UNAVAILABLE'].includes(who.error.code);
+      add({ name: 'whoami', status: tokenSeen ? 'fail' : 'skip', detail: tokenSeen ? message(who.error) : 'needs credentials', ...(tokenSeen ? { hint: reach ? HINTS.reach : HINTS.applicationUser } : {}) });
       return;
     }
     add({ name: 'whoami', status: 'pass', detail: `user ${who.value.userId}${who.value.organizationId ? `, organization ${who.value.organizationId}` : ''}` });
@@ -117,6 +118,14 @@ async function crmSteps({ loaded }: Prepared, add: (step: DoctorStep) => void): 
   } finally {
     await crm.close().catch(() => undefined);
   }
+}
+
+/** What to check when no token could be had: the credentials (refused), or the way to the authority (no answer). */
+function credentialsHint(config: Prepared['loaded']['config'], error: unknown): string {
+  if (!isSyncError(error)) return HINTS.reach;
+  if (error.code === 'CRM_AUTH_FAILED') return config.crm.kind === 'simulator' ? HINTS.simulatorCredentials : HINTS.credentials;
+  const host = error.details.authorityHost;
+  return error.details.step === 'token' && typeof host === 'string' ? HINTS.authority(host) : HINTS.reach;
 }
 
 async function entitySteps(crm: CrmConnection, entity: EntityDefinition, selection: readonly string[] | 'all', add: (step: DoctorStep) => void) {

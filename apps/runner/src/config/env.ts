@@ -57,8 +57,10 @@ export function applyOverrides(raw: Json, overrides: readonly Override[], env: E
   const input: Json = structuredClone(raw);
   const sources = new Map<string, string>();
   const crmKeys = new Set(['environmentUrl', 'tenantId', 'clientId']);
-  // Naming the Dynamics environment in the environment switches the CRM to Dynamics.
-  if (overrides.some((o) => o.path[0] === 'crm' && crmKeys.has(o.path[1]))) {
+  // Naming the Dynamics environment in the environment switches the CRM to Dynamics; a simulator of
+  // the file takes a tenant and client id as credentials of its own (crm.tenantId, crm.clientId).
+  const fileSimulator = isObject(input.crm) && input.crm.kind === 'simulator';
+  if (overrides.some((o) => o.path[0] === 'crm' && crmKeys.has(o.path[1]) && !(fileSimulator && o.path[1] !== 'environmentUrl'))) {
     const crm = input.crm;
     if (!isObject(crm) || crm.kind !== 'dynamics') input.crm = { kind: 'dynamics' };
   }

@@ -101,10 +101,12 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   const problems: string[] = [];
   const secrets: Secrets = {};
 
-  if (config.crm.kind === 'dynamics') {
-    const secret = env[config.crm.clientSecretEnv];
+  // Dynamics always has one; a simulator when the config names credentials of its own.
+  const secretEnv = config.crm.clientSecretEnv;
+  if (secretEnv !== undefined) {
+    const secret = env[secretEnv];
     if (secret) secrets.clientSecret = secret;
-    else problems.push(`crm.clientSecretEnv: environment variable ${config.crm.clientSecretEnv} is not set (the client secret comes from the environment only)`);
+    else problems.push(`crm.clientSecretEnv: environment variable ${secretEnv} is not set (the client secret comes from the environment only)`);
   }
   const apiToken = env[config.server.apiTokenEnv];
   if (apiToken) {

@@ -52,6 +52,18 @@ const simulatorSchema = z.strictObject({
   limits: z.boolean().default(true),
   /** `start` only: simulated sales staff edit CRM rows now and then; false turns it off. */
   salesStaffEdits: z.union([z.literal(false), salesStaffEditsSchema]).default({ everyMs: 4_000 }),
+  /**
+   * Client credentials of your own instead of the simulator's (to try wrong ones, as with a real
+   * org): each one given replaces the simulator's; the secret comes from the variable named here.
+   */
+  tenantId: z.string().min(1, 'must not be empty').optional(),
+  clientId: z.string().min(1, 'must not be empty').optional(),
+  clientSecretEnv: envName.optional(),
+}).superRefine((crm, ctx) => {
+  if (crm.auth !== 'static-token') return;
+  for (const key of ['tenantId', 'clientId', 'clientSecretEnv'] as const) {
+    if (crm[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'client credentials need crm.auth "client-credentials"' });
+  }
 });
 
 const storeSchema = z.discriminatedUnion('kind', [

@@ -54,20 +54,26 @@ async function fetchSimulatorInfo(url: string): Promise<SimulatorInfo> {
   return parsed.data;
 }
 
-async function simulatorAuth(cfg: SimulatorCrmConfig, url: string, credentials: SimulatorInfo['credentials']): Promise<DynamicsAdapterOptions['auth']> {
+async function simulatorAuth(
+  cfg: SimulatorCrmConfig,
+  url: string,
+  credentials: SimulatorInfo['credentials'],
+  secret: string | undefined,
+): Promise<DynamicsAdapterOptions['auth']> {
   if (cfg.auth === 'static-token') return { kind: 'static-token', token: credentials.token };
   const { createMsalNetworkClient } = await import('@crm-sync/dynamics-simulator');
-  // The real MSAL client-credentials flow: MSAL keeps its https authority, the requests go to the simulator.
+  // The real MSAL client-credentials flow: MSAL keeps its https authority, the requests go to the
+  // simulator. Credentials the config names replace the simulator's (its token endpoint checks them).
   return {
     kind: 'client-credentials',
-    tenantId: credentials.tenantId,
-    clientId: credentials.clientId,
-    clientSecret: credentials.clientSecret,
+    tenantId: cfg.tenantId ?? credentials.tenantId,
+    clientId: cfg.clientId ?? credentials.clientId,
+    clientSecret: secret ?? credentials.clientSecret,
     networkClient: createMsalNetworkClient({ target: url }),
   };
 }
 
-async function connectSimulator(config: RunnerConfig, cfg: SimulatorCrmConfig, options: ConnectCrmOptions): Promise<CrmConnection> {
+async function connectSimulator(config: RunnerConfig, cfg: SimulatorCrmConfig, secrets: Secrets, options: ConnectCrmOptions): Promise<CrmConnection> {
   let server: SimulatorServer | null = null;
   let url: string;
   let info: SimulatorInfo;
@@ -92,7 +98,7 @@ async function connectSimulator(config: RunnerConfig, cfg: SimulatorCrmConfig, o
   }
   const adapter = createDynamicsAdapter({
     environmentUrl: url,
-    auth: await simulatorAuth(cfg, url, info.credentials),
+    auth: await simulatorAuth(cfg, url, info.credentials, secrets.clientSecret),
     pageSize: options.pageSize ?? config.sync.pageSize,
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.onAdapterEvent ? { onEvent: options.onAdapterEvent } : {}),
@@ -115,7 +121,7 @@ async function connectSimulator(config: RunnerConfig, cfg: SimulatorCrmConfig, o
 /** The CRM side from the config: a Dynamics org, a standalone simulator, or one started here. */
 export async function connectCrm(config: RunnerConfig, secrets: Secrets, options: ConnectCrmOptions = {}): Promise<CrmConnection> {
   const cfg = config.crm;
-  if (cfg.kind === 'simulator') return connectSimulator(config, cfg, options);
+  if (cfg.kind === 'simulator') return connectSimulator(config, cfg, secrets, options);
   const adapter = createDynamicsAdapter({
     environmentUrl: cfg.environmentUrl.replace(/\/+$/, ''),
     ...(cfg.apiPath ? { apiPath: cfg.apiPath } : {}),
