@@ -42,6 +42,7 @@ describe('metadata and field security', () => {
     // The filter cannot see hidden values either, so nothing matches for the sync user.
     expect(rows.value).toEqual([]);
     const all = await json(await org.api('contacts?$select=new_creditlimit,new_riskscore'));
+    expect(all.value).toHaveLength(org.server.simulator.dataset.counts.contact);
     expect(all.value!.every((row) => row.new_creditlimit === null)).toBe(true);
     expect(all.value!.some((row) => typeof row.new_riskscore === 'number')).toBe(true);
     const admin = await json(await org.api('contacts?$select=new_creditlimit', { token: org.server.simulator.tokens.admin }));
@@ -83,6 +84,7 @@ describe('metadata and field security', () => {
     expect(rows.value!.length).toBeGreaterThan(0);
     expect(rows.value!.every((row) => (row.numberofemployees as number) <= 2500)).toBe(true);
     const admin = await json(await org.api('accounts?$select=numberofemployees', { token: org.server.simulator.tokens.admin }));
+    expect(rows.value!.map((row) => row.accountid)).toEqual(admin.value!.filter((row) => (row.numberofemployees as number) <= 2500).map((row) => row.accountid));
     expect(admin.value!.length).toBeGreaterThan(rows.value!.length);
     const hidden = admin.value!.find((row) => (row.numberofemployees as number) > 2500)!;
     const byId = await org.api(`accounts(${String(hidden.accountid)})`);
