@@ -43,7 +43,9 @@ describe('initial sync page after page (change tracking, initialLoad.parallel fa
     expect(rest.upserts.some((r) => seen.has(r.id))).toBe(false);
     expect(seen.size + rest.upserts.length).toBe(250);
     // The resumed pull went straight to the paging cookie; the first page was not read again.
-    expect(apiRequests(sim).filter((r) => r.url.includes('/contacts?')).every((r) => r.url.includes('$skiptoken'))).toBe(true);
+    const resumed = apiRequests(sim).filter((r) => r.url.includes('/contacts?'));
+    expect(resumed).toHaveLength(2);
+    expect(resumed.filter((r) => !r.url.includes('$skiptoken'))).toEqual([]);
   });
 });
 
@@ -182,7 +184,9 @@ describe('links with a narrower $select than asked for (Microsoft\'s change-trac
     const initial = await pull(crm, contact, FIELDS, null);
     expect(initial.upserts).toHaveLength(250);
     expect(initial.upserts.filter((r) => r.fields.jobtitle !== jobtitleOf(sim, r.id))).toEqual([]);
-    expect(initial.pages.slice(0, 2).map((p) => JSON.parse(p.checkpoint).next as string).every((link) => link.includes('jobtitle'))).toBe(true);
+    const nextLinks = initial.pages.slice(0, 2).map((p) => JSON.parse(p.checkpoint).next as string);
+    expect(nextLinks).toHaveLength(2);
+    expect(nextLinks.filter((link) => !link.includes('jobtitle'))).toEqual([]);
 
     // A deltaLink stored narrow (by an adapter before this check): followed with the column put back.
     sim.control.setQuirks(null);

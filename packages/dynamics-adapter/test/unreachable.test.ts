@@ -188,7 +188,8 @@ describe('a token authority that cannot be reached', () => {
       `[dynamics-adapter] Token request to the authority 127.0.0.1:${port} for client client-1 got no answer from 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`,
     );
     expect(error.details).toMatchObject({ step: 'token', authorityHost: `127.0.0.1:${port}`, scope: 'org' });
-    expect(urls.every((url) => url.startsWith(`https://127.0.0.1:${port}/`))).toBe(true);
+    expect(urls.length).toBeGreaterThan(0);
+    expect(urls.filter((url) => !url.startsWith(`https://127.0.0.1:${port}/`))).toEqual([]);
     expect(events.filter((e) => e.type === 'request')).toEqual([]);
     expect(JSON.stringify({ message: error.message, details: error.details, cause: String(error.cause) })).not.toContain(SECRET);
   });

@@ -130,7 +130,7 @@ describe('updateRecords', () => {
     const { crm } = adapterFor(sim, { batchSize: 10 });
     const updates = Array.from({ length: 25 }, (_, i) => ({ id: sim.dataset.idOf('contact', i), ifVersion: null, fields: { jobtitle: `n${i}` } }));
     const results = await crm.updateRecords(contact, updates);
-    expect(results.every((r) => r.ok)).toBe(true);
+    expect(results.map((r) => [r.id, r.ok])).toEqual(updates.map((u) => [u.id, true]));
     expect(writes(sim)).toHaveLength(3);
     expect(sim.control.getRow('contact', sim.dataset.idOf('contact', 24))?.jobtitle).toBe('n24');
   });
