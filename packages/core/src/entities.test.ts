@@ -21,7 +21,15 @@ describe('entity registry (R1, R2, R16)', () => {
   });
 
   it('names local as the collision winner for leads and the CRM for everything else', () => {
-    for (const entity of registry.all) expect(entity.collisionWinner).toBe(entity.name === 'lead' ? 'local' : 'crm');
+    expect(Object.fromEntries(registry.all.map((e) => [e.name, e.collisionWinner]))).toEqual({
+      systemuser: 'crm',
+      team: 'crm',
+      account: 'crm',
+      contact: 'crm',
+      lead: 'local',
+      opportunity: 'crm',
+      new_membership: 'crm',
+    });
   });
 
   it('orders a cycle users, teams, accounts, contacts, leads, opportunities, then custom entities', () => {

@@ -21,6 +21,7 @@ export const fanOutTests = (ctx: TestContext) => ({
         fanOuts: [{ entity: 'contact', accountId: acc, company: { name: 'New' }, logFields: [], source: 'local' }],
       });
       const records = await store.getRecords('contact', [...contacts, outsider]);
+      expect(records.map((r) => r.id).sort()).toEqual([...contacts, outsider].sort());
       for (const r of records.filter((r) => r.id !== outsider)) {
         expect(r.company).toEqual({ name: 'New', city: 'Oslo' });
         expect(r.revision).toBe(2);
