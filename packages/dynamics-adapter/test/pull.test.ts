@@ -110,6 +110,7 @@ describe('delta (change tracking)', () => {
     const reset = events.find((e) => e.type === 'checkpoint-reset');
     expect(reset?.type === 'checkpoint-reset' && reset.error.code).toBe('CHECKPOINT_INVALID');
     expect(reset?.type === 'checkpoint-reset' && reset.error.details).toMatchObject({ status: 400, crmMessage: expect.stringContaining('expired') });
+    expect(resync.pages).toHaveLength(2);
     expect(resync.pages.every((p) => p.snapshot !== null)).toBe(true);
     expect(resync.pages.at(-1)?.snapshot?.complete).toBe(true);
     expect(new Set(resync.pages.map((p) => p.snapshot?.id)).size).toBe(1);
@@ -282,6 +283,7 @@ describe('what the service sends', () => {
     const reset = events.find((e) => e.type === 'checkpoint-reset');
     expect(reset?.type === 'checkpoint-reset' && reset.error.message).toMatch(/without a readable key/);
     // Nothing of the broken delta was handed out: only the full read, whose completion lets core flag the delete.
+    expect(resync.pages).toHaveLength(2);
     expect(resync.pages.every((p) => p.snapshot !== null)).toBe(true);
     expect(resync.pages.at(-1)?.snapshot?.complete).toBe(true);
     expect(resync.upserts).toHaveLength(119);
@@ -408,6 +410,7 @@ describe('watermark (table without change tracking)', () => {
     sim.control.deleteRow('contact', sim.dataset.idOf('contact', 50));
     clock.advance(5_000);
     const fifth = await pull(crm, contact, FIELDS, fourth.checkpoint);
+    expect(fifth.pages).toHaveLength(2);
     expect(fifth.pages.every((p) => p.snapshot !== null)).toBe(true);
     expect(fifth.pages.at(-1)?.snapshot?.complete).toBe(true);
     expect(fifth.upserts).toHaveLength(119);
