@@ -50,7 +50,7 @@ function renderRunner(status) {
     ['CRM', r.crm.kind === 'simulator' ? `simulated org ${r.crm.url}` : r.crm.url],
     ['Store', r.store.description],
     ['Interval', `${Math.round(r.intervalMs / 1000)} s`],
-    ['Last cycle', status.lastCycle ? `${time(status.lastCycle.finishedAt)} (${status.lastCycle.ok ? 'ok' : 'not ok'}, ${(status.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'],
+    ['Last cycle', status.lastCycle ? `${time(status.lastCycle.finishedAt)} (${outcome(status.lastCycle)}, ${(status.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'],
     ['Next cycle', r.cycleInProgress ? 'running now' : r.nextCycleAt ? time(r.nextCycleAt) : '–'],
   ];
   // Each label and its value in one group that wraps as a whole, never between them or inside the value.
@@ -90,6 +90,9 @@ function svg(tag, attrs, ...children) {
   return node;
 }
 
+/** A cycle's outcome in words: an interrupted cycle (a graceful stop) is not a failed one. */
+const outcome = (cycle) => (cycle.ok ? 'ok' : cycle.interrupted ? 'interrupted' : 'not ok');
+
 function renderChart(cycles) {
   const box = document.getElementById('chart');
   const shown = cycles.slice(-60);
@@ -100,6 +103,7 @@ function renderChart(cycles) {
     pulled: c.entities.reduce((n, e) => n + e.pulled, 0),
     pushed: c.entities.reduce((n, e) => n + e.pushed + e.created, 0),
     ok: c.ok,
+    state: outcome(c),
     at: c.finishedAt,
     ms: c.durationMs,
   }));
@@ -120,10 +124,11 @@ function renderChart(cycles) {
     const x = pad.left + i * slot + (slot - bar) / 2;
     const pulledH = scale(t.pulled);
     const bothH = scale(t.pulled + t.pushed);
-    const g = svg('g', { class: `cycle${t.ok ? '' : ' failed'}`, 'data-cycle': i });
+    const mark = t.ok ? '' : t.state === 'interrupted' ? 'interrupted' : 'failed';
+    const g = svg('g', { class: `cycle${mark ? ` ${mark}` : ''}`, 'data-cycle': i });
     g.append(
-      svg('title', {}, `${time(t.at)}: ${number.format(t.pulled)} pulled, ${number.format(t.pushed)} pushed, ${(t.ms / 1000).toFixed(1)} s${t.ok ? '' : ', not ok'}`),
-      svg('rect', { x, width: bar, y: height - pad.bottom - pulledH, height: Math.max(pulledH, 1), class: t.ok ? 'pulled' : 'failed' }),
+      svg('title', {}, `${time(t.at)}: ${number.format(t.pulled)} pulled, ${number.format(t.pushed)} pushed, ${(t.ms / 1000).toFixed(1)} s${t.ok ? '' : `, ${t.state}`}`),
+      svg('rect', { x, width: bar, y: height - pad.bottom - pulledH, height: Math.max(pulledH, 1), class: mark || 'pulled' }),
       svg('rect', { x, width: bar, y: height - pad.bottom - bothH, height: Math.max(bothH - pulledH, 0), class: 'pushed' }),
     );
     chart.append(g);

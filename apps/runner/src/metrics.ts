@@ -15,7 +15,7 @@ export interface Metrics {
 export function createMetrics(store: SyncStore, entities: readonly string[]): Metrics {
   const registry = new Registry();
   const registers = [registry];
-  const cycles = new Counter({ name: 'crm_sync_cycles_total', help: 'Finished sync cycles by outcome (ok, failed).', labelNames: ['status'], registers });
+  const cycles = new Counter({ name: 'crm_sync_cycles_total', help: 'Finished sync cycles by outcome (ok, interrupted by a graceful stop, failed).', labelNames: ['status'], registers });
   const pulled = new Counter({ name: 'crm_sync_records_pulled_total', help: 'Rows received from the CRM.', labelNames: ['entity'], registers });
   const pushed = new Counter({ name: 'crm_sync_records_pushed_total', help: 'Local changes and new persons written to the CRM.', labelNames: ['entity'], registers });
   const collisions = new Counter({ name: 'crm_sync_collisions_total', help: 'Fields changed on both sides (R2).', labelNames: ['entity'], registers });
@@ -38,7 +38,7 @@ export function createMetrics(store: SyncStore, entities: readonly string[]): Me
   for (const entity of entities) {
     for (const counter of [pulled, pushed, collisions, quarantined, failed]) counter.inc({ entity }, 0);
   }
-  for (const status of ['ok', 'failed']) cycles.inc({ status }, 0);
+  for (const status of ['ok', 'interrupted', 'failed']) cycles.inc({ status }, 0);
   throttled.inc(0);
 
   return {
@@ -53,7 +53,7 @@ export function createMetrics(store: SyncStore, entities: readonly string[]): Me
         quarantined.inc({ entity: s.entity }, s.quarantined);
         if (s.status === 'failed') failed.inc({ entity: s.entity });
       } else if (event.type === 'cycle-finished') {
-        cycles.inc({ status: event.summary.ok ? 'ok' : 'failed' });
+        cycles.inc({ status: event.summary.ok ? 'ok' : event.summary.interrupted ? 'interrupted' : 'failed' });
         duration.observe(event.summary.durationMs / 1000);
       }
     },

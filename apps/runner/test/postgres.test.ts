@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { migrations } from '@crm-sync/postgres-store';
 import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
-import { cleanEnv, runCli, spawnCli, writeConfig } from './helpers/runner-process.js';
+import { cleanEnv, logLines, runCli, spawnCli, writeConfig } from './helpers/runner-process.js';
 import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
 
 const url = testDatabaseUrl();
@@ -49,20 +49,23 @@ describe('crm-sync migrate', () => {
 });
 
 describe('graceful shutdown', () => {
-  it('finishes the page in hand on SIGTERM, exits 0 with a committed checkpoint, and the next run completes the data', async () => {
-    const schema = `runner_shutdown_${process.pid}`;
+  /** Runs `crm-sync <args>` on the PostgreSQL schema and sends `signal` in the middle of the contacts (slow contact pages). */
+  async function stopInContacts(schema: string, args: string[], signal: NodeJS.Signals) {
     const config = writeConfig(simulatorConfig(sim, { store: { kind: 'postgres', schema }, sync: { pageSize: 400, entities: { lead: { enabled: false } } }, log: { level: 'debug', format: 'json' } }));
-    // Slow contact pages, so the signal arrives in the middle of the contacts.
     sim.control.setFaults({ seed: 1, rules: [{ kind: 'slow', rate: 1, delayMs: 150, path: '/contacts' }] });
-    const runner = spawnCli(['start', '--config', config], env());
-    let result;
+    const running = spawnCli([...args, '--config', config], env());
     try {
-      await runner.waitFor(/"msg":"contact: 3 pages/, 60_000);
-      result = await runner.stop('SIGTERM');
+      await running.waitFor(/"msg":"contact: 3 pages/, 60_000);
+      return { config, result: await running.stop(signal) };
     } finally {
       sim.control.setFaults(null);
-      await runner.stop('SIGKILL');
+      await running.stop('SIGKILL');
     }
+  }
+
+  it('finishes the page in hand on SIGTERM, exits 0 with a committed checkpoint, and the next run completes the data', async () => {
+    const schema = `runner_shutdown_${process.pid}`;
+    const { config, result } = await stopInContacts(schema, ['start'], 'SIGTERM');
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/"msg":"stopping: finishing the page in hand"/);
     expect(result.stderr).toMatch(/"msg":"stopped"/);
@@ -86,6 +89,30 @@ describe('graceful shutdown', () => {
     expect(summary.stats.contact.records).toBe(total);
     const distinct = await pool.query(`select count(distinct crm_id)::int as n from "${schema}".records where entity = 'contact'`);
     expect(distinct.rows[0].n).toBe(total);
+  });
+
+  it('sync --once stopped with SIGINT: exit 130, an interrupted cycle (not a failed one), entities read before the stop ok, and the next run resumes', async () => {
+    const { config, result } = await stopInContacts(`runner_sigint_${process.pid}`, ['sync', '--once', '--json'], 'SIGINT');
+    expect(result.code, result.stderr.slice(-2_000)).toBe(130);
+    const summary = JSON.parse(result.stdout) as { ok: boolean; interrupted: boolean; entities: { entity: string; status: string; error?: unknown }[] };
+    expect(summary).toMatchObject({ ok: false, interrupted: true });
+    // Read to their end before the stop: done. The contacts were stopped in the middle, the opportunities never began.
+    expect(Object.fromEntries(summary.entities.map((e) => [e.entity, e.status]))).toEqual({
+      systemuser: 'ok', team: 'ok', account: 'ok', contact: 'interrupted', opportunity: 'interrupted',
+    });
+    expect(summary.entities.filter((e) => e.error !== undefined)).toEqual([]);
+    const lines = logLines(result.stderr);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(lines.find((l) => l.msg === 'cycle finished')).toMatchObject({ ok: false, interrupted: true });
+    expect(lines.find((l) => l.msg === 'cycle interrupted')?.hint).toBe(
+      '3 of 5 entities finished before the stop; the next run resumes from where this one stopped (the checkpoints of the pages read are committed)',
+    );
+
+    const resumed = await runCli(['sync', '--once', '--json', '--config', config], env());
+    expect(resumed.code, resumed.stdout.slice(0, 3_000)).toBe(0);
+    const after = JSON.parse(resumed.stdout) as { ok: boolean; stats: Record<string, { records: number }> };
+    expect(after.ok).toBe(true);
+    expect(after.stats.contact?.records).toBe(expectedSynced(sim, 'contact'));
   });
 
   it('killed with SIGKILL twice in the middle of the contacts, the next run completes the data: each contact once, one New Person activity each', async () => {

@@ -101,3 +101,70 @@ describe('a failure of the whole CRM connection', () => {
     expect((await world.store.stats('lead')).records).toBe(1);
   });
 });
+
+describe('a graceful stop', () => {
+  let world: World;
+  afterEach(async () => world?.close());
+
+  it('is an interrupted cycle, not a failed one: entities finished before the stop are ok, the others interrupted, and the next cycle completes them', async () => {
+    world = await createWorld(fakeCrmWithMemoryStore, { pagesPerTurn: 1 });
+    // Contacts of more pages than one turn, so the stop lands in the middle of them.
+    for (let i = 0; i < 400; i += 1) await world.crm.put('contact', newId(), { firstname: `C${i}` });
+    for (let i = 0; i < 3; i += 1) await world.crm.put('lead', newId(), { firstname: `L${i}` });
+    const controller = new AbortController();
+    const events: SyncEvent[] = [];
+    const engine = createSyncEngine({
+      adapter: world.crm.adapter, store: world.store, config: { customEntities, pagesPerTurn: 1 },
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'page-applied' && e.entity === 'contact' && e.pages === 2) controller.abort();
+      },
+    });
+    const summary = await engine.runCycle({ signal: controller.signal });
+
+    expect(summary.interrupted).toBe(true);
+    expect(summary.ok).toBe(false);
+    const status = Object.fromEntries(summary.entities.map((e) => [e.entity, e.status]));
+    // Pulled to their end before the stop (one page each, one-way): finished.
+    expect(status).toMatchObject({ systemuser: 'ok', team: 'ok', account: 'ok' });
+    // Stopped in the middle (contact) or before their pull ended (the rest).
+    expect(status).toMatchObject({ contact: 'interrupted', lead: 'interrupted', opportunity: 'interrupted', new_membership: 'interrupted' });
+    for (const run of summary.entities) expect(run.error, run.entity).toBeUndefined();
+    expect(events.filter((e) => e.type === 'entity-failed')).toEqual([]);
+    const contacts = summary.entities.find((e) => e.entity === 'contact');
+    expect((await world.store.stats('contact')).records).toBe(contacts?.pulled);
+    expect(contacts?.pulled).toBeLessThan(400);
+
+    const next = await engine.runCycle();
+    expect(next).toMatchObject({ ok: true, interrupted: false });
+    expect((await world.store.stats('contact')).records).toBe(400);
+    expect((await world.store.stats('lead')).records).toBe(3);
+  });
+
+  it('leaves an entity read to its end interrupted while its local changes wait to be pushed, and ok when nothing waits', async () => {
+    world = await createWorld(fakeCrmWithMemoryStore);
+    const lead = newId();
+    await world.crm.put('lead', lead, { firstname: 'Before' });
+    await world.cycle();
+    await world.engine.editLocal('lead', lead, { fields: { firstname: 'Local' } });
+    const controller = new AbortController();
+    const engine = createSyncEngine({
+      adapter: world.crm.adapter, store: world.store, config: { customEntities }, runnerId: world.engine.runnerId,
+      // Every entity has been read; the stop comes after the first push (contact, before lead).
+      onEvent: (e) => {
+        if (e.type === 'pushed') controller.abort();
+      },
+    });
+    const summary = await engine.runCycle({ signal: controller.signal });
+    const status = Object.fromEntries(summary.entities.map((e) => [e.entity, e.status]));
+    expect(status).toEqual({
+      systemuser: 'ok', team: 'ok', account: 'ok', contact: 'ok', lead: 'interrupted', opportunity: 'ok', new_membership: 'ok',
+    });
+    expect(summary.interrupted).toBe(true);
+    expect((await world.crm.get('lead', lead))?.firstname).toBe('Before');
+    const next = await engine.runCycle();
+    expect(next.ok).toBe(true);
+    expect((await world.crm.get('lead', lead))?.firstname).toBe('Local');
+  });
+});
+

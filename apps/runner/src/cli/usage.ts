@@ -25,7 +25,8 @@ start options:
 status and fields options:
       --url <url>               A running runner's address (default: the server address of the config)
 
-Exit codes: 0 done, 1 failed (a sync error, a doctor check, ...), 2 bad usage or configuration.
+Exit codes: 0 done, 1 failed (a sync error, a doctor check, ...), 2 bad usage or configuration,
+130 (SIGINT) or 143 (SIGTERM) when a signal stopped sync --once before its cycle was done.
 Environment: CRM_SYNC_CONFIG, CRM_SYNC_ENVIRONMENT_URL, CRM_SYNC_TENANT_ID, CRM_SYNC_CLIENT_ID,
 CRM_SYNC_CLIENT_SECRET, CRM_SYNC_DATABASE_URL (or DATABASE_URL), CRM_SYNC_INTERVAL_MS, CRM_SYNC_HOST,
 CRM_SYNC_PORT, CRM_SYNC_API_TOKEN, CRM_SYNC_LOG_LEVEL, CRM_SYNC_LOG_FORMAT, CRM_SYNC_RUNNER_ID.

@@ -73,7 +73,7 @@ function humanStatus(report: StatusReport, source: string): string {
     `CRM:         ${r.crm.kind} ${r.crm.url}`,
     `Store:       ${r.store.description}`,
     `Interval:    ${Math.round(r.intervalMs / 1000)} s${r.scheduled ? '' : ' (scheduler not running)'}`,
-    `Last cycle:  ${report.lastCycle ? `${report.lastCycle.finishedAt} (${report.lastCycle.ok ? 'ok' : 'not ok'}, ${(report.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'}`,
+    `Last cycle:  ${report.lastCycle ? `${report.lastCycle.finishedAt} (${report.lastCycle.ok ? 'ok' : report.lastCycle.interrupted ? 'interrupted' : 'not ok'}, ${(report.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'}`,
     ...(r.cycleInProgress ? [`In progress: cycle started ${r.cycleInProgress.startedAt}`] : []),
     ...(r.nextCycleAt ? [`Next cycle:  ${r.nextCycleAt}`] : []),
     '',

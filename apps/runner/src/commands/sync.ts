@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { CycleSummary } from '@crm-sync/core';
 import { commonOptions, prepare } from '../cli/prepare.js';
@@ -7,7 +8,10 @@ import { onStopSignal } from '../cli/signals.js';
 import { createRuntime, statsByEntity } from '../wiring/runtime.js';
 import { formatTable } from '../cli/table.js';
 
-/** `crm-sync sync --once [--entity E]... [--json]`: one cycle; exit 0 when every entity finished. */
+/**
+ * `crm-sync sync --once [--entity E]... [--json]`: one cycle; exit 0 when every entity finished, 1 when
+ * one failed, 128 + the signal's number when a signal stopped it first (130 for SIGINT, 143 for SIGTERM).
+ */
 export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -17,7 +21,9 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   const { loaded, logger, redactor } = prepare(io, values);
   const runtime = await createRuntime({ loaded, logger, redactor });
   const controller = new AbortController();
-  const release = onStopSignal(() => {
+  let stoppedBy: NodeJS.Signals | null = null;
+  const release = onStopSignal((signal) => {
+    stoppedBy = signal;
     logger.warn('stopping: finishing the page in hand');
     controller.abort();
   });
@@ -31,8 +37,11 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
     const summary = await runtime.engine.runCycle({ ...(wanted.length > 0 ? { entities: wanted } : {}), signal: controller.signal });
     const entities = summary.entities.map((e) => e.entity);
     const stats = await statsByEntity(runtime, entities);
+    const resume = summary.interrupted ? resumeHint(summary, loaded.config.store.kind) : '';
+    if (resume) logger.warn('cycle interrupted', { hint: resume });
     if (values.json) writeJson(io, { ...summary, stats });
-    else io.stdout.write(humanSummary(summary, stats));
+    else io.stdout.write(humanSummary(summary, stats, resume));
+    if (summary.interrupted) return 128 + constants.signals[stoppedBy ?? 'SIGINT'];
     return summary.ok ? EXIT.ok : EXIT.failed;
   } finally {
     release();
@@ -40,12 +49,24 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-function humanSummary(summary: CycleSummary, stats: Record<string, { records: number; pending: number; quarantined: number }>): string {
+/** What an interrupted cycle leaves, and whether the next run resumes it (the memory store keeps nothing). */
+function resumeHint(summary: CycleSummary, store: string): string {
+  const done = summary.entities.filter((e) => e.status === 'ok').length;
+  const next =
+    store === 'memory'
+      ? 'the memory store keeps nothing after exit, so the next run starts over (keep the data in PostgreSQL to resume)'
+      : 'the next run resumes from where this one stopped (the checkpoints of the pages read are committed)';
+  return `${done} of ${summary.entities.length} entities finished before the stop; ${next}`;
+}
+
+function humanSummary(summary: CycleSummary, stats: Record<string, { records: number; pending: number; quarantined: number }>, resume: string): string {
   const rows = summary.entities.map((e) => [
     e.entity, e.status, e.pulled, e.applied, e.pushed + e.created, e.collisions, e.quarantined, stats[e.entity]?.records ?? 0,
     // An entity not run because of another one's failure says so in a few words; the failure itself is shown once.
     stats[e.entity]?.pending ?? 0, e.error ? (e.status === 'not-run' ? e.error.message : `${e.error.code}: ${e.error.message}`) : '',
   ]);
   const table = formatTable(['entity', 'status', 'pulled', 'applied', 'pushed', 'collisions', 'quarantined', 'records', 'pending', 'error'], rows);
-  return `${table}\nCycle ${summary.ok ? 'finished' : 'did not finish'} in ${(summary.durationMs / 1000).toFixed(1)} s\n`;
+  const seconds = (summary.durationMs / 1000).toFixed(1);
+  if (summary.interrupted) return `${table}\nCycle interrupted after ${seconds} s: ${resume}.\n`;
+  return `${table}\nCycle ${summary.ok ? 'finished' : 'did not finish'} in ${seconds} s\n`;
 }

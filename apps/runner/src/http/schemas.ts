@@ -97,7 +97,10 @@ export const syncErrorSchema = z
 export const entityCycleSummarySchema = z
   .object({
     entity: z.string(),
-    status: z.enum(['ok', 'partial', 'failed', 'skipped', 'not-run']),
+    status: z.enum(['ok', 'interrupted', 'failed', 'skipped', 'not-run']).meta({
+      description:
+        "ok: done; interrupted: a graceful stop came first, the next cycle goes on from its checkpoint (not a failure); failed: see error; skipped: another runner holds the entity's lease; not-run: another entity met a failure of the whole CRM connection (error names it).",
+    }),
     pages: z.number(),
     pulled: z.number(),
     applied: z.number(),
@@ -119,7 +122,8 @@ export const cycleSummarySchema = z
     startedAt: z.string(),
     finishedAt: z.string(),
     durationMs: z.number(),
-    ok: z.boolean(),
+    ok: z.boolean().meta({ description: 'Every entity finished.' }),
+    interrupted: z.boolean().meta({ description: 'A graceful stop ended the cycle before every entity finished and nothing failed: not a failure; the next cycle goes on from the checkpoints.' }),
     entities: z.array(entityCycleSummarySchema),
   })
   .meta({ id: 'CycleSummary' });

@@ -75,6 +75,8 @@ export function createProgressReporter(logger: Logger, totals: (entity: string) 
         logger.endProgress();
         logger.info('cycle finished', {
           ok: event.summary.ok,
+          // A graceful stop: not a failure, the next cycle goes on from the checkpoints.
+          ...(event.summary.interrupted ? { interrupted: true } : {}),
           durationMs: event.summary.durationMs,
           pulled: event.summary.entities.reduce((n, e) => n + e.pulled, 0),
           pushed: event.summary.entities.reduce((n, e) => n + e.pushed + e.created, 0),

@@ -157,7 +157,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     if (code === 'LEASE_LOST') held.delete(run.entity.name);
     const message = error instanceof Error ? error.message : String(error);
     if (code === 'ABORTED') {
-      run.summary.status = 'partial';
+      run.summary.status = 'interrupted';
       return;
     }
     run.summary.status = 'failed';
@@ -253,7 +253,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       for (let n = 0; n < budget; n += 1) {
         if (signal?.aborted) {
           await settle();
-          run.summary.status = 'partial';
+          run.summary.status = 'interrupted';
           run.done = true;
           return;
         }
@@ -339,7 +339,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       }
     };
     for (const run of runs) {
-      if (stop.org) break;
+      if (stop.org || signal?.aborted) break;
       try {
         await prepare(run, signal);
       } catch (error) {
@@ -364,8 +364,10 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         run.summary.status = 'not-run';
         run.summary.error = { code, message: `not run: the cycle stopped when ${entity} failed with ${code}, a failure of the whole CRM connection` };
       }
-      if (run.summary.status !== 'ok' || signal?.aborted) {
-        if (signal?.aborted && run.summary.status === 'ok') run.summary.status = 'partial';
+      // A stop: an entity whose pull had not ended is interrupted; one read to its end is still done
+      // if nothing waits to be pushed (nothing more is sent to the CRM after a stop).
+      if (signal?.aborted && run.summary.status === 'ok' && !run.done) run.summary.status = 'interrupted';
+      if (run.summary.status !== 'ok') {
         if (run.summary.status === 'skipped') continue;
         await run.pages?.return?.();
         continue;
@@ -384,8 +386,10 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
             created: pushed.created + second.created,
             collisions: pushed.collisions + second.collisions,
             quarantined: pushed.quarantined + second.quarantined,
+            stopped: second.stopped === true,
           };
         }
+        if (pushed.stopped) run.summary.status = 'interrupted';
         run.summary.pushed += pushed.pushed;
         run.summary.created += pushed.created;
         run.summary.collisions += pushed.collisions;
@@ -399,11 +403,13 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       ctx.emit({ type: 'entity-finished', summary: run.summary });
     }
     const finishedAt = ctx.now();
+    const ok = runs.every((r) => r.summary.status === 'ok' || r.summary.status === 'skipped');
     const summary: CycleSummary = {
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       durationMs: finishedAt.getTime() - startedAt.getTime(),
-      ok: runs.every((r) => r.summary.status === 'ok' || r.summary.status === 'skipped'),
+      ok,
+      interrupted: !ok && signal?.aborted === true && runs.every((r) => ['ok', 'skipped', 'interrupted'].includes(r.summary.status)),
       entities: runs.map((r) => r.summary),
     };
     lastCycle = summary;

@@ -4,12 +4,13 @@ import type { SchemaDrift } from '../rules/drift.js';
 export interface EntityCycleSummary {
   entity: string;
   /**
-   * ok: done; partial: stopped early (shutdown); failed: see `error`; skipped: another runner holds
-   * the entity's lease; not-run: not run to its end because another entity of the cycle met a
-   * failure of the whole CRM connection (`error` names it; see `isOrgWideError`), the next cycle goes
-   * on from its checkpoint.
+   * ok: done (read to its end and every local change pushed, possibly before a stop); interrupted: a
+   * graceful stop came before it was done, the next cycle goes on from its committed checkpoint (not a
+   * failure); failed: see `error`; skipped: another runner holds the entity's lease; not-run: not run
+   * to its end because another entity of the cycle met a failure of the whole CRM connection (`error`
+   * names it; see `isOrgWideError`), the next cycle goes on from its checkpoint.
    */
-  status: 'ok' | 'partial' | 'failed' | 'skipped' | 'not-run';
+  status: 'ok' | 'interrupted' | 'failed' | 'skipped' | 'not-run';
   pages: number;
   /** Rows received from the CRM (upserts and deletes). */
   pulled: number;
@@ -39,6 +40,12 @@ export interface CycleSummary {
   durationMs: number;
   /** True when every entity finished (no failure, nothing left for the next cycle). */
   ok: boolean;
+  /**
+   * True when a graceful stop ended the cycle before every entity finished and nothing failed: the
+   * entities not done are `interrupted`, the others `ok`, and the next cycle goes on from the committed
+   * checkpoints. An interrupted cycle is not a failed one (`ok` is false only because work is left).
+   */
+  interrupted: boolean;
   entities: EntityCycleSummary[];
 }
 

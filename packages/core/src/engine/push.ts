@@ -12,6 +12,8 @@ export interface PushCounts {
   created: number;
   collisions: number;
   quarantined: number;
+  /** A stop (the cycle's signal) came while records were left in the outbox: they wait for the next cycle. */
+  stopped?: boolean;
 }
 
 /** What was sent for one record, to settle it against the CRM's answer. */
@@ -45,8 +47,9 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
   const pushable = new Set(plan.pushable);
   let after: string | number | undefined;
   for (;;) {
-    if (signal?.aborted) return counts;
     const page = await ctx.store.listOutbox(entity.name, { limit: 500, ...(after !== undefined ? { after } : {}) });
+    // A stop sends nothing more; the push is unfinished only if something was left to send.
+    if (signal?.aborted) return page.items.length > 0 ? { ...counts, stopped: true } : counts;
     const sent: Sent[] = [];
     for (const record of page.items) {
       if (!passesSyncFilter(entity, record.fields)) continue; // R11: a filtered record is not synced
