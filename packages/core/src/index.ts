@@ -5,6 +5,7 @@ export type {
   CrmCreate,
   CrmEntitySchema,
   CrmField,
+  FieldValueKind,
   CrmRecord,
   CrmUpdate,
   CrmWriteResult,
@@ -57,7 +58,7 @@ export { isFieldValue, sameValue, valueOf } from './values.js';
 export type { FieldMap, FieldValue } from './values.js';
 export { mergeRecord } from './rules/merge.js';
 export type { FieldChange, FieldCollision, MergeInput, MergeResult } from './rules/merge.js';
-export { fieldAddition, planFields, SYSTEM_COLUMNS } from './rules/fields.js';
+export { fieldAddition, planFields } from './rules/fields.js';
 export type { FieldAddition, FieldExclusion, FieldExclusionReason, FieldPlan } from './rules/fields.js';
 export { describeDrift, schemaDrift } from './rules/drift.js';
 export type { SchemaDrift } from './rules/drift.js';

@@ -1,5 +1,5 @@
 import { isSyncError, SyncError } from '@crm-sync/core';
-import type { CrmEntitySchema, CrmField, EntityDefinition } from '@crm-sync/core';
+import type { CrmEntitySchema, CrmField, EntityDefinition, FieldValueKind } from '@crm-sync/core';
 import type { HttpClient } from './http.js';
 import { getJsonObject } from './json-read.js';
 import { parsePage } from './odata/parse.js';
@@ -79,6 +79,19 @@ const REQUIRED_LEVELS = new Set(['SystemRequired', 'ApplicationRequired']);
 
 /** Attribute types that hold no value of their own in the Web API. */
 const NO_VALUE_TYPES = new Set(['Virtual', 'EntityName', 'PartyList', 'CalendarRules', 'ManagedProperty']);
+
+/** Dataverse AttributeType -> what core's rules know the column holds; types not listed are `other`. */
+const VALUE_KINDS: Readonly<Record<string, FieldValueKind>> = {
+  String: 'text', Memo: 'text', Integer: 'integer', BigInt: 'integer', Decimal: 'number', Double: 'number', Money: 'number',
+  Boolean: 'boolean', DateTime: 'datetime', Picklist: 'choice', State: 'choice', Status: 'choice',
+  Lookup: 'lookup', Customer: 'lookup', Owner: 'lookup', Uniqueidentifier: 'id',
+};
+
+/** Columns Dataverse maintains on every write (stamps, row versions): core leaves them out of an "all" selection. */
+const BOOKKEEPING_COLUMNS = new Set([
+  'versionnumber', 'modifiedon', 'modifiedby', 'modifiedonbehalfby', 'createdon', 'createdby', 'createdonbehalfby',
+  'overriddencreatedon', 'importsequencenumber', 'timezoneruleversionnumber', 'utcconversiontimezonecode',
+]);
 
 interface RawAttribute {
   logicalName: string;
@@ -298,7 +311,8 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
       else if (granted && !granted.update) reasonUpdate = 'secured by field security and the sync user has no update permission';
       const canRead = reasonRead === null;
       const canUpdate = canRead && reasonUpdate === null;
-      const field: CrmField = { name: a.logicalName, type, custom: a.custom, canRead, canUpdate, secured: a.secured };
+      const field: CrmField = { name: a.logicalName, type, valueKind: VALUE_KINDS[type] ?? 'other', custom: a.custom, canRead, canUpdate, secured: a.secured };
+      if (BOOKKEEPING_COLUMNS.has(a.logicalName)) field.systemMaintained = true;
       if (lookup) field.lookupTargets = targetsOf;
       const maxLength = definition.constraints.maxLength.get(a.logicalName);
       if (maxLength !== undefined) field.maxLength = maxLength;

@@ -29,13 +29,17 @@ describe('whoAmI and describeEntity', () => {
     expect(schema.entity).toBe('contact');
     expect(schema.changeTracking).toBe(true);
     const field = (name: string) => schema.fields.find((f) => f.name === name);
-    expect(field('firstname')).toEqual({ name: 'firstname', type: 'String', custom: false, canRead: true, canUpdate: true, secured: false, maxLength: 50 });
+    expect(field('firstname')).toEqual({ name: 'firstname', type: 'String', valueKind: 'text', custom: false, canRead: true, canUpdate: true, secured: false, maxLength: 50 });
     expect(field('fullname')).toMatchObject({ canRead: true, canUpdate: false, reason: expect.stringContaining('IsValidForUpdate') });
     // Secured, no field permission: hidden.
     expect(field('new_creditlimit')).toMatchObject({ secured: true, canRead: false, canUpdate: false, reason: expect.stringContaining('no read permission') });
     // Secured, read granted but not update.
     expect(field('new_riskscore')).toMatchObject({ secured: true, canRead: true, canUpdate: false, reason: expect.stringContaining('no update permission') });
-    expect(field('parentcustomerid')).toMatchObject({ type: 'Customer', lookupTargets: ['account', 'contact'], canUpdate: true });
+    expect(field('parentcustomerid')).toMatchObject({ type: 'Customer', valueKind: 'lookup', lookupTargets: ['account', 'contact'], canUpdate: true });
+    // Dataverse's bookkeeping columns are marked for core, which knows no Dataverse column names.
+    expect(field('modifiedon')).toMatchObject({ type: 'DateTime', valueKind: 'datetime', systemMaintained: true });
+    expect(field('emailaddress1')).toBeDefined();
+    expect(field('emailaddress1')?.systemMaintained).toBeUndefined();
     expect(field('ownerid')).toMatchObject({ type: 'Owner', lookupTargets: ['systemuser', 'team'] });
 
     const plan = planFields(contact, schema, 'all');

@@ -31,7 +31,7 @@ export const SYNC_USER = 'sync-user';
 export const SALES_USER = 'sales-user';
 
 export function field(name: string, overrides: Partial<CrmField> = {}): CrmField {
-  return { name, type: 'String', custom: false, canRead: true, canUpdate: true, secured: false, ...overrides };
+  return { name, type: 'String', valueKind: 'text', custom: false, canRead: true, canUpdate: true, secured: false, ...overrides };
 }
 
 export interface FakeCrm extends CrmAdapter {

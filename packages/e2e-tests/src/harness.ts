@@ -33,19 +33,19 @@ export interface Harness {
 export const scenarioColumns: Record<string, CrmField[]> = {
   systemuser: [field('fullname', { canUpdate: false })],
   team: [field('name', { canUpdate: false })],
-  account: [field('name'), field('address1_city'), field('telephone1'), field('websiteurl'), field('new_synctomkto', { type: 'Boolean', custom: true })],
+  account: [field('name'), field('address1_city'), field('telephone1'), field('websiteurl'), field('new_synctomkto', { type: 'Boolean', valueKind: 'boolean', custom: true })],
   contact: [
     field('firstname'), field('lastname'), field('emailaddress1'), field('jobtitle'), field('telephone1'),
     field('fullname', { canUpdate: false, reason: 'not valid for update' }),
-    field('parentcustomerid', { type: 'Customer', lookupTargets: ['account', 'contact'] }),
-    field('new_synctomkto', { type: 'Boolean', custom: true }),
-    field('new_creditlimit', { type: 'Money', custom: true, secured: true, canRead: false, canUpdate: false, reason: 'secured column: no read privilege' }),
+    field('parentcustomerid', { type: 'Customer', valueKind: 'lookup', lookupTargets: ['account', 'contact'] }),
+    field('new_synctomkto', { type: 'Boolean', valueKind: 'boolean', custom: true }),
+    field('new_creditlimit', { type: 'Money', valueKind: 'number', custom: true, secured: true, canRead: false, canUpdate: false, reason: 'secured column: no read privilege' }),
   ],
   lead: [
     field('firstname'), field('lastname'), field('emailaddress1'), field('companyname'), field('subject'), field('telephone1'),
-    field('new_synctomkto', { type: 'Boolean', custom: true }),
+    field('new_synctomkto', { type: 'Boolean', valueKind: 'boolean', custom: true }),
   ],
-  opportunity: [field('name'), field('customerid', { type: 'Customer', lookupTargets: ['account', 'contact'] })],
+  opportunity: [field('name'), field('customerid', { type: 'Customer', valueKind: 'lookup', lookupTargets: ['account', 'contact'] })],
   new_membership: [field('new_name', { custom: true })],
 };
 

@@ -17,12 +17,29 @@ export interface CrmCapabilities {
   createWithClientId: boolean;
 }
 
+/**
+ * What a column holds, in core's terms: the adapter maps its CRM's types to these, and the rules
+ * read only these (never the CRM's own type names).
+ * `text`: a string; `integer`: a whole number; `number`: any number (decimals, money); `boolean`;
+ * `datetime`: an ISO-8601 date or date and time; `choice`: an option value (a whole number);
+ * `lookup`: the id of another record (pulled, never pushed); `id`: a record id of its own;
+ * `other`: anything else (not checked).
+ */
+export type FieldValueKind = 'text' | 'integer' | 'number' | 'boolean' | 'datetime' | 'choice' | 'lookup' | 'id' | 'other';
+
 /** A column as the sync user sees it (R6). */
 export interface CrmField {
   /** Attribute logical name (lookups by their attribute name, e.g. `parentcustomerid`). */
   name: string;
-  /** CRM type name, e.g. `String`, `Lookup`, `Money`, `Boolean`, `DateTime`, `Picklist`. */
+  /** The CRM's own type name, for people (e.g. Dataverse `String`, `Customer`, `Money`); rules read `valueKind`. */
   type: string;
+  /** What the column holds, in core's terms. */
+  valueKind: FieldValueKind;
+  /**
+   * The CRM maintains it on every write (bookkeeping: created/modified stamps and users, row
+   * versions): left out of an "all" selection, since it would change on every write (R6).
+   */
+  systemMaintained?: boolean;
   /** For lookups: logical names of possible targets. */
   lookupTargets?: readonly string[];
   custom: boolean;

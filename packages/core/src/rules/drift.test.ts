@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { CrmEntitySchema } from '../contracts/crm.js';
+import type { CrmEntitySchema, CrmField } from '../contracts/crm.js';
 import { describeDrift, schemaDrift } from './drift.js';
 import type { FieldPlan } from './fields.js';
 
-const field = (name: string, canRead = true) => ({ name, type: 'String', custom: true, canRead, canUpdate: canRead, secured: !canRead });
-const schema = (...fields: ReturnType<typeof field>[]): CrmEntitySchema => ({ entity: 'contact', fields, changeTracking: true });
+const field = (name: string, canRead = true): CrmField => ({ name, type: 'String', valueKind: 'text', custom: true, canRead, canUpdate: canRead, secured: !canRead });
+const schema = (...fields: CrmField[]): CrmEntitySchema => ({ entity: 'contact', fields, changeTracking: true });
 
 describe('schemaDrift (R9)', () => {
   it('is nothing the first time and when nothing changed', () => {

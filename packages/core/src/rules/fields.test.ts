@@ -5,18 +5,18 @@ import { fieldAddition, planFields } from './fields.js';
 
 const registry = createEntityRegistry();
 const column = (name: string, extra: Partial<CrmField> = {}): CrmField => ({
-  name, type: 'String', custom: false, canRead: true, canUpdate: true, secured: false, ...extra,
+  name, type: 'String', valueKind: 'text', custom: false, canRead: true, canUpdate: true, secured: false, ...extra,
 });
 const schema: CrmEntitySchema = {
   entity: 'contact',
   changeTracking: true,
   fields: [
-    column('contactid', { type: 'Uniqueidentifier', canUpdate: false }),
+    column('contactid', { type: 'Uniqueidentifier', valueKind: 'id', canUpdate: false }),
     column('firstname'),
     column('jobtitle'),
-    column('modifiedon', { type: 'DateTime', canUpdate: false }),
+    column('modifiedon', { type: 'DateTime', valueKind: 'datetime', systemMaintained: true, canUpdate: false }),
     column('new_secret', { secured: true, canRead: false, canUpdate: false, reason: 'secured by field security and the sync user has no read permission' }),
-    column('fullname_virtual', { type: 'Virtual', canRead: false, canUpdate: false }),
+    column('fullname_virtual', { type: 'Virtual', valueKind: 'other', canRead: false, canUpdate: false }),
   ],
 };
 const contact = registry.get('contact');

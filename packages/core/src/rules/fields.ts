@@ -4,18 +4,9 @@ import type { EntityDefinition } from '../entities.js';
 /** Why a CRM field is not synced (R6). */
 export type FieldExclusionReason = 'not-selected' | 'not-valid-for-read' | 'secured-no-read-privilege' | 'system-column';
 
-/**
- * CRM bookkeeping columns left out of an "all fields" selection (they change on every write and
- * would flood the activity log); selecting one by name syncs it.
- */
-export const SYSTEM_COLUMNS: readonly string[] = [
-  'versionnumber', 'modifiedon', 'modifiedby', 'modifiedonbehalfby', 'createdon', 'createdby', 'createdonbehalfby',
-  'overriddencreatedon', 'importsequencenumber', 'timezoneruleversionnumber', 'utcconversiontimezonecode',
-];
-
 /** Lookups are pulled (their target is set in the CRM) but never pushed. */
 function isLookup(field: CrmField): boolean {
-  return field.lookupTargets !== undefined || field.type === 'Lookup' || field.type === 'Customer' || field.type === 'Owner';
+  return field.valueKind === 'lookup' || field.lookupTargets !== undefined;
 }
 
 export interface FieldExclusion {
@@ -40,7 +31,7 @@ export interface FieldPlan {
  * R6: which fields sync. The selection defaults to every field the sync user can read; a field is
  * synced only if selected and readable, and pushed only if also updatable on a two-way entity.
  * Lookups are pulled but not pushed (their target is set in the CRM). CRM bookkeeping columns
- * (`SYSTEM_COLUMNS`) join an "all" selection only when named.
+ * (`systemMaintained`) join an "all" selection only when named.
  */
 export function planFields(
   entity: EntityDefinition,
@@ -59,7 +50,7 @@ export function planFields(
       });
     } else if (selected && !selected.has(field.name)) {
       plan.excluded.push({ field: field.name, reason: 'not-selected' });
-    } else if (!selected && SYSTEM_COLUMNS.includes(field.name)) {
+    } else if (!selected && field.systemMaintained === true) {
       plan.excluded.push({ field: field.name, reason: 'system-column' });
     } else {
       plan.synced.push(field.name);

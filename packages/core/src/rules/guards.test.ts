@@ -33,11 +33,11 @@ const leadSchema: CrmEntitySchema = {
   entity: 'lead',
   changeTracking: true,
   fields: [
-    { name: 'leadid', type: 'Uniqueidentifier', custom: false, canRead: true, canUpdate: false, secured: false },
-    { name: 'emailaddress1', type: 'String', custom: false, canRead: true, canUpdate: true, secured: false },
-    { name: 'fullname', type: 'String', custom: false, canRead: true, canUpdate: false, secured: false },
-    { name: 'new_score', type: 'Integer', custom: true, canRead: false, canUpdate: false, secured: true },
-    { name: 'ownerid', type: 'Lookup', custom: false, canRead: true, canUpdate: true, secured: false, lookupTargets: ['systemuser', 'team'] },
+    { name: 'leadid', type: 'Uniqueidentifier', valueKind: 'id', custom: false, canRead: true, canUpdate: false, secured: false },
+    { name: 'emailaddress1', type: 'String', valueKind: 'text', custom: false, canRead: true, canUpdate: true, secured: false },
+    { name: 'fullname', type: 'String', valueKind: 'text', custom: false, canRead: true, canUpdate: false, secured: false },
+    { name: 'new_score', type: 'Integer', valueKind: 'integer', custom: true, canRead: false, canUpdate: false, secured: true },
+    { name: 'ownerid', type: 'Lookup', valueKind: 'lookup', custom: false, canRead: true, canUpdate: true, secured: false, lookupTargets: ['systemuser', 'team'] },
   ],
 };
 
@@ -85,7 +85,7 @@ describe('planFields (R6)', () => {
   it('reports a column that is not valid for read', () => {
     const plan = planFields(registry.get('lead'), {
       ...leadSchema,
-      fields: [{ name: 'x', type: 'Virtual', custom: false, canRead: false, canUpdate: false, secured: false }],
+      fields: [{ name: 'x', type: 'Virtual', valueKind: 'other', custom: false, canRead: false, canUpdate: false, secured: false }],
     }, 'all');
     expect(plan.excluded).toEqual([{ field: 'x', reason: 'not-valid-for-read' }]);
   });
@@ -96,10 +96,10 @@ describe('planFields system columns and lookups', () => {
     entity: 'contact',
     changeTracking: true,
     fields: [
-      { name: 'modifiedon', type: 'DateTime', custom: false, canRead: true, canUpdate: false, secured: false },
-      { name: 'versionnumber', type: 'BigInt', custom: false, canRead: true, canUpdate: false, secured: false },
-      { name: 'parentcustomerid', type: 'Customer', custom: false, canRead: true, canUpdate: true, secured: false, lookupTargets: ['account', 'contact'] },
-      { name: 'emailaddress1', type: 'String', custom: false, canRead: true, canUpdate: true, secured: false },
+      { name: 'modifiedon', type: 'DateTime', valueKind: 'datetime', systemMaintained: true, custom: false, canRead: true, canUpdate: false, secured: false },
+      { name: 'versionnumber', type: 'BigInt', valueKind: 'integer', systemMaintained: true, custom: false, canRead: true, canUpdate: false, secured: false },
+      { name: 'parentcustomerid', type: 'Customer', valueKind: 'lookup', custom: false, canRead: true, canUpdate: true, secured: false, lookupTargets: ['account', 'contact'] },
+      { name: 'emailaddress1', type: 'String', valueKind: 'text', custom: false, canRead: true, canUpdate: true, secured: false },
     ],
   };
   it('leaves bookkeeping columns out of "all", with a reason, unless named', () => {
@@ -110,5 +110,21 @@ describe('planFields system columns and lookups', () => {
   });
   it('never pushes a Customer or Owner lookup', () => {
     expect(planFields(registry.get('contact'), schema, 'all').pushable).toEqual(['emailaddress1']);
+  });
+  it('reads what the adapter says a column is, never a CRM type name or column name', () => {
+    // Another CRM's names: a lookup typed "Reference", a bookkeeping stamp called "updated_at", a plain "modifiedon".
+    const other: CrmEntitySchema = {
+      entity: 'contact',
+      changeTracking: true,
+      fields: [
+        { name: 'company_ref', type: 'Reference', valueKind: 'lookup', custom: false, canRead: true, canUpdate: true, secured: false },
+        { name: 'updated_at', type: 'Timestamp', valueKind: 'datetime', systemMaintained: true, custom: false, canRead: true, canUpdate: false, secured: false },
+        { name: 'modifiedon', type: 'Text', valueKind: 'text', custom: false, canRead: true, canUpdate: true, secured: false },
+      ],
+    };
+    const plan = planFields(registry.get('contact'), other, 'all');
+    expect(plan.synced).toEqual(['company_ref', 'modifiedon']);
+    expect(plan.pushable).toEqual(['modifiedon']);
+    expect(plan.excluded).toEqual([{ field: 'updated_at', reason: 'system-column' }]);
   });
 });

@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { CrmField } from '../contracts/crm.js';
+import type { CrmField, FieldValueKind } from '../contracts/crm.js';
 import { isSyncError } from '../errors.js';
 import type { FieldValue } from '../values.js';
 import { assertValuesAccepted, valueProblem } from './values.js';
 
-const field = (name: string, type: string, extra: Partial<CrmField> = {}): CrmField => ({
-  name, type, custom: false, canRead: true, canUpdate: true, secured: false, ...extra,
+// The column's CRM type name is its kind here: rules read only the kind.
+const field = (name: string, valueKind: FieldValueKind, extra: Partial<CrmField> = {}): CrmField => ({
+  name, type: valueKind, valueKind, custom: false, canRead: true, canUpdate: true, secured: false, ...extra,
 });
 
-const email = field('emailaddress1', 'String', { maxLength: 100 });
-const lastname = field('lastname', 'String', { maxLength: 50, required: true });
-const source = field('leadsourcecode', 'Picklist', { options: [1, 2, 8] });
+const email = field('emailaddress1', 'text', { maxLength: 100 });
+const lastname = field('lastname', 'text', { maxLength: 50, required: true });
+const source = field('leadsourcecode', 'choice', { options: [1, 2, 8] });
 
 describe('valueProblem: what the CRM would refuse, per its metadata', () => {
   it('refuses text longer than the maximum length, naming the length and the limit', () => {
@@ -30,24 +31,24 @@ describe('valueProblem: what the CRM would refuse, per its metadata', () => {
     expect(valueProblem(source, 'Web')).toMatch(/must be an option value/);
   });
 
-  it.each<[string, FieldValue, boolean]>([
-    ['String', 7, false],
-    ['Integer', 7, true],
-    ['Integer', 7.5, false],
-    ['Integer', '7', false],
-    ['Integer', '', false],
-    ['String', '', true],
-    ['Money', 12.5, true],
-    ['Money', 'twelve', false],
-    ['Boolean', true, true],
-    ['Boolean', 'true', false],
-    ['DateTime', '2026-02-01', true],
-    ['DateTime', '2026-02-01T10:30:00Z', true],
-    ['DateTime', 'yesterday', false],
-    ['DateTime', '2026-13-01', false],
-    ['Customer', '6f1c2a8e-0f0e-4c1a-9d3e-3a1b2c3d4e5f', true],
-    ['Customer', 'Acme', false],
-    ['MultiSelectPicklist', 'anything', true],
+  it.each<[FieldValueKind, FieldValue, boolean]>([
+    ['text', 7, false],
+    ['integer', 7, true],
+    ['integer', 7.5, false],
+    ['integer', '7', false],
+    ['integer', '', false],
+    ['text', '', true],
+    ['number', 12.5, true],
+    ['number', 'twelve', false],
+    ['boolean', true, true],
+    ['boolean', 'true', false],
+    ['datetime', '2026-02-01', true],
+    ['datetime', '2026-02-01T10:30:00Z', true],
+    ['datetime', 'yesterday', false],
+    ['datetime', '2026-13-01', false],
+    ['lookup', '6f1c2a8e-0f0e-4c1a-9d3e-3a1b2c3d4e5f', true],
+    ['lookup', 'Acme', false],
+    ['other', 'anything', true],
   ])('a %s column and the value %j: accepted %s', (type, value, accepted) => {
     const problem = valueProblem(field('f', type), value);
     if (accepted) expect(problem).toBeNull();
@@ -55,8 +56,8 @@ describe('valueProblem: what the CRM would refuse, per its metadata', () => {
   });
 
   it('checks nothing the adapter did not report', () => {
-    expect(valueProblem(field('subject', 'String'), 'x'.repeat(10_000))).toBeNull();
-    expect(valueProblem(field('industrycode', 'Picklist'), 12345)).toBeNull();
+    expect(valueProblem(field('subject', 'text'), 'x'.repeat(10_000))).toBeNull();
+    expect(valueProblem(field('industrycode', 'choice'), 12345)).toBeNull();
   });
 });
 
@@ -64,7 +65,7 @@ describe('assertValuesAccepted', () => {
   it('throws FIELD_VALUE_INVALID naming every refused field and its limit', () => {
     let error: unknown;
     try {
-      assertValuesAccepted('lead', { emailaddress1: 'x'.repeat(314), lastname: null, firstname: 'Ok', x_local: 'y'.repeat(500) }, [email, lastname, field('firstname', 'String', { maxLength: 50 })]);
+      assertValuesAccepted('lead', { emailaddress1: 'x'.repeat(314), lastname: null, firstname: 'Ok', x_local: 'y'.repeat(500) }, [email, lastname, field('firstname', 'text', { maxLength: 50 })]);
     } catch (e) {
       error = e;
     }

@@ -1,4 +1,4 @@
-import type { CrmField } from '../contracts/crm.js';
+import type { CrmField, FieldValueKind } from '../contracts/crm.js';
 import { SyncError } from '../errors.js';
 import type { FieldMap, FieldValue } from '../values.js';
 
@@ -8,24 +8,16 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{
 
 const isDate = (value: string): boolean => ISO_DATE.test(value) && !Number.isNaN(Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value));
 
-/** What a value of a CRM type must be, in words, and the test; types not listed are not checked. */
-const TYPES: Record<string, { expected: string; accepts: (value: Exclude<FieldValue, null>) => boolean }> = {
-  String: { expected: 'text', accepts: (v) => typeof v === 'string' },
-  Memo: { expected: 'text', accepts: (v) => typeof v === 'string' },
-  Integer: { expected: 'a whole number', accepts: (v) => Number.isInteger(v) },
-  BigInt: { expected: 'a whole number', accepts: (v) => Number.isInteger(v) },
-  Decimal: { expected: 'a number', accepts: (v) => typeof v === 'number' },
-  Double: { expected: 'a number', accepts: (v) => typeof v === 'number' },
-  Money: { expected: 'a number', accepts: (v) => typeof v === 'number' },
-  Boolean: { expected: 'true or false', accepts: (v) => typeof v === 'boolean' },
-  DateTime: { expected: 'an ISO-8601 date or date and time', accepts: (v) => typeof v === 'string' && isDate(v) },
-  Picklist: { expected: 'an option value (a whole number)', accepts: (v) => Number.isInteger(v) },
-  State: { expected: 'an option value (a whole number)', accepts: (v) => Number.isInteger(v) },
-  Status: { expected: 'an option value (a whole number)', accepts: (v) => Number.isInteger(v) },
-  Lookup: { expected: 'a record id (GUID)', accepts: (v) => typeof v === 'string' && GUID.test(v) },
-  Customer: { expected: 'a record id (GUID)', accepts: (v) => typeof v === 'string' && GUID.test(v) },
-  Owner: { expected: 'a record id (GUID)', accepts: (v) => typeof v === 'string' && GUID.test(v) },
-  Uniqueidentifier: { expected: 'a GUID', accepts: (v) => typeof v === 'string' && GUID.test(v) },
+/** What a value of each kind must be, in words, and the test; `other` is not checked. */
+const KINDS: Record<Exclude<FieldValueKind, 'other'>, { expected: string; accepts: (value: Exclude<FieldValue, null>) => boolean }> = {
+  text: { expected: 'text', accepts: (v) => typeof v === 'string' },
+  integer: { expected: 'a whole number', accepts: (v) => Number.isInteger(v) },
+  number: { expected: 'a number', accepts: (v) => typeof v === 'number' },
+  boolean: { expected: 'true or false', accepts: (v) => typeof v === 'boolean' },
+  datetime: { expected: 'an ISO-8601 date or date and time', accepts: (v) => typeof v === 'string' && isDate(v) },
+  choice: { expected: 'an option value (a whole number)', accepts: (v) => Number.isInteger(v) },
+  lookup: { expected: 'a record id (GUID)', accepts: (v) => typeof v === 'string' && GUID.test(v) },
+  id: { expected: 'a GUID', accepts: (v) => typeof v === 'string' && GUID.test(v) },
 };
 
 const shown = (value: FieldValue): string => (typeof value === 'string' && value.length > 40 ? `"${value.slice(0, 37)}..."` : JSON.stringify(value));
@@ -37,11 +29,11 @@ const shown = (value: FieldValue): string => (typeof value === 'string' && value
  */
 export function valueProblem(field: CrmField, value: FieldValue): string | null {
   // Empty text clears a text column (the CRM stores null); for other types it is a wrong value.
-  if (value === null || (value === '' && (field.type === 'String' || field.type === 'Memo'))) {
+  if (value === null || (value === '' && field.valueKind === 'text')) {
     return field.required ? 'required by the CRM: it cannot be cleared' : null;
   }
-  const type = TYPES[field.type];
-  if (type && !type.accepts(value)) return `must be ${type.expected} (a ${field.type} column), got ${shown(value)}`;
+  const kind = field.valueKind === 'other' ? undefined : KINDS[field.valueKind];
+  if (kind && !kind.accepts(value)) return `must be ${kind.expected} (a ${field.type} column), got ${shown(value)}`;
   if (typeof value === 'string' && field.maxLength !== undefined && value.length > field.maxLength) {
     return `${value.length} characters, the CRM accepts at most ${field.maxLength}`;
   }
