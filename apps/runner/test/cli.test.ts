@@ -3,7 +3,7 @@ import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
 import { closedPort } from './helpers/net.js';
 import { apiClient, eventually } from './helpers/http.js';
 import { cleanEnv, logLines, runCli, spawnCli, startRunner, writeConfig } from './helpers/runner-process.js';
-import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
+import { expectedSynced, simulatorConfig, startTestSimulator, stopInContacts } from './helpers/simulator.js';
 
 let sim: SimulatorServer;
 beforeAll(async () => {
@@ -89,6 +89,21 @@ describe('crm-sync sync --once', () => {
     expect(summary.entities.map((e) => e.status)).toEqual(['failed', 'not-run', 'not-run', 'not-run', 'not-run', 'not-run']);
     expect(summary.entities[1]?.error?.message).toBe('not run: the cycle stopped when systemuser failed with CRM_UNREACHABLE, a failure of the whole CRM connection');
     expect(result.stdout + result.stderr).not.toContain('secret-of-this-test');
+  });
+});
+
+describe('crm-sync sync --once stopped by a signal', () => {
+  it('with the memory store: exit 130, "Cycle interrupted", and says that the next run starts over', async () => {
+    const config = writeConfig(simulatorConfig(sim, { sync: { pageSize: 100 }, log: { level: 'debug', format: 'json' } }));
+    const result = await stopInContacts(sim, ['sync', '--once', '--config', config], 'SIGINT');
+    expect(result.code).toBe(130);
+    // Read to their end before the stop: done; the opportunities come after the contacts.
+    expect(result.stdout).toMatch(/^account\s+ok\s/m);
+    expect(result.stdout).toMatch(/^opportunity\s+interrupted\s/m);
+    expect(result.stdout).toMatch(
+      /^Cycle interrupted after \d+\.\d s: [3-5] of 6 entities finished before the stop; the memory store keeps nothing after exit, so the next run starts over \(keep the data in PostgreSQL to resume\)\.$/m,
+    );
+    expect(result.stdout).not.toContain('did not finish');
   });
 });
 

@@ -4,7 +4,7 @@ import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { migrations } from '@crm-sync/postgres-store';
 import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
 import { cleanEnv, logLines, runCli, spawnCli, writeConfig } from './helpers/runner-process.js';
-import { expectedSynced, simulatorConfig, startTestSimulator } from './helpers/simulator.js';
+import { expectedSynced, simulatorConfig, startTestSimulator, stopInContacts } from './helpers/simulator.js';
 
 const url = testDatabaseUrl();
 const pool = new pg.Pool({ connectionString: url, max: 2 });
@@ -49,23 +49,15 @@ describe('crm-sync migrate', () => {
 });
 
 describe('graceful shutdown', () => {
-  /** Runs `crm-sync <args>` on the PostgreSQL schema and sends `signal` in the middle of the contacts (slow contact pages). */
-  async function stopInContacts(schema: string, args: string[], signal: NodeJS.Signals) {
+  /** Runs `crm-sync <args>` on the PostgreSQL schema and sends `signal` in the middle of the contacts. */
+  async function stopInPostgres(schema: string, args: string[], signal: NodeJS.Signals) {
     const config = writeConfig(simulatorConfig(sim, { store: { kind: 'postgres', schema }, sync: { pageSize: 400, entities: { lead: { enabled: false } } }, log: { level: 'debug', format: 'json' } }));
-    sim.control.setFaults({ seed: 1, rules: [{ kind: 'slow', rate: 1, delayMs: 150, path: '/contacts' }] });
-    const running = spawnCli([...args, '--config', config], env());
-    try {
-      await running.waitFor(/"msg":"contact: 3 pages/, 60_000);
-      return { config, result: await running.stop(signal) };
-    } finally {
-      sim.control.setFaults(null);
-      await running.stop('SIGKILL');
-    }
+    return { config, result: await stopInContacts(sim, [...args, '--config', config], signal, env()) };
   }
 
   it('finishes the page in hand on SIGTERM, exits 0 with a committed checkpoint, and the next run completes the data', async () => {
     const schema = `runner_shutdown_${process.pid}`;
-    const { config, result } = await stopInContacts(schema, ['start'], 'SIGTERM');
+    const { config, result } = await stopInPostgres(schema, ['start'], 'SIGTERM');
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/"msg":"stopping: finishing the page in hand"/);
     expect(result.stderr).toMatch(/"msg":"stopped"/);
@@ -92,7 +84,7 @@ describe('graceful shutdown', () => {
   });
 
   it('sync --once stopped with SIGINT: exit 130, an interrupted cycle (not a failed one), entities read before the stop ok, and the next run resumes', async () => {
-    const { config, result } = await stopInContacts(`runner_sigint_${process.pid}`, ['sync', '--once', '--json'], 'SIGINT');
+    const { config, result } = await stopInPostgres(`runner_sigint_${process.pid}`, ['sync', '--once', '--json'], 'SIGINT');
     expect(result.code, result.stderr.slice(-2_000)).toBe(130);
     const summary = JSON.parse(result.stdout) as { ok: boolean; interrupted: boolean; entities: { entity: string; status: string; error?: unknown }[] };
     expect(summary).toMatchObject({ ok: false, interrupted: true });

@@ -1,5 +1,7 @@
 import { startSimulatorServer } from '@crm-sync/dynamics-simulator';
 import type { ServerOptions, SimulatorServer } from '@crm-sync/dynamics-simulator';
+import { spawnCli } from './runner-process.js';
+import type { CliResult } from './runner-process.js';
 
 /** A standalone simulator on a free 127.0.0.1 port, in the test process (so tests can inspect it). */
 export function startTestSimulator(options: ServerOptions = {}): Promise<SimulatorServer> {
@@ -42,4 +44,20 @@ export function lowerMaxLength(server: SimulatorServer, table: string, column: s
   return () => {
     definition.maxLength = before;
   };
+}
+
+/**
+ * Runs `crm-sync <args>` with slow contact pages and sends `signal` once three pages of contacts are
+ * in (the config must log at debug level as JSON): a stop in the middle of the contacts.
+ */
+export async function stopInContacts(server: SimulatorServer, args: readonly string[], signal: NodeJS.Signals, env?: Record<string, string>): Promise<CliResult> {
+  server.control.setFaults({ seed: 1, rules: [{ kind: 'slow', rate: 1, delayMs: 150, path: '/contacts' }] });
+  const running = spawnCli(args, env);
+  try {
+    await running.waitFor(/"msg":"contact: 3 pages/, 60_000);
+    return await running.stop(signal);
+  } finally {
+    server.control.setFaults(null);
+    await running.stop('SIGKILL');
+  }
 }
