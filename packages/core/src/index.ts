@@ -14,13 +14,14 @@ export type {
   RejectedRow,
 } from './contracts/crm.js';
 export type {
-  AccountFanOut,
   Activity,
   ActivityInput,
   ActivityType,
   Collision,
   CollisionInput,
   CommitOptions,
+  FanOut,
+  FanOutLog,
   Lease,
   LocalRecord,
   Page,
@@ -28,12 +29,16 @@ export type {
   QuarantineEntry,
   QuarantineInput,
   RecordDelete,
+  RecordRef,
   RecordWrite,
   StoreBatch,
   StoreCapabilities,
+  StoreDriver,
   StoreStats,
   SyncStore,
+  WriteContext,
 } from './contracts/store.js';
+export { defineStore, fencedStore } from './store/define-store.js';
 export {
   accountLinkOf,
   builtInEntities,

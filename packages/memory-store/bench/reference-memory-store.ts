@@ -1,13 +1,15 @@
 /**
  * The memory store as it was before commit was reworked (a copy of src/memory-store.ts at that
  * time), kept as the reference of bench/commit.ts and as the oracle of the randomized comparison
- * in test/memory-store.test.ts. Not exported.
+ * in test/memory-store.test.ts. Not exported. Brought to the store contract of each day (today:
+ * a `StoreDriver` behind core's `defineStore`, `companyFrom`, fan-outs with a `log` template) with the
+ * same data structures, so the comparison stays with the implementation before the rework.
  */
 import type {
-  AccountFanOut,
   Activity,
   ActivityInput,
   Collision,
+  FanOut,
   LocalRecord,
   Page,
   PageOptions,
@@ -15,8 +17,9 @@ import type {
   RecordWrite,
   StoreBatch,
   SyncStore,
+  WriteContext,
 } from '@crm-sync/core';
-import { sameValue, SyncError } from '@crm-sync/core';
+import { defineStore, sameValue } from '@crm-sync/core';
 
 type StoredRecord = Omit<LocalRecord, 'entity'>;
 
@@ -106,44 +109,24 @@ function pageOf<T>(items: Iterable<T>, key: (item: T) => string | number, option
 export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
   const data = options.data ?? createMemoryStoreData();
   const now = options.now ?? (() => new Date());
-  let closed = false;
-
-  function open(): void {
-    if (closed) throw new SyncError('STORE_UNAVAILABLE', 'memory store: the store is closed');
-  }
 
   function sorted(t: EntityTable): string[] {
     if (!t.sortedIds) t.sortedIds = [...t.records.keys()].sort();
     return t.sortedIds;
   }
 
-  function validate(batch: StoreBatch): void {
-    if (batch.lease) {
+  function validate(batch: StoreBatch, context: WriteContext): void {
+    if (context.lease) {
       const held = data.leases.get(batch.entity);
-      if (!held || held.owner !== batch.lease.owner || held.expiresAt < now().getTime()) {
-        throw new SyncError('LEASE_LOST', `memory store: ${batch.lease.owner} no longer holds the lease on ${batch.entity}`, {
-          details: { entity: batch.entity, owner: batch.lease.owner },
-        });
-      }
+      if (!held || held.owner !== context.lease.owner || held.expiresAt < now().getTime()) context.leaseLost();
     }
     const t = data.tables.get(batch.entity);
-    const seen = new Set<string>();
     const stale: string[] = [];
     for (const w of batch.records ?? []) {
-      if (seen.has(w.id)) {
-        throw new SyncError('STORE_BATCH_INVALID', `memory store: record ${batch.entity}/${w.id} appears twice in one batch`, {
-          details: { entity: batch.entity, id: w.id },
-        });
-      }
-      seen.add(w.id);
       const current = t?.records.get(w.id);
       if ((current?.revision ?? 0) !== w.expectedRevision) stale.push(w.id);
     }
-    if (stale.length > 0) {
-      throw new SyncError('STORE_CONFLICT', `memory store: ${stale.length} ${batch.entity} record(s) changed since read`, {
-        details: { entity: batch.entity, ids: stale },
-      });
-    }
+    if (stale.length > 0) context.conflict(stale);
   }
 
   function writeRecord(t: EntityTable, w: RecordWrite, at: string): void {
@@ -158,7 +141,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     if (w.crmVersion !== undefined) next.crmVersion = w.crmVersion;
     if (w.fields) Object.assign(next.fields, w.fields);
     if (w.base) Object.assign(next.base, w.base);
-    if (w.company) Object.assign(next.company, w.company);
+    if (w.companyFrom) {
+      const source = data.tables.get(w.companyFrom.entity);
+      const id = w.companyFrom.crmId === null ? undefined : source?.byCrmId.get(w.companyFrom.crmId);
+      next.company = { ...(id === undefined ? {} : source?.records.get(id)?.fields) };
+    } else if (w.company) Object.assign(next.company, w.company);
     if (w.pending) next.pending = [...w.pending];
     if (w.accountId !== undefined) next.accountId = w.accountId;
     if (w.crmDeleted !== undefined) next.crmDeleted = w.crmDeleted;
@@ -198,36 +185,32 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     list.push(activity);
   }
 
-  function fanOut(f: AccountFanOut, at: string): void {
+  function fanOut(f: FanOut, at: string): void {
     const t = data.tables.get(f.entity);
     const members = t?.byAccount.get(f.accountId);
     if (!t || !members) return;
     for (const id of members) {
       const r = t.records.get(id);
       if (!r) continue;
-      for (const field of f.logFields) {
-        const oldValue = r.company[field] ?? null;
-        const newValue = f.company[field] ?? null;
-        if (!sameValue(oldValue, newValue)) {
-          appendActivity({
-            entity: f.entity, recordId: id, type: 'change-data-value', source: f.source, field: `company.${field}`, oldValue, newValue,
-            detail: f.detail ?? null,
-          }, at);
+      for (const [key, field] of Object.entries(f.log?.fields ?? {})) {
+        const oldValue = r.company[key] ?? null;
+        const newValue = f.company[key] ?? null;
+        if (f.log && !sameValue(oldValue, newValue)) {
+          appendActivity({ entity: f.entity, recordId: id, type: f.log.type, source: f.log.source, field, oldValue, newValue, detail: f.log.detail }, at);
         }
       }
       t.records.set(id, { ...r, company: { ...r.company, ...f.company }, revision: r.revision + 1, updatedAt: at });
     }
   }
 
-  return {
+  return defineStore({
     name: 'memory',
     capabilities: { persistent: false, sharedAcrossProcesses: false, leases: true },
 
-    async commit(batch) {
-      open();
-      validate(batch);
+    async write(batch, context) {
+      validate(batch, context);
       const at = now().toISOString();
-      if (batch.lease) data.leases.set(batch.entity, { owner: batch.lease.owner, expiresAt: now().getTime() + batch.lease.ttlMs });
+      if (context.lease) data.leases.set(batch.entity, { owner: context.lease.owner, expiresAt: now().getTime() + context.lease.ttlMs });
       const t = table(data, batch.entity);
       for (const w of batch.records ?? []) writeRecord(t, w, at);
       if (batch.checkpoint !== undefined) {
@@ -252,17 +235,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async getCheckpoint(entity) {
-      open();
       return data.checkpoints.get(entity) ?? null;
     },
 
     async getState(key) {
-      open();
       return data.state.get(key) ?? null;
     },
 
     async getRecords(entity, ids) {
-      open();
       const t = data.tables.get(entity);
       if (!t) return [];
       return ids.flatMap((id) => {
@@ -272,7 +252,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async getRecordsByCrmId(entity, crmIds) {
-      open();
       const t = data.tables.get(entity);
       if (!t) return [];
       return crmIds.flatMap((crmId) => {
@@ -283,7 +262,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listRecords(entity, options) {
-      open();
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
       const where = Object.entries(options.where ?? {});
@@ -297,7 +275,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listOutbox(entity, options) {
-      open();
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
       const ids = [...t.outbox].sort();
@@ -311,7 +288,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listUnseen(entity, snapshotId, options) {
-      open();
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
       const unseen = function* (): Generator<LocalRecord> {
@@ -324,7 +300,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async countByAccount(entity, accountIds) {
-      open();
       const counts = new Map<string, number>();
       const t = data.tables.get(entity);
       for (const id of accountIds) {
@@ -335,7 +310,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listActivities(options) {
-      open();
       const source =
         options.recordId !== undefined && options.entity !== undefined
           ? (data.activitiesByRecord.get(recordKey(options.entity, options.recordId)) ?? [])
@@ -348,7 +322,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listCollisions(options) {
-      open();
       return pageOf(
         data.collisions.filter((c) => options.entity === undefined || c.entity === options.entity),
         (c) => c.seq,
@@ -357,7 +330,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listQuarantine(options) {
-      open();
       return pageOf(
         data.quarantine.filter(
           (q) => (options.entity === undefined || q.entity === options.entity) && (options.includeResolved || q.resolvedAt === null),
@@ -368,7 +340,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async stats(entity) {
-      open();
       const t = data.tables.get(entity);
       let crmDeleted = 0;
       for (const r of t?.records.values() ?? []) if (r.crmDeleted) crmDeleted += 1;
@@ -381,7 +352,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async acquireLease(entity, lease) {
-      open();
       const held = data.leases.get(entity);
       const at = now().getTime();
       if (held && held.owner !== lease.owner && held.expiresAt >= at) return false;
@@ -390,12 +360,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async releaseLease(entity, owner) {
-      open();
       if (data.leases.get(entity)?.owner === owner) data.leases.delete(entity);
     },
 
-    async close() {
-      closed = true;
-    },
-  };
+  });
 }

@@ -1,19 +1,20 @@
 import type {
-  AccountFanOut,
   Activity,
   ActivityInput,
   Collision,
+  FanOut,
   FieldMap,
   LocalRecord,
   Page,
   PageOptions,
   QuarantineEntry,
-  RecordDelete,
+  RecordRef,
   RecordWrite,
   StoreBatch,
   SyncStore,
+  WriteContext,
 } from '@crm-sync/core';
-import { sameValue, SyncError } from '@crm-sync/core';
+import { defineStore, sameValue } from '@crm-sync/core';
 
 /**
  * A stored record. Its maps and pending list are never changed in place once stored (a write puts
@@ -241,110 +242,34 @@ function pageOfLog<T extends { seq: number }>(items: readonly T[], options: Page
   return { items: out, next: null };
 }
 
-function invalid(batch: StoreBatch, what: string): SyncError {
-  return new SyncError('STORE_BATCH_INVALID', `memory store: ${what}`, { details: { entity: batch.entity } });
-}
-
-const isMap = (value: unknown): boolean => value === undefined || value === null || typeof value === 'object';
-const isList = (value: unknown): boolean => value === undefined || value === null || Array.isArray(value);
-
-function checkEntries(batch: StoreBatch, name: 'activities' | 'collisions' | 'quarantine' | 'fanOuts'): void {
-  const list: unknown = batch[name];
-  if (!isList(list)) throw invalid(batch, `${name} must be a list`);
-  for (const entry of (list as unknown[] | null | undefined) ?? []) {
-    if (typeof entry !== 'object' || entry === null) throw invalid(batch, `an entry of ${name} is not an object`);
-  }
-}
-
 /**
- * An in-process SyncStore. Every commit is validated whole first (lease, shape, duplicate ids,
- * revisions) without touching anything, and then applied in place without yielding, so a batch is
- * all-or-nothing and no other call can interleave with it. Nothing survives the process.
+ * An in-process SyncStore. Every batch (its shape validated by core's `defineStore`) is checked
+ * first (lease, revisions) without touching anything, and then applied in place without yielding,
+ * so it is all-or-nothing and no other call can interleave with it. Nothing survives the process.
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
   const data = options.data ?? createMemoryStoreData();
   const now = options.now ?? (() => new Date());
-  let closed = false;
-
-  function open(): void {
-    if (closed) throw new SyncError('STORE_UNAVAILABLE', 'memory store: the store is closed');
-  }
-
   /**
-   * Everything that could make the batch fail, checked before anything is written. Returns the
-   * current record of each write (undefined for a create), so applying does not look them up again.
+   * What could make the batch fail and needs stored state, checked before anything is written: the
+   * lease and the revisions. Returns the current record of each write (undefined for a create), so
+   * applying does not look them up again.
    */
-  function validate(batch: StoreBatch, atMs: number): (StoredRecord | undefined)[] {
-    if (typeof batch !== 'object' || batch === null || typeof batch.entity !== 'string') {
-      throw new SyncError('STORE_BATCH_INVALID', 'memory store: a batch needs an entity', { details: {} });
-    }
-    if (batch.lease) {
+  function check(batch: StoreBatch, context: WriteContext, atMs: number): (StoredRecord | undefined)[] {
+    if (context.lease) {
       const held = data.leases.get(batch.entity);
-      if (!held || held.owner !== batch.lease.owner || held.expiresAt < atMs) {
-        throw new SyncError('LEASE_LOST', `memory store: ${batch.lease.owner} no longer holds the lease on ${batch.entity}`, {
-          details: { entity: batch.entity, owner: batch.lease.owner },
-        });
-      }
+      if (!held || held.owner !== context.lease.owner || held.expiresAt < atMs) context.leaseLost();
     }
     const stale: string[] = [];
     const currents: (StoredRecord | undefined)[] = [];
-    const writes: unknown = batch.records;
-    if (!isList(writes)) throw invalid(batch, 'records must be a list');
-    if (writes) {
-      const t = data.tables.get(batch.entity);
-      const seen = new Set<string>();
-      for (const w of writes as RecordWrite[]) {
-        if (typeof w !== 'object' || w === null || typeof w.id !== 'string' || typeof w.expectedRevision !== 'number') {
-          throw invalid(batch, 'a record write needs an id and an expectedRevision');
-        }
-        if (seen.has(w.id)) {
-          throw new SyncError('STORE_BATCH_INVALID', `memory store: record ${batch.entity}/${w.id} appears twice in one batch`, {
-            details: { entity: batch.entity, id: w.id },
-          });
-        }
-        seen.add(w.id);
-        if (!isMap(w.fields) || !isMap(w.base) || !isMap(w.company) || !isList(w.pending)) {
-          throw invalid(batch, `record ${batch.entity}/${w.id}: fields, base and company must be maps, pending a list`);
-        }
-        if (w.companyFromAccount === true && (w.accountId === undefined || w.company !== undefined)) {
-          throw invalid(batch, `record ${batch.entity}/${w.id}: companyFromAccount needs the write's accountId and no company`);
-        }
-        const current = t?.records.get(w.id);
-        currents.push(current);
-        if ((current === undefined ? 0 : current.revision) !== w.expectedRevision) stale.push(w.id);
-      }
+    const t = data.tables.get(batch.entity);
+    for (const w of batch.records ?? []) {
+      const current = t?.records.get(w.id);
+      currents.push(current);
+      if ((current === undefined ? 0 : current.revision) !== w.expectedRevision) stale.push(w.id);
     }
-    const deletes: unknown = batch.deletes;
-    if (!isList(deletes)) throw invalid(batch, 'deletes must be a list');
-    const written = new Set((batch.records ?? []).map((w) => w.id));
-    for (const d of (deletes as RecordDelete[] | undefined) ?? []) {
-      if (typeof d !== 'object' || d === null || typeof d.id !== 'string' || typeof d.expectedRevision !== 'number') {
-        throw invalid(batch, 'a delete needs an id and an expectedRevision');
-      }
-      if (written.has(d.id)) throw invalid(batch, `record ${batch.entity}/${d.id} is both written and deleted`);
-      written.add(d.id);
-      if (data.tables.get(batch.entity)?.records.get(d.id)?.revision !== d.expectedRevision) stale.push(d.id);
-    }
-    checkEntries(batch, 'fanOuts');
-    for (const f of batch.fanOuts ?? []) {
-      if (typeof f.entity !== 'string' || typeof f.company !== 'object' || f.company === null || !isList(f.logFields)
-        || (f.detail !== undefined && typeof f.detail !== 'string')) {
-        throw invalid(batch, 'a fan-out needs an entity, a company map, a list of fields to log and a text detail if any');
-      }
-    }
-    checkEntries(batch, 'activities');
-    checkEntries(batch, 'collisions');
-    checkEntries(batch, 'quarantine');
-    if (!isList(batch.resolveQuarantine)) throw invalid(batch, 'resolveQuarantine must be a list');
-    if (batch.resolveDirection !== undefined && batch.resolveDirection !== 'pull' && batch.resolveDirection !== 'push') {
-      throw invalid(batch, "resolveDirection must be 'pull' or 'push'");
-    }
-    if (!isMap(batch.state)) throw invalid(batch, 'state must be a map');
-    if (stale.length > 0) {
-      throw new SyncError('STORE_CONFLICT', `memory store: ${stale.length} ${batch.entity} record(s) changed since read`, {
-        details: { entity: batch.entity, ids: stale },
-      });
-    }
+    for (const d of batch.deletes ?? []) if (t?.records.get(d.id)?.revision !== d.expectedRevision) stale.push(d.id);
+    if (stale.length > 0) context.conflict(stale);
     return currents;
   }
 
@@ -396,12 +321,12 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     return r !== undefined && r.crmId === crmId ? r : undefined;
   }
 
-  /** `company` from the stored account with this CRM id (RecordWrite.companyFromAccount); none: an empty map. */
-  function companyFromAccount(accountId: string | null): FieldMap {
-    const accounts = data.tables.get('account');
-    const account = accountId === null || accounts === undefined ? undefined : byCrmId(accounts, accountId);
-    // The account's own map: stored maps are never changed in place, so records may share it.
-    return account ? account.fields : EMPTY_MAP;
+  /** The fields of the stored record `ref` names (RecordWrite.companyFrom); none: an empty map. */
+  function fieldsOf(ref: RecordRef): FieldMap {
+    const source = data.tables.get(ref.entity);
+    const record = ref.crmId === null || source === undefined ? undefined : byCrmId(source, ref.crmId);
+    // The record's own map: stored maps are never changed in place, so records may share it.
+    return record ? record.fields : EMPTY_MAP;
   }
 
   function createRecord(t: EntityTable, w: RecordWrite, at: string): void {
@@ -415,7 +340,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       base: w.base ? (w.base === w.fields ? fields : { ...w.base }) : EMPTY_MAP,
       pending: w.pending && w.pending.length > 0 ? [...w.pending] : EMPTY_LIST,
       accountId: w.accountId ?? null,
-      company: w.companyFromAccount ? companyFromAccount(w.accountId ?? null) : w.company ? { ...w.company } : EMPTY_MAP,
+      company: w.companyFrom ? fieldsOf(w.companyFrom) : w.company ? { ...w.company } : EMPTY_MAP,
       crmDeleted: w.crmDeleted ?? false,
       syncToCrm: w.syncToCrm ?? false,
       seenIn: w.seenIn ?? null,
@@ -440,7 +365,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     if (w.crmVersion !== undefined) r.crmVersion = w.crmVersion;
     if (w.fields) r.fields = { ...r.fields, ...w.fields };
     if (w.base) r.base = { ...r.base, ...w.base };
-    if (w.companyFromAccount) r.company = companyFromAccount(w.accountId ?? null);
+    if (w.companyFrom) r.company = fieldsOf(w.companyFrom);
     else if (w.company) r.company = { ...r.company, ...w.company };
     if (w.pending) r.pending = w.pending.length > 0 ? [...w.pending] : EMPTY_LIST;
     if (w.accountId !== undefined) r.accountId = w.accountId;
@@ -474,22 +399,21 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     return data.activitiesByRecord.get(recordKey(entity, recordId)) ?? [];
   }
 
-  function fanOut(f: AccountFanOut, at: string): void {
+  function fanOut(f: FanOut, at: string): void {
     const t = data.tables.get(f.entity);
     const m = t?.byAccount.get(f.accountId);
     if (!t || !m) return;
-    const logFields = f.logFields ?? [];
+    const log = f.log;
+    const watched = log ? Object.entries(log.fields) : [];
     for (const id of members(t, f.accountId, m)) {
       const r = t.records.get(id);
       if (!r) continue;
-      for (const field of logFields) {
-        const oldValue = r.company[field] ?? null;
-        const newValue = f.company[field] ?? null;
+      for (const [key, field] of watched) {
+        const oldValue = r.company[key] ?? null;
+        const newValue = f.company[key] ?? null;
         if (!sameValue(oldValue, newValue)) {
-          appendActivity({
-            entity: f.entity, recordId: id, type: 'change-data-value', source: f.source, field: `company.${field}`, oldValue, newValue,
-            detail: f.detail ?? null,
-          }, at);
+          const { type, source, detail } = log as NonNullable<FanOut['log']>;
+          appendActivity({ entity: f.entity, recordId: id, type, source, field, oldValue, newValue, detail }, at);
         }
       }
       r.company = { ...r.company, ...f.company };
@@ -527,20 +451,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     }
   }
 
-  return {
+  return defineStore({
     name: 'memory',
     capabilities: { persistent: false, sharedAcrossProcesses: false, leases: true },
 
-    async commit(batch, options) {
-      // Nothing is done ahead here: the batch is checked and applied once the commit before it is.
-      if (options?.after) await options.after;
-      open();
+    // Called once the commit before it is written (no writesAhead): checked and applied without yielding.
+    async write(batch, context) {
       const clock = now();
       const atMs = clock.getTime();
       const at = clock.toISOString();
-      const currents = validate(batch, atMs);
+      const currents = check(batch, context, atMs);
       // Nothing below throws: the batch is applied whole.
-      if (batch.lease) data.leases.set(batch.entity, { owner: batch.lease.owner, expiresAt: atMs + batch.lease.ttlMs });
+      if (context.lease) data.leases.set(batch.entity, { owner: context.lease.owner, expiresAt: atMs + context.lease.ttlMs });
       const t = table(data, batch.entity);
       const writes = batch.records ?? [];
       for (let i = 0; i < writes.length; i++) {
@@ -568,17 +490,14 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async getCheckpoint(entity) {
-      open();
       return data.checkpoints.get(entity) ?? null;
     },
 
     async getState(key) {
-      open();
       return data.state.get(key) ?? null;
     },
 
     async getRecords(entity, ids) {
-      open();
       const t = data.tables.get(entity);
       const out: LocalRecord[] = [];
       if (!t) return out;
@@ -590,7 +509,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async getRecordsByCrmId(entity, crmIds) {
-      open();
       const t = data.tables.get(entity);
       const out: LocalRecord[] = [];
       if (!t) return out;
@@ -602,7 +520,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listRecords(entity, options) {
-      open();
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
       const where = Object.entries(options.where ?? {});
@@ -618,7 +535,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listOutbox(entity, options) {
-      open();
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
       return pageOfIds(
@@ -633,7 +549,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listUnseen(entity, snapshotId, options) {
-      open();
       const t = data.tables.get(entity);
       if (!t) return { items: [], next: null };
       return pageOfIds(
@@ -648,7 +563,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async countByAccount(entity, accountIds) {
-      open();
       const counts = new Map<string, number>();
       const t = data.tables.get(entity);
       if (!t) return counts;
@@ -660,7 +574,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listActivities(options) {
-      open();
       const { entity, recordId } = options;
       if (entity !== undefined && recordId !== undefined) return pageOfLog(activitiesOf(entity, recordId), options, () => true);
       return pageOfLog(
@@ -671,12 +584,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async listCollisions(options) {
-      open();
       return pageOfLog(data.collisions, options, (c) => options.entity === undefined || c.entity === options.entity);
     },
 
     async listQuarantine(options) {
-      open();
       return pageOfLog(
         data.quarantine,
         options,
@@ -685,7 +596,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async stats(entity) {
-      open();
       const t = data.tables.get(entity);
       return {
         records: t?.records.size ?? 0,
@@ -696,7 +606,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async acquireLease(entity, lease) {
-      open();
       const held = data.leases.get(entity);
       const at = now().getTime();
       if (held && held.owner !== lease.owner && held.expiresAt >= at) return false;
@@ -705,12 +614,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     },
 
     async releaseLease(entity, owner) {
-      open();
       if (data.leases.get(entity)?.owner === owner) data.leases.delete(entity);
     },
 
-    async close() {
-      closed = true;
-    },
-  };
+  });
 }

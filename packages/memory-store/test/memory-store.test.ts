@@ -28,9 +28,9 @@ describe('memory store: atomic commits', () => {
     ['pending that is not a list', (id) => ({ entity: 'contact', records: [create(id), create(`${id}-2`, { pending: 'a' as unknown as string[] })] })],
     ['fields that are not a map', (id) => ({ entity: 'contact', records: [create(id, { fields: 'x' as unknown as FieldMap })] })],
     ['an activity that is not an object', (id) => ({ entity: 'contact', records: [create(id)], activities: [null as never] })],
-    ['a fan-out without logFields', (id) => ({
+    ['a fan-out whose log names its fields as a list', (id) => ({
       entity: 'account', records: [create(id)],
-      fanOuts: [{ entity: 'contact', accountId: 'a', company: {}, logFields: 'name' as unknown as string[], source: 'crm' }],
+      fanOuts: [{ entity: 'contact', accountId: 'a', company: {}, log: { fields: ['name'] as unknown as Record<string, string>, type: 'change-data-value', source: 'crm', detail: null } }],
     })],
     ['resolveQuarantine that is not a list', (id) => ({ entity: 'contact', records: [create(id)], resolveQuarantine: id as unknown as string[] })],
     ['resolveDirection that is not a direction', (id) => ({ entity: 'contact', records: [create(id)], resolveQuarantine: [id], resolveDirection: 'both' as 'pull' })],
@@ -159,7 +159,7 @@ describe('memory store: indexes', () => {
     expect(Object.fromEntries(await store.countByAccount('contact', ['a', 'b']))).toEqual({ a: 2 });
     await store.commit({
       entity: 'account',
-      fanOuts: [{ entity: 'contact', accountId: 'a', company: { name: 'A' }, logFields: ['name'], source: 'crm' }],
+      fanOuts: [{ entity: 'contact', accountId: 'a', company: { name: 'A' }, log: { fields: { name: 'company.name' }, type: 'change-data-value', source: 'crm', detail: null } }],
     });
     const activities = (await store.listActivities({ limit: 10 })).items;
     expect(activities.map((a) => a.recordId)).toEqual(['c3', 'c1']); // in the order they (last) joined
@@ -273,6 +273,7 @@ describe('memory store: same answers as the implementation before the rework', (
           if (chance(0.3)) w.crmVersion = pick(['1', '2', null]);
           if (chance(0.4)) w.accountId = pick([...accounts, null]);
           if (chance(0.4)) w.company = fieldMap(['name', 'city']);
+          else if (chance(0.15)) w.companyFrom = { entity: pick(entities), crmId: pick([...ids, `x-${pick(ids)}`, null]) };
           if (chance(0.15)) w.crmDeleted = chance(0.5);
           if (chance(0.15)) w.syncToCrm = chance(0.5);
           if (chance(0.3)) w.seenIn = pick(['s1', 's2', null]);
@@ -286,7 +287,12 @@ describe('memory store: same answers as the implementation before the rework', (
         if (chance(0.25)) {
           batch.fanOuts = Array.from({ length: 1 + Math.floor(rnd() * 2) }, () => ({
             entity: pick(['contact', 'lead']), accountId: pick(accounts), company: fieldMap(['name', 'city']),
-            logFields: some(['name', 'city'], 0.5), source: pick(['crm', 'local'] as const),
+            ...(chance(0.7) ? {
+              log: {
+                fields: Object.fromEntries(some(['name', 'city'], 0.5).map((k) => [k, `company.${k}`])), type: pick(['change-data-value', 'collision'] as const),
+                source: pick(['crm', 'local'] as const), detail: pick(['d', null]),
+              },
+            } : {}),
           }));
         }
         if (chance(0.4)) {

@@ -1,9 +1,7 @@
 import type {
-  AccountFanOut,
   Activity,
   ActivityInput,
   Collision,
-  CommitOptions,
   FieldMap,
   LocalRecord,
   Page,
@@ -11,9 +9,10 @@ import type {
   RecordWrite,
   StoreBatch,
   SyncStore,
+  WriteContext,
 } from '@crm-sync/core';
 import { createHash } from 'node:crypto';
-import { isSyncError, SyncError } from '@crm-sync/core';
+import { defineStore, isSyncError, SyncError } from '@crm-sync/core';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { migrate, quoteIdent } from './migrations.js';
@@ -90,13 +89,13 @@ function slim(record: RecordWrite): RecordWrite | (Omit<RecordWrite, 'base'> & {
 /**
  * A new record (expected revision 0) for the insert statement, as an array read by position:
  * 0 id, 1 crmId, 2 crmVersion, 3 fields, 4 base (`true`: the fields object), 5 pending, 6 accountId,
- * 7 companyFromAccount, 8 company, 9 crmDeleted, 10 syncToCrm, 11 seenIn; null where not given.
+ * 7 companyFrom as [entity, crmId], 8 company, 9 crmDeleted, 10 syncToCrm, 11 seenIn; null where not given.
  * Without key names PostgreSQL parses and sorts about half the JSON of a keyed object.
  */
 function newRecordRow(r: RecordWrite): unknown[] {
   return [
     r.id, r.crmId ?? null, r.crmVersion ?? null, r.fields ?? null, r.base === undefined ? null : r.base === r.fields ? true : r.base,
-    r.pending ?? null, r.accountId ?? null, r.companyFromAccount ?? null, r.company ?? null, r.crmDeleted ?? null,
+    r.pending ?? null, r.accountId ?? null, r.companyFrom ? [r.companyFrom.entity, r.companyFrom.crmId] : null, r.company ?? null, r.crmDeleted ?? null,
     r.syncToCrm ?? null, r.seenIn ?? null,
   ];
 }
@@ -144,22 +143,6 @@ function unavailable(error: unknown): SyncError {
   return new SyncError('STORE_UNAVAILABLE', `[postgres-store] ${message}`, { cause: error });
 }
 
-/** Merges fan-outs of the same account and entity, so one UPDATE never touches a row twice. */
-function mergeFanOuts(fanOuts: readonly AccountFanOut[]): AccountFanOut[] {
-  const merged = new Map<string, AccountFanOut>();
-  for (const f of fanOuts) {
-    const key = `${f.entity}\u0000${f.accountId}`;
-    const prev = merged.get(key);
-    merged.set(
-      key,
-      prev
-        ? { ...f, company: { ...prev.company, ...f.company }, logFields: [...new Set([...prev.logFields, ...f.logFields])] }
-        : f,
-    );
-  }
-  return [...merged.values()];
-}
-
 /**
  * A SyncStore on PostgreSQL. Every commit is one transaction; the records, checkpoint, engine state
  * and log rows of a batch are written by one statement from JSON arrays (set-wise, no statement per
@@ -182,10 +165,8 @@ export function createPostgresStore(options: PostgresStoreOptions): SyncStore {
   }
   // One round trip: the transaction and its lock timeout (a validated integer) in one simple query.
   const begin = lockTimeoutMs > 0 ? `begin; set local lock_timeout = ${lockTimeoutMs}` : 'begin';
-  let closed = false;
 
   async function query<R extends pg.QueryResultRow>(statement: string | Statement, values: unknown[] = []): Promise<R[]> {
-    if (closed) throw new SyncError('STORE_UNAVAILABLE', '[postgres-store] the store is closed');
     try {
       return (await pool.query<R>(typeof statement === 'string' ? { text: statement, values } : { ...statement, values })).rows;
     } catch (error) {
@@ -257,12 +238,12 @@ quarantine_added as (
   const writeBatchSql = `
 with input as (
   select e->>'id' as id, (e->>'expectedRevision')::bigint as expected, e,
-         case when e->'companyFromAccount' = 'true' then coalesce(a.fields, '{}') end as account_fields
+         case when e ? 'companyFrom' then coalesce(a.fields, '{}') end as account_fields
   from jsonb_array_elements($2::jsonb) as e
   -- One index probe per record (limit 1): a join here could scan every record of a large table.
   left join lateral (
     select fields from ${s}.records
-    where e->'companyFromAccount' = 'true' and entity = 'account' and crm_id = e->>'accountId' limit 1
+    where e ? 'companyFrom' and entity = e->'companyFrom'->>'entity' and crm_id = e->'companyFrom'->>'crmId' limit 1
   ) as a on true
 ),
 updated as (
@@ -312,11 +293,11 @@ with inserted as (
          case when e->4 = 'true' then coalesce(nullif(e->3, 'null'), '{}') else coalesce(nullif(e->4, 'null'), '{}') end,
          coalesce(array(select jsonb_array_elements_text(nullif(e->5, 'null'))), '{}'),
          e->>6,
-         case when e->7 = 'true' then coalesce(a.fields, '{}') else coalesce(nullif(e->8, 'null'), '{}') end,
+         case when jsonb_typeof(e->7) = 'array' then coalesce(a.fields, '{}') else coalesce(nullif(e->8, 'null'), '{}') end,
          coalesce((e->>9)::boolean, false), coalesce((e->>10)::boolean, false), e->>11, $1
   from jsonb_array_elements($2::jsonb) as e
   left join lateral (
-    select fields from ${s}.records where e->7 = 'true' and entity = 'account' and crm_id = e->>6 limit 1
+    select fields from ${s}.records where jsonb_typeof(e->7) = 'array' and entity = e->7->>0 and crm_id = e->7->>1 limit 1
   ) as a on true
   returning 1
 ),
@@ -339,13 +320,13 @@ select (select count(*) from inserted) as written, ${extrasWritten} as other_row
   // Fan-out, set-wise: the activities (old values read before the update), then the update.
   const fanOutActivitiesSql = `
 insert into ${s}.activities (entity, record_id, type, source, field, old_value, new_value, detail, at)
-select f.entity, r.id, 'change-data-value', f.source, 'company.' || lf.field,
-       coalesce(r.company->lf.field, 'null'), coalesce(f.company->lf.field, 'null'), f.detail, $1
-from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb, "logFields" jsonb, source text, detail text)
-cross join lateral jsonb_array_elements_text(f."logFields") as lf(field)
+select f.entity, r.id, f.log->>'type', f.log->>'source', lf.field,
+       coalesce(r.company->lf.key, 'null'), coalesce(f.company->lf.key, 'null'), f.log->>'detail', $1
+from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb, log jsonb)
+cross join lateral jsonb_each_text(f.log->'fields') as lf(key, field)
 join ${s}.records r on r.entity = f.entity and r.account_id = f."accountId"
-where coalesce(r.company->lf.field, 'null') is distinct from coalesce(f.company->lf.field, 'null')
-order by r.id, lf.field`;
+where coalesce(r.company->lf.key, 'null') is distinct from coalesce(f.company->lf.key, 'null')
+order by r.id, lf.key`;
   const fanOutUpdateSql = `
 update ${s}.records r set company = r.company || f.company, revision = r.revision + 1, updated_at = $1
 from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb)
@@ -358,7 +339,6 @@ where r.entity = $1 and r.id = d.id and r.revision = d."expectedRevision"
 returning r.id`;
 
   async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    if (closed) throw new SyncError('STORE_UNAVAILABLE', '[postgres-store] the store is closed');
     let client: PoolClient;
     try {
       client = await pool.connect();
@@ -378,39 +358,14 @@ returning r.id`;
     }
   }
 
-  return {
+  return defineStore({
     name: 'postgres',
     capabilities: { persistent: true, sharedAcrossProcesses: true, leases: true },
+    // New records of a chained page are inserted before the commit it follows is written (unseen until this one commits).
+    writesAhead: true,
 
-    async commit(batch: StoreBatch, options: CommitOptions = {}) {
+    async write(batch: StoreBatch, context: WriteContext) {
       const records = batch.records ?? [];
-      const ids = new Set<string>();
-      for (const r of records) {
-        if (ids.has(r.id)) {
-          throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] record ${batch.entity}/${r.id} appears twice in one batch`, {
-            details: { entity: batch.entity, id: r.id },
-          });
-        }
-        ids.add(r.id);
-        if (r.companyFromAccount === true && (r.accountId === undefined || r.company !== undefined)) {
-          throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] record ${batch.entity}/${r.id}: companyFromAccount needs the write's accountId and no company`, {
-            details: { entity: batch.entity, id: r.id },
-          });
-        }
-      }
-      for (const d of batch.deletes ?? []) {
-        if (ids.has(d.id)) {
-          throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] record ${batch.entity}/${d.id} is both written and deleted, or deleted twice`, {
-            details: { entity: batch.entity, id: d.id },
-          });
-        }
-        ids.add(d.id);
-      }
-      if (batch.resolveDirection !== undefined && batch.resolveDirection !== 'pull' && batch.resolveDirection !== 'push') {
-        throw new SyncError('STORE_BATCH_INVALID', `[postgres-store] resolveDirection must be 'pull' or 'push' (got ${JSON.stringify(batch.resolveDirection)})`, {
-          details: { entity: batch.entity },
-        });
-      }
       const now = new Date();
       const newPersons = newPersonIds(batch);
       const extras = [
@@ -427,29 +382,26 @@ returning r.id`;
       ];
       const noExtras = [batch.entity, null, false, '{}', '[]', '[]', '[]', '[]', [], null];
       const checkLease = async (client: PoolClient) => {
-        if (batch.lease) {
+        const { lease } = context;
+        if (lease) {
           // Fencing: the row lock holds off a takeover until this transaction ends.
           const held = await client.query(
             `update ${s}.leases set expires_at = now() + $3 * interval '1 millisecond'
              where entity = $1 and owner = $2 and expires_at >= now() returning 1`,
-            [batch.entity, batch.lease.owner, batch.lease.ttlMs],
+            [batch.entity, lease.owner, lease.ttlMs],
           );
-          if (held.rowCount !== 1) {
-            throw new SyncError('LEASE_LOST', `[postgres-store] ${batch.lease.owner} no longer holds the lease on ${batch.entity}`, {
-              details: { entity: batch.entity, owner: batch.lease.owner },
-            });
-          }
+          if (held.rowCount !== 1) context.leaseLost();
         }
       };
       const write = (newOnly: boolean) => inTransaction(async (client) => {
         if (newOnly) {
           const rows = json(records.map(newRecordRow));
-          if (options.after) {
+          if (context.turn) {
             // Chained to the commit before it: the records are inserted now (the caller keeps them
             // apart from that commit's), the rest once it has committed, so the checkpoint, the
             // lease and the activities' order follow the order of the commits.
             await client.query({ ...insertBatch, values: [now, rows, ...noExtras] });
-            await options.after;
+            await context.turn;
             await checkLease(client);
             await client.query({ ...insertBatch, values: [now, '[]', ...extras] });
           } else {
@@ -457,17 +409,14 @@ returning r.id`;
             await client.query({ ...insertBatch, values: [now, rows, ...extras] });
           }
         } else {
-          await options.after;
+          if (context.turn) await context.turn;
           await checkLease(client);
           // Counts and the ids not written (none, normally), not every id written: 5,000 ids parsed back per page cost the runner CPU.
           const result = await client.query<{ written: string; stale: string[] }>({ ...writeBatch, values: [now, json(records.map(slim)), ...extras] });
           const written = Number(result.rows[0]?.written ?? 0);
           if (written !== records.length) {
-            // Ids are unique in the batch (checked above), so every id short is in `stale`.
-            const stale = result.rows[0]?.stale ?? [];
-            throw new SyncError('STORE_CONFLICT', `[postgres-store] ${stale.length} ${batch.entity} record(s) changed since read`, {
-              details: { entity: batch.entity, ids: stale },
-            });
+            // Ids are unique in the batch (checked by defineStore), so every id short is in `stale`.
+            context.conflict(result.rows[0]?.stale ?? []);
           }
         }
         const deletes = batch.deletes ?? [];
@@ -475,15 +424,13 @@ returning r.id`;
           const deleted = await client.query<{ id: string }>(deleteRecordsSql, [batch.entity, json(deletes)]);
           if (deleted.rowCount !== deletes.length) {
             const gone = new Set(deleted.rows.map((r) => r.id));
-            const stale = deletes.map((d) => d.id).filter((id) => !gone.has(id));
-            throw new SyncError('STORE_CONFLICT', `[postgres-store] ${stale.length} ${batch.entity} record(s) changed since read`, {
-              details: { entity: batch.entity, ids: stale },
-            });
+            context.conflict(deletes.map((d) => d.id).filter((id) => !gone.has(id)));
           }
         }
-        const fanOuts = mergeFanOuts(batch.fanOuts ?? []);
+        // At most one fan-out per entity and account (checked by defineStore): one UPDATE never touches a row twice.
+        const fanOuts = batch.fanOuts ?? [];
         if (fanOuts.length > 0) {
-          if (fanOuts.some((f) => f.logFields.length > 0)) await client.query(fanOutActivitiesSql, [now, json(fanOuts)]);
+          if (fanOuts.some((f) => f.log && Object.keys(f.log.fields).length > 0)) await client.query(fanOutActivitiesSql, [now, json(fanOuts)]);
           await client.query(fanOutUpdateSql, [now, json(fanOuts)]);
         }
       });
@@ -644,11 +591,7 @@ returning r.id`;
     async releaseLease(entity, owner) {
       await query(`delete from ${s}.leases where entity = $1 and owner = $2`, [entity, owner]);
     },
-
-    async close() {
-      closed = true;
-    },
-  };
+  });
 }
 
 export interface ConnectOptions {

@@ -136,7 +136,10 @@ describe('postgres-store', () => {
       await store.commit({
         entity: 'account',
         records: [{ id: 'acc', expectedRevision: 0, crmId: 'acc', fields: { name: 'New' } }],
-        fanOuts: [{ entity: 'contact', accountId: 'acc', company: { name: 'New' }, logFields: ['name'], source: 'crm' }],
+        fanOuts: [{
+          entity: 'contact', accountId: 'acc', company: { name: 'New' },
+          log: { fields: { name: 'company.name' }, type: 'change-data-value', source: 'crm', detail: null },
+        }],
       });
       const fanOutStatements = counting.statements();
       // begin, one write statement, commit; plus two set-wise fan-out statements.

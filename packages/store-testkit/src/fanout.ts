@@ -18,7 +18,7 @@ export const fanOutTests = (ctx: TestContext) => ({
       });
       await store.commit({
         entity: 'account',
-        fanOuts: [{ entity: 'contact', accountId: acc, company: { name: 'New' }, logFields: [], source: 'local' }],
+        fanOuts: [{ entity: 'contact', accountId: acc, company: { name: 'New' } }],
       });
       const records = await store.getRecords('contact', [...contacts, outsider]);
       expect(records.map((r) => r.id).sort()).toEqual([...contacts, outsider].sort());
@@ -30,7 +30,7 @@ export const fanOutTests = (ctx: TestContext) => ({
       expect((await store.listActivities({ limit: 10 })).items).toEqual([]);
     }),
 
-  'commit(fanOuts) logs one change-data-value activity per record and changed logged field': () =>
+  'commit(fanOuts) with log appends one activity per record and changed watched key, made from the template': () =>
     ctx.withStore(async (store) => {
       const acc = uid('acc');
       const a = uid();
@@ -45,8 +45,8 @@ export const fanOutTests = (ctx: TestContext) => ({
       await store.commit({
         entity: 'account',
         fanOuts: [{
-          entity: 'contact', accountId: acc, company: { name: 'New', city: 'Oslo' }, logFields: ['name', 'city'], source: 'crm',
-          detail: `account ${acc}`,
+          entity: 'contact', accountId: acc, company: { name: 'New', city: 'Oslo' },
+          log: { fields: { name: 'company.name', city: 'company.city' }, type: 'change-data-value', source: 'crm', detail: `account ${acc}` },
         }],
       });
       const activities = (await store.listActivities({ limit: 10 })).items;
@@ -71,7 +71,7 @@ export const fanOutTests = (ctx: TestContext) => ({
       expect((await store.countByAccount('contact', [acc, 'none'])).get(acc)).toBe(5_001);
       await store.commit({
         entity: 'account',
-        fanOuts: [{ entity: 'contact', accountId: acc, company: { industry: 'Retail' }, logFields: [], source: 'crm' }],
+        fanOuts: [{ entity: 'contact', accountId: acc, company: { industry: 'Retail' } }],
       });
       const page = await store.listRecords('contact', { limit: 10_000, where: {} });
       expect(page.items.filter((r) => r.company.industry === 'Retail')).toHaveLength(5_001);
@@ -100,11 +100,39 @@ export const fanOutTests = (ctx: TestContext) => ({
       await store.commit({
         entity: 'account',
         fanOuts: [
-          { entity: 'contact', accountId: a, company: { name: 'A' }, logFields: [], source: 'crm' },
-          { entity: 'contact', accountId: b, company: { name: 'B' }, logFields: [], source: 'crm' },
+          { entity: 'contact', accountId: a, company: { name: 'A' } },
+          { entity: 'contact', accountId: b, company: { name: 'B' } },
         ],
       });
       expect((await store.getRecords('contact', [id]))[0]?.company).toEqual({ name: 'B' });
       expect(Object.fromEntries(await store.countByAccount('contact', [a, b]))).toEqual({ [b]: 1 });
+    }),
+
+  'commit(fanOuts) takes the activity type, source, field names and detail from the log, for any entity': () =>
+    ctx.withStore(async (store) => {
+      const org = uid('org');
+      const [a, b] = [uid(), uid()];
+      await store.commit({
+        entity: 'member',
+        records: [newRecord(a, { accountId: org, company: { tier: 'gold', size: 3 } }), newRecord(b, { accountId: org, company: { tier: 'gold' } })],
+      });
+      await store.commit({
+        entity: 'org',
+        fanOuts: [{
+          entity: 'member', accountId: org, company: { tier: 'gold', size: 4 },
+          // Only watched keys log; an unchanged one (tier) logs nothing; a detail may be null.
+          log: { fields: { tier: 'org tier', size: 'org size' }, type: 'collision', source: 'local', detail: null },
+        }],
+      });
+      const activities = (await store.listActivities({ limit: 10 })).items;
+      expect(activities.map((x) => [x.entity, x.recordId, x.type, x.source, x.field, x.oldValue, x.newValue, x.detail])).toEqual(
+        expect.arrayContaining([
+          ['member', a, 'collision', 'local', 'org size', 3, 4, null],
+          ['member', b, 'collision', 'local', 'org size', null, 4, null],
+        ]),
+      );
+      expect(activities).toHaveLength(2);
+      const records = await store.getRecords('member', [a, b]);
+      expect(records.map((r) => [r.company, r.revision])).toEqual([[{ tier: 'gold', size: 4 }, 2], [{ tier: 'gold', size: 4 }, 2]]);
     }),
 });

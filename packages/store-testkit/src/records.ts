@@ -63,7 +63,7 @@ export const recordTests = (ctx: TestContext) => ({
       expect(baseOnly?.base).toEqual({ a: 1, b: 'q' });
     }),
 
-  'commit(records) with companyFromAccount copies the stored account\'s fields into company, read as it commits': () =>
+  'commit(records) with companyFrom copies the fields of the stored record it names into company, read as it commits': () =>
     ctx.withStore(async (store) => {
       const [acme, beta, contact, orphan] = [uid('acc'), uid('acc'), uid(), uid()];
       await store.commit({
@@ -73,32 +73,42 @@ export const recordTests = (ctx: TestContext) => ({
       await store.commit({
         entity: 'contact',
         records: [
-          newRecord(contact, { accountId: acme, companyFromAccount: true }),
-          newRecord(orphan, { accountId: uid('acc'), companyFromAccount: true }),
+          newRecord(contact, { accountId: acme, companyFrom: { entity: 'account', crmId: acme } }),
+          newRecord(orphan, { accountId: uid('acc'), companyFrom: { entity: 'account', crmId: uid('acc') } }),
         ],
       });
       const [linked, unknown] = await store.getRecords('contact', [contact, orphan]);
       expect(linked).toMatchObject({ accountId: acme, company: { name: 'Acme', city: 'Oslo' } });
       expect(unknown?.company).toEqual({});
       // Moved to another account: its values replace the old ones, nothing of the old one is left.
-      await store.commit({ entity: 'contact', records: [{ id: contact, expectedRevision: 1, accountId: beta, companyFromAccount: true }] });
+      await store.commit({ entity: 'contact', records: [{ id: contact, expectedRevision: 1, accountId: beta, companyFrom: { entity: 'account', crmId: beta } }] });
       const [moved] = await store.getRecords('contact', [contact]);
       expect(moved).toMatchObject({ accountId: beta, company: { name: 'Beta' }, revision: 2 });
       expect(moved?.company).toEqual({ name: 'Beta' });
       // No account any more (its parent is now a contact): the same empty company as a record that never had one.
-      await store.commit({ entity: 'contact', records: [{ id: contact, expectedRevision: 2, accountId: null, companyFromAccount: true }] });
+      await store.commit({ entity: 'contact', records: [{ id: contact, expectedRevision: 2, accountId: null, companyFrom: { entity: 'account', crmId: null } }] });
       const [unlinked] = await store.getRecords('contact', [contact]);
       expect(unlinked).toMatchObject({ accountId: null, revision: 3 });
       expect(unlinked?.company).toEqual(unknown?.company);
       expect(unlinked?.company).toEqual({});
     }),
 
-  'commit(records) refuses companyFromAccount without the write\'s accountId with STORE_BATCH_INVALID and writes nothing': () =>
+  'commit(records) with companyFrom reads the entity it names, whichever it is': () =>
     ctx.withStore(async (store) => {
-      const [ok, bad] = [uid(), uid()];
-      const error = await rejection(store.commit({ entity: 'contact', records: [newRecord(ok), { ...newRecord(bad), companyFromAccount: true }] }));
-      expect(isSyncError(error, 'STORE_BATCH_INVALID')).toBe(true);
-      expect(await store.getRecords('contact', [ok, bad])).toEqual([]);
+      const [region, contact, other] = [uid('reg'), uid(), uid()];
+      // The same CRM id under another entity is not the record named.
+      await store.commit({ entity: 'region', records: [newRecord(region, { fields: { name: 'North' } })] });
+      await store.commit({ entity: 'account', records: [newRecord(region, { fields: { name: 'Not this one' } })] });
+      await store.commit({
+        entity: 'contact',
+        records: [
+          newRecord(contact, { accountId: region, companyFrom: { entity: 'region', crmId: region } }),
+          newRecord(other, { companyFrom: { entity: 'nothing-here', crmId: region } }),
+        ],
+      });
+      const [linked, none] = await store.getRecords('contact', [contact, other]);
+      expect(linked?.company).toEqual({ name: 'North' });
+      expect(none?.company).toEqual({});
     }),
 
   'commit(records) replaces the pending list and the flags when given': () =>

@@ -4,6 +4,12 @@
  * Stores persist; they do not decide. The engine reads local state, applies the rules, and hands
  * the store one `StoreBatch` per unit of progress (a page, a local edit, a push result), which the
  * store writes atomically: all of it or none of it. Every store passes `@crm-sync/store-testkit`.
+ *
+ * Two layers: `SyncStore` is what the engine uses; `StoreDriver` (at the end of this file) is what a
+ * store author writes: storage primitives only. `defineStore(driver)` turns one into the other and
+ * does, once for every store, what is not storage: batch validation (STORE_BATCH_INVALID), error
+ * wrapping (STORE_UNAVAILABLE), closed stores, the LEASE_LOST and STORE_CONFLICT errors, and the
+ * order of chained commits (`CommitOptions.after`).
  */
 import type { FieldMap, FieldValue } from '../values.js';
 
@@ -48,6 +54,12 @@ export interface LocalRecord {
   updatedAt: string;
 }
 
+/** A record named by its entity and CRM id. */
+export interface RecordRef {
+  entity: string;
+  crmId: string | null;
+}
+
 /** Changes to one record. Omitted members stay as they are; maps are merged key by key. */
 export interface RecordWrite {
   id: string;
@@ -62,12 +74,11 @@ export interface RecordWrite {
   accountId?: string | null;
   company?: FieldMap;
   /**
-   * Instead of `company`: the store sets `company` to the fields of the stored `account` record whose
-   * crmId is this write's `accountId` (which the write must name), read as part of the commit, so it
-   * cannot lag behind the account. Keys of the previous company the account lacks become null; no
-   * such account (or a null `accountId`) gives no values.
+   * Instead of `company`: `company` becomes the `fields` of the stored record `companyFrom` names
+   * (entity and CRM id, chosen by the engine), read as part of the commit, so it cannot lag behind
+   * that record. No such record, or a null `crmId`: `{}`.
    */
-  companyFromAccount?: boolean;
+  companyFrom?: RecordRef;
   crmDeleted?: boolean;
   syncToCrm?: boolean;
   seenIn?: string | null;
@@ -137,19 +148,26 @@ export interface QuarantineEntry extends QuarantineInput {
 }
 
 /**
- * R4/R7, set-wise: set `company` on every record of `entity` whose accountId is `accountId`, and for
- * each field of `logFields` whose value changes on a record, log a change-data-value activity on it.
- * Such an activity names the field as the record holds it, `company.<field>` (so it is never taken
- * for a change of the record's own field of the same name), with `detail` as its detail.
+ * Set-wise, on every record of `entity` whose `accountId` is `accountId` (none: nothing): merge
+ * `company` into its company map and bump its revision; with `log`, first append one activity per
+ * record and key of `log.fields` whose company value changes (old and new value of that key). The
+ * engine decides the records, values and activities (R4, R7); the store executes, whatever the
+ * number of records, without a step per record the caller can see.
  */
-export interface AccountFanOut {
+export interface FanOut {
   entity: string;
   accountId: string;
   company: FieldMap;
-  logFields: string[];
-  source: 'crm' | 'local';
-  /** The detail of each activity logged: which account changed (the engine names it). */
-  detail?: string;
+  log?: FanOutLog;
+}
+
+/** The activities of a fan-out: one per record and watched key whose value changes. */
+export interface FanOutLog {
+  /** The company keys watched, each with the `field` its activity names (e.g. `name`: `company.name`). */
+  fields: Record<string, string>;
+  type: ActivityType;
+  source: ActivityInput['source'];
+  detail: string | null;
 }
 
 /**
@@ -194,7 +212,8 @@ export interface StoreBatch {
   resolveQuarantine?: string[];
   /** Only entries of this direction are resolved (a row that reads fine says nothing of a refused push); default both. */
   resolveDirection?: 'pull' | 'push';
-  fanOuts?: AccountFanOut[];
+  /** At most one per entity and account id. */
+  fanOuts?: FanOut[];
 }
 
 export interface CommitOptions {
@@ -265,4 +284,44 @@ export interface SyncStore {
   releaseLease?(entity: string, owner: string): Promise<void>;
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * What a store author implements: storage primitives; `defineStore(driver)` (`@crm-sync/core`) makes
+ * the `SyncStore`. The reads are `SyncStore`'s, with the same meaning; the driver never sees a closed
+ * store (the wrapper answers for it) and may throw anything (wrapped as STORE_UNAVAILABLE).
+ */
+export interface StoreDriver extends Omit<SyncStore, 'commit' | 'close' | 'acquireLease' | 'releaseLease'> {
+  /**
+   * Writes a batch the wrapper has validated (shape, duplicate ids, fan-outs once per account),
+   * atomically: all of it or none of it. The driver checks what needs stored state, in the same
+   * atomic unit as the write: revisions (`context.conflict(ids)`), and with `context.lease` the lease
+   * (renewed for its `ttlMs` when held, else `context.leaseLost()`).
+   */
+  write(batch: StoreBatch, context: WriteContext): Promise<void>;
+  /**
+   * True when `write` may start before the commit it follows has been written (it then awaits
+   * `context.turn` before anything of it becomes visible); false or absent: the wrapper awaits it.
+   */
+  writesAhead?: boolean;
+  /** Takes or renews a lease (see `SyncStore.acquireLease`); needed when `capabilities.leases`. */
+  acquireLease?(entity: string, lease: Lease): Promise<boolean>;
+  releaseLease?(entity: string, owner: string): Promise<void>;
+  /** Releases connections; called once. */
+  close?(): Promise<void>;
+}
+
+/** What `StoreDriver.write` gets besides the batch. */
+export interface WriteContext {
+  /**
+   * With `writesAhead`, the commit this one follows (null: none): resolves once it is written, rejects
+   * with its error (let it through). Without, null: the wrapper has awaited it.
+   */
+  turn: Promise<void> | null;
+  /** The lease the batch is fenced by, or null. */
+  lease: Lease | null;
+  /** Throws LEASE_LOST: `lease` is not held (nothing may be written). */
+  leaseLost(): never;
+  /** Throws STORE_CONFLICT naming the records whose revision did not match (nothing may be written). */
+  conflict(ids: readonly string[]): never;
 }

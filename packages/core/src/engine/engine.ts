@@ -1,10 +1,11 @@
 import type { ChangePage, CrmAdapter } from '../contracts/crm.js';
-import type { CommitOptions, LocalRecord, SyncStore } from '../contracts/store.js';
+import type { LocalRecord, SyncStore } from '../contracts/store.js';
 import type { SyncConfig, SyncConfigInput } from '../config.js';
 import { parseSyncConfig } from '../config.js';
 import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { createEntityRegistry } from '../entities.js';
 import { isOrgWideError, isSyncError, SyncError } from '../errors.js';
+import { fencedStore } from '../store/define-store.js';
 import { fieldAddition } from '../rules/fields.js';
 import type { FieldPlan } from '../rules/fields.js';
 import type { FieldMap } from '../values.js';
@@ -92,16 +93,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   // Entities this runner holds the lease of; every commit for them carries the lease (fencing).
   const held = new Set<string>();
   const baseStore = options.store;
-  const store: SyncStore = new Proxy(baseStore, {
-    get(target, property) {
-      if (property === 'commit') {
-        return (batch: Parameters<SyncStore['commit']>[0], options?: CommitOptions) =>
-          target.commit(held.has(batch.entity) ? { ...batch, lease: { owner: runnerId, ttlMs: leaseTtlMs } } : batch, options);
-      }
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  const store = fencedStore(baseStore, (entity) => (held.has(entity) ? { owner: runnerId, ttlMs: leaseTtlMs } : undefined));
   const ctx: EngineContext = {
     adapter: options.adapter,
     store,

@@ -1,7 +1,7 @@
-import type { LocalRecord, RecordWrite } from '../contracts/store.js';
+import type { FanOut, LocalRecord, RecordWrite } from '../contracts/store.js';
 import type { EntityDefinition } from '../entities.js';
 import { SyncError } from '../errors.js';
-import { fanOutDetail, localAccountEdit, logsPerContactActivities } from '../rules/account.js';
+import { fanOutDetail, fanOutLog, localAccountEdit, logsPerContactActivities } from '../rules/account.js';
 import { assertValuesAccepted } from '../rules/values.js';
 import type { FieldMap } from '../values.js';
 import { isFieldValue, sameValue } from '../values.js';
@@ -65,13 +65,13 @@ async function readOne(ctx: EngineContext, entity: string, id: string): Promise<
 async function editAccount(ctx: EngineContext, account: LocalRecord, edits: FieldMap): Promise<void> {
   const { company, changed } = localAccountEdit(account.fields, edits);
   if (changed.length === 0) return;
-  const fanOuts = [];
+  const fanOuts: FanOut[] = [];
   for (const target of ctx.registry.all.filter((e) => accountLinkOf(e))) {
     const count = (await ctx.store.countByAccount(target.name, [account.id])).get(account.id) ?? 0;
     const log = logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
     fanOuts.push({
-      entity: target.name, accountId: account.id, company, logFields: log ? changed : [], source: 'local' as const,
-      detail: fanOutDetail(account.id, { ...account.fields, ...company }, 'local'),
+      entity: target.name, accountId: account.id, company,
+      ...(log ? { log: fanOutLog(changed, 'local', fanOutDetail(account.id, { ...account.fields, ...company }, 'local')) } : {}),
     });
   }
   await ctx.store.commit({

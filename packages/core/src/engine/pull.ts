@@ -1,15 +1,15 @@
 import type { ChangePage, CrmRecord } from '../contracts/crm.js';
 import type {
-  AccountFanOut,
   ActivityInput,
   CollisionInput,
+  FanOut,
   LocalRecord,
   QuarantineInput,
   RecordWrite,
   StoreBatch,
 } from '../contracts/store.js';
 import { accountLinkOf } from '../entities.js';
-import { fanOutDetail, logsPerContactActivities } from '../rules/account.js';
+import { companySource, fanOutDetail, fanOutLog, logsPerContactActivities } from '../rules/account.js';
 import { mergeRecord } from '../rules/merge.js';
 import { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
@@ -79,7 +79,7 @@ export async function buildPageBatch(
   const activities: ActivityInput[] = [];
   const collisions: CollisionInput[] = [];
   const quarantine: QuarantineInput[] = [];
-  const fanOuts: AccountFanOut[] = [];
+  const fanOuts: FanOut[] = [];
   const resolved: string[] = [];
 
   const markSeen = (local: LocalRecord | undefined) => {
@@ -93,7 +93,7 @@ export async function buildPageBatch(
       if (count === 0) continue;
       const log = changed.length > 0 && logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
       fanOuts.push({
-        entity: target.name, accountId, company, logFields: log ? changed : [], source: 'crm', detail: fanOutDetail(accountId, company, 'crm'),
+        entity: target.name, accountId, company, ...(log ? { log: fanOutLog(changed, 'crm', fanOutDetail(accountId, company, 'crm')) } : {}),
       });
     }
   };
@@ -138,7 +138,7 @@ export async function buildPageBatch(
       const write: RecordWrite = { id: row.id, expectedRevision: 0, crmId: row.id, crmVersion: row.version, fields: crm, base: crm, pending: [], seenIn: snapshotId };
       if (link) {
         write.accountId = accountId;
-        write.companyFromAccount = true;
+        write.companyFrom = companySource(accountId);
       }
       records.push(write);
       if (entity.kind === 'person') activities.push({ entity: name, recordId: row.id, type: 'new-person', source: 'crm' });
@@ -164,7 +164,7 @@ export async function buildPageBatch(
     const relinked = link !== undefined && accountId !== local.accountId;
     if (relinked) {
       write.accountId = accountId;
-      write.companyFromAccount = true;
+      write.companyFrom = companySource(accountId);
     }
     records.push(write);
     resolved.push(local.id);

@@ -1,3 +1,4 @@
+import type { FanOutLog, RecordRef } from '../contracts/store.js';
 import type { FieldMap } from '../values.js';
 import { sameValue, valueOf } from '../values.js';
 
@@ -47,4 +48,18 @@ export function fanOutDetail(accountId: string, account: FieldMap, source: 'crm'
   const name = valueOf(account, 'name');
   const which = typeof name === 'string' && name !== '' ? `account "${name}" (${accountId})` : `account ${accountId}`;
   return source === 'crm' ? `changed in the CRM on ${which}` : `edited locally on ${which}`;
+}
+
+/**
+ * R7: the activities of an account fan-out: a Change Data Value activity per contact and changed
+ * field, naming the field as the contact holds it (`company.<field>`, never the contact's own field
+ * of that name) with `fanOutDetail` as its detail.
+ */
+export function fanOutLog(changed: readonly string[], source: 'crm' | 'local', detail: string): FanOutLog {
+  return { fields: Object.fromEntries(changed.map((f) => [f, `company.${f}`])), type: 'change-data-value', source, detail };
+}
+
+/** R4, R15: the record a contact's company mirrors: the account its lookup names (none: no values). */
+export function companySource(accountId: string | null): RecordRef {
+  return { entity: 'account', crmId: accountId };
 }
