@@ -16,7 +16,11 @@ const clientCredentials = z.strictObject({
   tenantId: guidLike,
   clientId: guidLike,
   clientSecret: z.string().min(1, 'must not be empty'),
-  /** Entra authority host; sovereign clouds use another one. Must be https (msal-node insists). */
+  /**
+   * Entra authority host; sovereign clouds use another one. Must be https (msal-node insists). A host
+   * other than login.microsoftonline.com is trusted as configured: MSAL reads its OpenID configuration
+   * from it, without asking login.microsoftonline.com to discover it.
+   */
   authorityHost: z.url({ protocol: /^https$/, error: 'must be an https URL' }).default('https://login.microsoftonline.com'),
   /**
    * Advanced: msal-node's network module. By default MSAL's requests go through the adapter's
