@@ -91,7 +91,7 @@ export function isSyncError(error: unknown, code?: SyncErrorCode): error is Sync
 
 /**
  * A failure of the CRM connection as a whole rather than of one entity: `CRM_UNREACHABLE`, or any
- * error whose `details.scope` is `'org'` (credentials refused, a token that cannot be had, no answer
+ * error whose `details.scope` is `'org'` (credentials refused, a token that cannot be had, no connection
  * within the retry budget). Every other entity would only repeat it, so the engine stops the cycle at
  * the first one and marks the entities left as not run.
  */

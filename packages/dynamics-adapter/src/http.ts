@@ -6,6 +6,7 @@ import type { TokenProvider } from './auth.js';
 import type { EventSink } from './events.js';
 import { parseErrorBody } from './odata/error-body.js';
 import { describeNetworkFailure } from './network.js';
+import type { NetworkFailure } from './network.js';
 import type { FetchLike, ResolvedOptions } from './options.js';
 import { createPacer } from './pacer.js';
 import type { Redactor } from './redact.js';
@@ -192,6 +193,8 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
     let lastText: string;
     /** Set when the last attempt failed at the token step: no request reached the Web API. */
     let tokenFailure: SyncError | null;
+    /** The last attempt's network failure, when it got no answer. */
+    let network: NetworkFailure | null = null;
 
     for (;;) {
       attempt += 1;
@@ -271,7 +274,7 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
           lastText = tokenFailure.message;
         } else {
           lastCause = redactor.error(failure);
-          const network = describeNetworkFailure(failure, answered);
+          network = describeNetworkFailure(failure, answered);
           lastText = `no response: ${redactor.redact(network.text)}`;
           if (network.permanent) {
             const elapsedMs = Math.round(now() - started);
@@ -328,10 +331,12 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
           });
         }
         const code: SyncErrorCode = status === 429 ? 'CRM_RATE_LIMITED' : 'CRM_UNAVAILABLE';
-        // No answer at all for the whole budget: the org is down or out of reach, not one table.
+        // No connection at all for the whole budget: the org is down or out of reach, not one table
+        // (a request that only timed out may be a slow query of one table).
+        const orgWide = !response && network !== null && network.code !== 'TIMEOUT';
         throw new SyncError(code, `[dynamics-adapter] ${what} failed ${attempt} time(s) in ${seconds} s, last with ${lastText}; ${spent}`, {
           cause: lastCause,
-          details: { ...details, ...progress, ...(response ? {} : { scope: 'org' }) },
+          details: { ...details, ...progress, ...(orgWide ? { scope: 'org' } : {}) },
         });
       }
       emit({ type: 'retry', method, path, reason, status, attempt, waitMs: Math.round(waitMs) });

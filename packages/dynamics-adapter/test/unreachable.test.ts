@@ -165,6 +165,15 @@ describe('a CRM that cannot be reached', () => {
       '[dynamics-adapter] GET /api/data/v9.2/WhoAmI failed 2 time(s) in 2.0 s, last with no response: read ECONNRESET; gave up: waiting 4.0 s more would pass the retry budget of 5.0 s',
     );
     expect(byBudget.details).toMatchObject({ attempts: 2, elapsedMs: 2000 });
+
+    // Requests that only timed out may be a slow query of one table: not a failure of the whole org.
+    const timedOut = await rejection(
+      client('https://contoso.crm4.dynamics.com', async () => {
+        throw new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+      }, fakeTime().deps, { maxAttempts: 2 }).http.send({ method: 'GET', url: 'contacts' }),
+    );
+    expect(timedOut.message).toContain('last with no response: no answer before the request timeout; gave up after 2 attempts (the limit)');
+    expect(isOrgWideError(timedOut)).toBe(false);
   });
 });
 
