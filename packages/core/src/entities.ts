@@ -1,4 +1,5 @@
 import { SyncError } from './errors.js';
+import { cycleOrder } from './rules/order.js';
 
 /**
  * R1: `both` for persons (lead, contact); `crm-to-local` for everything else, custom entities included.
@@ -154,10 +155,10 @@ export function createEntityRegistry(options: EntityRegistryOptions = {}): Entit
       custom: true,
     });
   });
-  entities.sort((a, b) => a.order - b.order);
-  const byName = new Map(entities.map((e) => [e.name, e]));
+  const all = cycleOrder(entities);
+  const byName = new Map(all.map((e) => [e.name, e]));
   return {
-    all: entities,
+    all,
     has: (name) => byName.has(name),
     get(name) {
       const entity = byName.get(name);

@@ -67,7 +67,15 @@ export { fieldAddition, planFields } from './rules/fields.js';
 export type { FieldAddition, FieldExclusion, FieldExclusionReason, FieldPlan } from './rules/fields.js';
 export { describeDrift, schemaDrift } from './rules/drift.js';
 export type { SchemaDrift } from './rules/drift.js';
-export { assertCanCreateInCrm, assertPushable, pushableSubset } from './rules/guards.js';
+export { assertCanCreateInCrm, pushableSubset } from './rules/guards.js';
+export { collisionWinner, syncsBothWays } from './rules/direction.js';
+export { afterPrevious, delayBeforeNextCycle } from './rules/cadence.js';
+export { cycleOrder, nextTurns } from './rules/order.js';
+export { changeActivities, pushAction } from './rules/persons.js';
+export type { PushAction } from './rules/persons.js';
+export { fieldsToBackfill } from './rules/quick-sync.js';
+export { ruleFunctions } from './rules/index.js';
+export type { RuleId } from './rules/index.js';
 export { assertValuesAccepted, valueProblem } from './rules/values.js';
 export {
   accountOverwrite,

@@ -4,6 +4,7 @@ import type { SyncConfig } from '../config.js';
 import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { isSyncError } from '../errors.js';
 import { planFields } from '../rules/fields.js';
+import { fieldsToBackfill } from '../rules/quick-sync.js';
 import type { FieldPlan } from '../rules/fields.js';
 import type { SyncEvent } from './events.js';
 
@@ -65,8 +66,8 @@ export async function planEntity(ctx: EngineContext, entity: EntityDefinition, f
   }
   const synced = await readJsonList(ctx.store, stateKeys.syncedFields(entity.name));
   const checkpoint = await ctx.store.getCheckpoint(entity.name);
-  // Before the first full read every field arrives with it; afterwards new fields need a backfill.
-  const newFields = synced === null || checkpoint === null ? [] : plan.synced.filter((f) => !synced.includes(f));
+  // R10: before the first full read every field arrives with it; afterwards new fields need a backfill.
+  const newFields = fieldsToBackfill(plan.synced, checkpoint === null ? null : synced);
   return {
     entity, schema, plan, pullFields, newFields, syncedState: JSON.stringify(plan.synced),
     storedSynced: synced === null ? null : JSON.stringify(synced),

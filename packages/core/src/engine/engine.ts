@@ -6,7 +6,9 @@ import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { createEntityRegistry } from '../entities.js';
 import { isOrgWideError, isSyncError, SyncError } from '../errors.js';
 import { fencedStore } from '../store/define-store.js';
+import { afterPrevious, delayBeforeNextCycle } from '../rules/cadence.js';
 import { fieldAddition } from '../rules/fields.js';
+import { cycleOrder, nextTurns } from '../rules/order.js';
 import type { FieldPlan } from '../rules/fields.js';
 import type { FieldMap } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
@@ -111,7 +113,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   // Cycles (and Quick Syncs) run one at a time, so no entity is ever synced twice at once (R3).
   let queue: Promise<unknown> = Promise.resolve();
   const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = queue.then(work, work);
+    const run = afterPrevious(queue, work);
     queue = run.catch(() => undefined);
     return run;
   };
@@ -125,7 +127,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
 
   function selected(names?: readonly string[]): EntityDefinition[] {
     const wanted = names ? new Set(names.map((n) => registry.get(n).name)) : null;
-    return registry.all.filter((e) => (wanted ? wanted.has(e.name) : config.entities[e.name]?.enabled !== false));
+    return cycleOrder(registry.all.filter((e) => (wanted ? wanted.has(e.name) : config.entities[e.name]?.enabled !== false)));
   }
 
   interface EntityRun {
@@ -341,10 +343,10 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     // R16: entities take turns of `pagesPerTurn` pages in dependency order, so one entity's backlog
     // delays the others by a turn, not by the whole backlog.
     while (runs.some((r) => !r.done) && !signal?.aborted && !stop.org) {
-      for (const run of runs.filter((r) => !r.done)) {
+      for (const { run, pages } of nextTurns(runs, config.pagesPerTurn)) {
         if (stop.org) break;
         try {
-          await pullTurn(run, config.pagesPerTurn, signal);
+          await pullTurn(run, pages, signal);
         } catch (error) {
           await orReplan(run, error);
         }
@@ -470,7 +472,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
           await engine.runCycle({ signal }).catch(() => undefined);
           if (signal.aborted) break;
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, config.intervalMs);
+            const timer = setTimeout(resolve, delayBeforeNextCycle(config));
             wake = () => {
               clearTimeout(timer);
               resolve();

@@ -2,6 +2,8 @@ import type { FanOut, LocalRecord, RecordWrite } from '../contracts/store.js';
 import type { EntityDefinition } from '../entities.js';
 import { SyncError } from '../errors.js';
 import { fanOutDetail, fanOutLog, localAccountEdit, logsPerContactActivities } from '../rules/account.js';
+import { syncsBothWays } from '../rules/direction.js';
+import { changeActivities } from '../rules/persons.js';
 import { assertValuesAccepted } from '../rules/values.js';
 import type { FieldMap } from '../values.js';
 import { isFieldValue, sameValue } from '../values.js';
@@ -97,7 +99,7 @@ export async function applyLocalEdit(
     await editAccount(ctx, await readOne(ctx, entity.name, id), fields);
     return readOne(ctx, entity.name, id);
   }
-  if (entity.kind !== 'person') {
+  if (!syncsBothWays(entity)) {
     throw invalid(`${entity.name} syncs one way, from the CRM: edit it in the CRM`, { entity: entity.name });
   }
   const ep = await plan(entity);
@@ -123,10 +125,7 @@ export async function applyLocalEdit(
     return {
       entity: entity.name,
       records: changed.length > 0 ? [write] : [],
-      activities: changed.map((f) => ({
-        entity: entity.name, recordId: id, type: 'change-data-value' as const, source: 'local' as const, field: f,
-        oldValue: fresh.fields[f] ?? null, newValue: fields[f] ?? null,
-      })),
+      activities: changeActivities(entity, id, changed.map((f) => ({ field: f, oldValue: fresh.fields[f] ?? null, newValue: fields[f] ?? null })), 'local'),
     };
   });
   return readOne(ctx, entity.name, id);
@@ -161,7 +160,7 @@ export async function createLocalPerson(
  * it is synced again as a new person. Accounts and one-way records are the CRM's: refused.
  */
 export async function deleteLocalRecord(ctx: EngineContext, entity: EntityDefinition, id: string): Promise<void> {
-  if (entity.kind !== 'person') {
+  if (!syncsBothWays(entity)) {
     throw invalid(`${entity.name} syncs one way, from the CRM: only persons (leads, contacts) are deleted locally; delete it in the CRM`, { entity: entity.name, id });
   }
   await commitWithRetry(ctx, async () => {

@@ -9,8 +9,10 @@ import type {
   StoreBatch,
 } from '../contracts/store.js';
 import { accountLinkOf } from '../entities.js';
-import { companySource, fanOutDetail, fanOutLog, logsPerContactActivities } from '../rules/account.js';
+import { accountOverwrite, companySource, fanOutDetail, fanOutLog, logsPerContactActivities } from '../rules/account.js';
+import { syncsBothWays } from '../rules/direction.js';
 import { mergeRecord } from '../rules/merge.js';
+import { changeActivities } from '../rules/persons.js';
 import { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
@@ -62,7 +64,7 @@ export async function buildPageBatch(
   // A local person created in the CRM with its own id (R14) whose push result was never recorded
   // (a crash between the CRM's answer and the store): the row is that person, not a new record.
   const unknown = options.assumeNew ? [] : [...rows.keys()].filter((id) => !locals.has(id));
-  if (unknown.length > 0 && entity.direction === 'both') {
+  if (unknown.length > 0 && syncsBothWays(entity)) {
     for (const r of await ctx.store.getRecords(name, unknown)) if (r.crmId === null) locals.set(r.id, r);
   }
 
@@ -173,15 +175,12 @@ export async function buildPageBatch(
       counts.collisions += 1;
       collisions.push({ entity: name, recordId: local.id, field: c.field, localValue: c.localValue, crmValue: c.crmValue, winner: c.winner });
     }
-    if (entity.kind === 'person') {
-      for (const c of merge.changes) {
-        activities.push({
-          entity: name, recordId: local.id, type: 'change-data-value', source: 'crm', field: c.field, oldValue: c.oldValue, newValue: c.newValue,
-        });
-      }
+    activities.push(...changeActivities(entity, local.id, merge.changes, 'crm'));
+    if (entity.kind === 'account') {
+      // R4: a CRM change to an account overwrites all its synced fields on every contact.
+      const overwrite = accountOverwrite(ep.pullFields, local.fields, crm);
+      if (overwrite.changed.length > 0) fanOut(local.id, overwrite.company, overwrite.changed);
     }
-    // R4: a CRM change to an account overwrites all its synced fields on every contact.
-    if (entity.kind === 'account' && merge.changes.length > 0) fanOut(local.id, merge.fields, merge.changes.map((c) => c.field));
   }
 
   for (const id of deleted) {

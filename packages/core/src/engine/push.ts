@@ -1,6 +1,8 @@
 import type { CrmWriteResult } from '../contracts/crm.js';
 import type { ActivityInput, LocalRecord, QuarantineInput, RecordWrite } from '../contracts/store.js';
-import { assertCanCreateInCrm } from '../rules/guards.js';
+import { syncsBothWays } from '../rules/direction.js';
+import { assertCanCreateInCrm, pushableSubset } from '../rules/guards.js';
+import { pushAction } from '../rules/persons.js';
 import { passesSyncFilter } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
 import { sameValue } from '../values.js';
@@ -43,8 +45,7 @@ const CHUNK = 100;
 export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: AbortSignal): Promise<PushCounts> {
   const { entity, plan } = ep;
   const counts: PushCounts = { pushed: 0, created: 0, collisions: 0, quarantined: 0 };
-  if (entity.direction !== 'both') return counts;
-  const pushable = new Set(plan.pushable);
+  if (!syncsBothWays(entity)) return counts; // R1
   let after: string | number | undefined;
   for (;;) {
     const page = await ctx.store.listOutbox(entity.name, { limit: 500, ...(after !== undefined ? { after } : {}) });
@@ -53,21 +54,23 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
     const sent: Sent[] = [];
     for (const record of page.items) {
       if (!passesSyncFilter(entity, record.fields)) continue; // R11: a filtered record is not synced
-      if (record.crmDeleted || (record.crmId === null && !record.syncToCrm)) {
+      const action = pushAction(entity, record); // R14
+      if (action.kind === 'none') {
         // Deleted in the CRM, or a local person not (or no longer) marked for sync: nothing to push to.
         sent.push({ id: record.id, create: false, fields: {}, refused: '' });
-      } else if (record.crmId === null) {
-        const fields: FieldMap = {};
-        for (const f of plan.pushable) if (record.fields[f] !== undefined && record.fields[f] !== null) fields[f] = record.fields[f];
-        const refused = entity.name === 'lead' ? undefined : `a local ${entity.name} cannot be created in the CRM; persons are created as leads`;
-        sent.push({ id: record.id, create: true, fields, ...(refused ? { refused } : {}) });
+      } else if (action.kind !== 'update') {
+        // R8: a create sends the values the sync user may write, never a local-only field.
+        const values: FieldMap = {};
+        for (const [f, v] of Object.entries(record.fields)) if (v !== undefined && v !== null) values[f] = v;
+        const fields = pushableSubset(values, plan);
+        sent.push({ id: record.id, create: true, fields, ...(action.kind === 'refused' ? { refused: action.reason } : {}) });
       } else {
-        const fields: FieldMap = {};
+        const changed: FieldMap = {};
+        for (const f of record.pending) changed[f] = record.fields[f] ?? null;
+        // R8, R6: what the sync user can no longer update is held back (quarantined), the rest is sent.
+        const fields = pushableSubset(changed, plan);
         const lost: FieldMap = {};
-        for (const f of record.pending) {
-          if (pushable.has(f)) fields[f] = record.fields[f] ?? null;
-          else lost[f] = record.fields[f] ?? null;
-        }
+        for (const f of record.pending) if (!Object.hasOwn(fields, f)) lost[f] = changed[f] ?? null;
         const names = Object.keys(lost);
         const dropped = names.length > 0 ? [{ fields: lost, reason: `the sync user can no longer update ${names.join(', ')}` }] : undefined;
         sent.push({ id: record.id, create: false, fields, ...(dropped ? { dropped } : {}) });

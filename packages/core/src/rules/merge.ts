@@ -1,6 +1,7 @@
 import type { EntityDefinition } from '../entities.js';
 import type { FieldMap, FieldValue } from '../values.js';
 import { sameValue, valueOf } from '../values.js';
+import { collisionWinner, syncsBothWays } from './direction.js';
 
 /** A field whose local value changed, and where the new value came from. */
 export interface FieldChange {
@@ -41,19 +42,18 @@ export interface MergeResult {
 /**
  * R2, per field, three-way: a side "changed" a field when its value differs from the last agreed
  * value. Changed on one side only: that side's value is kept. Changed on both to the same value:
- * agreed. Changed on both to different values: a collision, won by the entity's collision winner
- * (local for leads, CRM for contacts). With no base yet, the CRM value is taken.
+ * agreed. Changed on both to different values: a collision, won by `collisionWinner` (local for
+ * leads, CRM for contacts). With no base yet, the CRM value is taken.
  *
- * One-way entities take every merged field from the CRM, changed or not (R2, and R4: a CRM change
- * to an account overwrites all of its synced fields); a local edit of a field the CRM also changed
- * is still recorded as a collision that the CRM won.
+ * One-way entities (R1, `syncsBothWays`) take every merged field from the CRM, changed or not; a
+ * local edit of a field the CRM also changed is still recorded as a collision that the CRM won.
  *
  * The new base is always the CRM value (that is what the CRM now holds); a local winner therefore
  * stays pending until pushed.
  */
 export function mergeRecord(input: MergeInput): MergeResult {
   const { entity, base, local, crm } = input;
-  const twoWay = entity.direction === 'both';
+  const twoWay = syncsBothWays(entity);
   const result: MergeResult = { fields: {}, base: {}, pending: [], changes: [], collisions: [] };
   for (const field of input.fields) {
     const l = valueOf(local, field);
@@ -64,7 +64,7 @@ export function mergeRecord(input: MergeInput): MergeResult {
     const localChanged = hasBase && !sameValue(l, b);
     let keepLocal = twoWay && !crmChanged;
     if (crmChanged && localChanged && !sameValue(l, c)) {
-      const winner = twoWay ? entity.collisionWinner : 'crm';
+      const winner = collisionWinner(entity);
       result.collisions.push({ field, localValue: l, crmValue: c, winner });
       keepLocal = winner === 'local';
     }
