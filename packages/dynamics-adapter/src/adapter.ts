@@ -31,7 +31,7 @@ export function createDynamicsAdapter(input: DynamicsAdapterOptions): CrmAdapter
     name: 'dynamics',
     capabilities: { incrementalPull: true, batchWrites: true, createWithClientId: true },
     whoAmI: () => metadata.whoAmI(),
-    describeEntity: async (entity, describeOptions) => (await metadata.describe(entity, undefined, describeOptions?.fresh)).schema,
+    describeEntity: async (entity, describeOptions) => (await metadata.describe(entity, describeOptions?.signal, describeOptions?.fresh)).schema,
     pullChanges: (entity, request) => puller.pullChanges(entity, request),
     readAll: (entity, request) => puller.readAll(entity, request),
     readRecords: (entity, request) => puller.readRecords(entity, request),

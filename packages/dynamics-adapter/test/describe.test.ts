@@ -22,6 +22,19 @@ describe('whoAmI and describeEntity', () => {
     expect(events.filter((e) => e.type === 'token')).toEqual([{ type: 'token', forced: false }]);
   });
 
+  it('stops reading metadata, retries included, when its signal is aborted (a graceful stop)', async () => {
+    const sim = msw.simulate({ contacts: 5 });
+    // Every metadata request answers 429 with a minute's Retry-After: without the signal the read would wait.
+    sim.control.setFaults({ rules: [{ kind: '429', rate: 1, path: 'EntityDefinitions', retryAfterSeconds: 60 }] });
+    const { crm } = adapterFor(sim, { retry: { baseDelayMs: 10, maxDelayMs: 60_000 } });
+    const controller = new AbortController();
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 50);
+    const error = await crm.describeEntity(contact, { fresh: true, signal: controller.signal }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('ABORTED');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('lists every column with what the sync user can read and update, and why not', async () => {
     const sim = msw.simulate();
     const { crm } = adapterFor(sim);

@@ -166,9 +166,9 @@ export interface CrmAdapter {
    * Metadata and field access of an entity; the engine calls it at the start of each cycle. An
    * adapter may answer from a cache, except with `fresh` (a schema refresh a person asked for, R9);
    * a pull that then finds a column it may no longer read throws CRM_SCHEMA_CHANGED before handing
-   * out rows, and the engine plans the entity again.
+   * out rows, and the engine plans the entity again. `signal` stops it, retries included (a graceful stop).
    */
-  describeEntity(entity: EntityDefinition, options?: { fresh?: boolean }): Promise<CrmEntitySchema>;
+  describeEntity(entity: EntityDefinition, options?: { fresh?: boolean; signal?: AbortSignal }): Promise<CrmEntitySchema>;
   /** Changes since a checkpoint, page by page; never holds the whole table. */
   pullChanges(entity: EntityDefinition, request: PullRequest): AsyncIterable<ChangePage>;
   /** Current values of `fields` for every row, without touching any checkpoint (Quick Sync, R10). */

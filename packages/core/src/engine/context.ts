@@ -53,8 +53,8 @@ export async function readJsonList(store: SyncStore, key: string): Promise<strin
 }
 
 /** R6, R9: reads the entity's metadata (`fresh`: not from the adapter's cache) and works out what syncs. */
-export async function planEntity(ctx: EngineContext, entity: EntityDefinition, fresh = false): Promise<EntityPlan> {
-  const schema = await ctx.adapter.describeEntity(entity, fresh ? { fresh } : undefined);
+export async function planEntity(ctx: EngineContext, entity: EntityDefinition, fresh = false, signal?: AbortSignal): Promise<EntityPlan> {
+  const schema = await ctx.adapter.describeEntity(entity, { ...(fresh ? { fresh } : {}), ...(signal ? { signal } : {}) });
   const configured = ctx.config.entities[entity.name]?.fields ?? 'all';
   const added = (await readJsonList(ctx.store, stateKeys.addedFields(entity.name))) ?? [];
   const selection = configured === 'all' ? 'all' : [...new Set([...configured, ...added])];

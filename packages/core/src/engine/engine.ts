@@ -118,8 +118,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     return run;
   };
 
-  async function plan(entity: EntityDefinition, fresh = false): Promise<EntityPlan> {
-    const ep = await planEntity(ctx, entity, fresh);
+  async function plan(entity: EntityDefinition, fresh = false, signal?: AbortSignal): Promise<EntityPlan> {
+    const ep = await planEntity(ctx, entity, fresh, signal);
     plans.set(entity.name, ep);
     return ep;
   }
@@ -171,7 +171,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       }
       held.add(name);
     }
-    const ep = await plan(run.entity);
+    // The stop signal reaches the metadata reads and their retries too.
+    const ep = await plan(run.entity, false, signal);
     run.ep = ep;
     await noteSchemaDrift(ctx, ep);
     const pendingSnapshot = await ctx.store.getState(stateKeys.reconcile(name));
