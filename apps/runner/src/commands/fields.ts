@@ -52,7 +52,8 @@ async function fields(args: string[], io: CliIo): Promise<number> {
       ? await runner.request('POST', `/api/v1/entities/${encodeURIComponent(entity as string)}/fields`, { field })
       : await direct(prepared, async (runtime) => {
           runtime.engine.registry.get(entity as string); // an unknown entity first: it is bad usage
-          if (loaded.config.store.kind === 'memory') {
+          // A store that keeps nothing after exit would throw the backfill away.
+          if (!runtime.store.capabilities.persistent) {
             throw cliExit(
               EXIT.failed,
               'No runner is running and the store is the memory store: add the field through a running runner (crm-sync start, then this command), or to sync.entities in the config.',

@@ -37,7 +37,7 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
     const summary = await runtime.engine.runCycle({ ...(wanted.length > 0 ? { entities: wanted } : {}), signal: controller.signal });
     const entities = summary.entities.map((e) => e.entity);
     const stats = await statsByEntity(runtime, entities);
-    const resume = summary.interrupted ? resumeHint(summary, loaded.config.store.kind) : '';
+    const resume = summary.interrupted ? resumeHint(summary, runtime.store.capabilities.persistent) : '';
     if (resume) logger.warn('cycle interrupted', { hint: resume });
     if (values.json) writeJson(io, { ...summary, stats });
     else io.stdout.write(humanSummary(summary, stats, resume));
@@ -49,13 +49,12 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** What an interrupted cycle leaves, and whether the next run resumes it (the memory store keeps nothing). */
-function resumeHint(summary: CycleSummary, store: string): string {
+/** What an interrupted cycle leaves, and whether the next run resumes it (a store that does not persist keeps nothing). */
+function resumeHint(summary: CycleSummary, persistent: boolean): string {
   const done = summary.entities.filter((e) => e.status === 'ok').length;
-  const next =
-    store === 'memory'
-      ? 'the memory store keeps nothing after exit, so the next run starts over (keep the data in PostgreSQL to resume)'
-      : 'the next run resumes from where this one stopped (the checkpoints of the pages read are committed)';
+  const next = persistent
+    ? 'the next run resumes from where this one stopped (the checkpoints of the pages read are committed)'
+    : 'the memory store keeps nothing after exit, so the next run starts over (keep the data in PostgreSQL to resume)';
   return `${done} of ${summary.entities.length} entities finished before the stop; ${next}`;
 }
 
