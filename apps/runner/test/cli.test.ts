@@ -290,6 +290,7 @@ describe('crm-sync fields', () => {
     }
   });
 
+  // Nine CLI processes and a first cycle: more than the default budget on a loaded 2-core machine.
   it('adds a field only when the next plan has it, says "already synced", and refuses with the reason (through a running runner)', async () => {
     const config = writeConfig(simulatorConfig(sim, { sync: { entities: { lead: { fields: ['firstname', 'lastname', 'subject'] } } } }));
     const runner = await startRunner(['--config', config]);
@@ -331,7 +332,7 @@ describe('crm-sync fields', () => {
     } finally {
       await runner.stop();
     }
-  });
+  }, 180_000);
 
   it('refuses to add a field without a runner or a persistent store', async () => {
     const config = writeConfig(simulatorConfig(sim));
