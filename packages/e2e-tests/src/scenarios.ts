@@ -2,6 +2,7 @@ import { createSyncEngine, isSyncError } from '@crm-sync/core';
 import type { SyncConfigInput } from '@crm-sync/core';
 import { expect } from 'vitest';
 import type { Harness } from './harness.js';
+import { manualTimer, settle } from './manual-timer.js';
 import { customEntities } from './harness.js';
 import type { World } from './world.js';
 import { createWorld, newId } from './world.js';
@@ -121,25 +122,28 @@ scenario('R3: cycles asked for at once never overlap: each starts after the one 
 scenario('R3: the scheduler runs a cycle, then waits the interval before the next', async (setup) => {
   const w = await setup();
   const started: string[] = [];
-  let finished: () => void = () => {};
-  const first = new Promise<void>((resolve) => (finished = resolve));
+  const timer = manualTimer();
   const engine = createSyncEngine({
     adapter: w.crm.adapter,
     store: w.store,
     config: { customEntities, intervalMs: 60_000 },
     runnerId: w.engine.runnerId,
+    timer,
     onEvent: (e) => {
       if (e.type === 'cycle-started') started.push(e.at);
-      if (e.type === 'cycle-finished') finished();
     },
   });
   engine.start();
   try {
-    await first;
-    // A minute's interval: no second cycle follows the first at once. (A short real wait, to become
-    // an injected timer once the engine takes one, issue 19 item 4.)
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The first cycle has ended when the scheduler sets its timer: a minute's interval.
+    expect(await timer.next()).toBe(60_000);
     expect(started).toHaveLength(1);
+    timer.advance(59_999);
+    await settle();
+    expect(started).toHaveLength(1);
+    timer.advance(1);
+    expect(await timer.next()).toBe(60_000);
+    expect(started).toHaveLength(2);
   } finally {
     await engine.stop();
   }

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allHarnesses } from '../src/simulator-harness.js';
 import { customEntities, fakeCrmWithPostgresStore } from '../src/harness.js';
+import { manualTimer, settle } from '../src/manual-timer.js';
 import type { World } from '../src/world.js';
 import { createWorld, newId } from '../src/world.js';
 
@@ -19,21 +20,31 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
   it('R3: runs a cycle, waits the interval, runs again, never two at once, and stops cleanly', async () => {
     const w = await setup();
     const events: SyncEvent['type'][] = [];
+    const timer = manualTimer();
     const engine = createSyncEngine({
-      adapter: w.crm.adapter, store: w.store, config: { intervalMs: 1_000, customEntities },
+      adapter: w.crm.adapter, store: w.store, config: { intervalMs: 1_000, customEntities }, timer,
       onEvent: (e) => { if (e.type === 'cycle-started' || e.type === 'cycle-finished') events.push(e.type); },
     });
     await w.crm.put('lead', newId(), { firstname: 'A' });
-    const started = Date.now();
     engine.start();
-    while (events.filter((e) => e === 'cycle-finished').length < 2) await new Promise((r) => setTimeout(r, 20));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(await timer.next()).toBe(1_000);
+    expect(events).toEqual(['cycle-started', 'cycle-finished']);
+    timer.advance(999);
+    await settle();
+    expect(events).toHaveLength(2);
+    timer.advance(1);
+    expect(await timer.next()).toBe(1_000);
+    expect(events).toHaveLength(4);
     const manual = await engine.trigger();
     expect(manual.ok).toBe(true);
     await engine.stop();
+    // The stop ended the wait: no timer is left, and time moving on starts nothing.
+    expect(timer.pending).toEqual([]);
     const count = events.length;
-    await new Promise((r) => setTimeout(r, 1_200));
+    timer.advance(10_000);
+    await settle();
     expect(events.length).toBe(count);
+    expect(count).toBe(6);
     for (let i = 0; i < events.length; i += 2) expect([events[i], events[i + 1]]).toEqual(['cycle-started', 'cycle-finished']);
   });
 

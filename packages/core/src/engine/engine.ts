@@ -6,7 +6,6 @@ import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { createEntityRegistry } from '../entities.js';
 import { isOrgWideError, isSyncError, SyncError } from '../errors.js';
 import { fencedStore } from '../store/define-store.js';
-import { afterPrevious, delayBeforeNextCycle } from '../rules/cadence.js';
 import { fieldAddition } from '../rules/fields.js';
 import { cycleOrder, nextTurns } from '../rules/order.js';
 import type { FieldPlan } from '../rules/fields.js';
@@ -23,6 +22,8 @@ import { pushOutbox } from './push.js';
 import { backfillFields } from './quick-sync.js';
 import { reconcileDeletes } from './reconcile.js';
 import { retryQuarantined } from './retry.js';
+import type { EngineTimer } from './scheduler.js';
+import { createScheduler, realTimer } from './scheduler.js';
 
 export interface SyncEngineOptions {
   adapter: CrmAdapter;
@@ -32,6 +33,8 @@ export interface SyncEngineOptions {
   /** Defaults to the built-ins plus `config.customEntities`. */
   registry?: EntityRegistry;
   now?: () => Date;
+  /** What the scheduler waits with between cycles (default: the global timers); tests inject their own. */
+  timer?: EngineTimer;
   onEvent?: (event: SyncEvent) => void;
   /** This runner's name for leases when several runners share a store (default: a random id). */
   runnerId?: string;
@@ -110,13 +113,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const localCtx: EngineContext = { ...ctx, store: baseStore };
   const plans = new Map<string, EntityPlan>();
   let lastCycle: CycleSummary | null = null;
-  // Cycles (and Quick Syncs) run one at a time, so no entity is ever synced twice at once (R3).
-  let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = afterPrevious(queue, work);
-    queue = run.catch(() => undefined);
-    return run;
-  };
+  const scheduler = createScheduler({
+    config,
+    timer: options.timer ?? realTimer,
+    cycle: (signal) => cycle({ signal }),
+  });
+  const exclusive = scheduler.exclusive;
 
   async function plan(entity: EntityDefinition, fresh = false, signal?: AbortSignal): Promise<EntityPlan> {
     const ep = await planEntity(ctx, entity, fresh, signal);
@@ -412,10 +414,6 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     return summary;
   }
 
-  let stopController: AbortController | null = null;
-  let loop: Promise<void> | null = null;
-  let wake: (() => void) | null = null;
-
   const engine: SyncEngine = {
     config,
     registry,
@@ -464,36 +462,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       return createLocalPerson(localCtx, ep, fields, { syncToCrm: personOptions.syncToCrm ?? true });
     },
 
-    start() {
-      if (loop) return;
-      stopController = new AbortController();
-      const signal = stopController.signal;
-      loop = (async () => {
-        while (!signal.aborted) {
-          await engine.runCycle({ signal }).catch(() => undefined);
-          if (signal.aborted) break;
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, delayBeforeNextCycle(config));
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-            signal.addEventListener('abort', wake, { once: true });
-          });
-          wake = null;
-        }
-      })();
-    },
+    start: () => scheduler.start(),
 
-    trigger: (cycleOptions) => exclusive(() => cycle({ ...cycleOptions, ...(stopController ? { signal: stopController.signal } : {}) })),
+    trigger: (cycleOptions) => exclusive(() => cycle({ ...cycleOptions, ...(scheduler.signal ? { signal: scheduler.signal } : {}) })),
 
     async stop() {
-      stopController?.abort();
-      wake?.();
-      await loop;
-      await queue;
-      loop = null;
-      stopController = null;
+      await scheduler.stop();
       // Hand the entities over at once instead of after the lease expires.
       for (const entity of held) await baseStore.releaseLease?.(entity, runnerId).catch(() => undefined);
       held.clear();
