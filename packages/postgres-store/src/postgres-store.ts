@@ -86,16 +86,23 @@ function slim(record: RecordWrite): RecordWrite | (Omit<RecordWrite, 'base'> & {
   return { ...rest, baseIsFields: true };
 }
 
+function companyFromCell(r: RecordWrite): string | [string, string | null] | null {
+  if (!r.companyFrom) return null;
+  return r.companyFrom.crmId === r.accountId ? r.companyFrom.entity : [r.companyFrom.entity, r.companyFrom.crmId];
+}
+
 /**
  * A new record (expected revision 0) for the insert statement, as an array read by position:
  * 0 id, 1 crmId, 2 crmVersion, 3 fields, 4 base (`true`: the fields object), 5 pending, 6 accountId,
- * 7 companyFrom as [entity, crmId], 8 company, 9 crmDeleted, 10 syncToCrm, 11 seenIn; null where not given.
+ * 7 companyFrom (its entity alone when its crmId is the accountId, as for every linked record the
+ * engine reads from the CRM; else [entity, crmId]), 8 company, 9 crmDeleted, 10 syncToCrm, 11 seenIn;
+ * null where not given.
  * Without key names PostgreSQL parses and sorts about half the JSON of a keyed object.
  */
 function newRecordRow(r: RecordWrite): unknown[] {
   return [
     r.id, r.crmId ?? null, r.crmVersion ?? null, r.fields ?? null, r.base === undefined ? null : r.base === r.fields ? true : r.base,
-    r.pending ?? null, r.accountId ?? null, r.companyFrom ? [r.companyFrom.entity, r.companyFrom.crmId] : null, r.company ?? null, r.crmDeleted ?? null,
+    r.pending ?? null, r.accountId ?? null, companyFromCell(r), r.company ?? null, r.crmDeleted ?? null,
     r.syncToCrm ?? null, r.seenIn ?? null,
   ];
 }
@@ -293,11 +300,15 @@ with inserted as (
          case when e->4 = 'true' then coalesce(nullif(e->3, 'null'), '{}') else coalesce(nullif(e->4, 'null'), '{}') end,
          coalesce(array(select jsonb_array_elements_text(nullif(e->5, 'null'))), '{}'),
          e->>6,
-         case when jsonb_typeof(e->7) = 'array' then coalesce(a.fields, '{}') else coalesce(nullif(e->8, 'null'), '{}') end,
+         case when jsonb_typeof(e->7) <> 'null' then coalesce(a.fields, '{}') else coalesce(nullif(e->8, 'null'), '{}') end,
          coalesce((e->>9)::boolean, false), coalesce((e->>10)::boolean, false), e->>11, $1
   from jsonb_array_elements($2::jsonb) as e
   left join lateral (
-    select fields from ${s}.records where jsonb_typeof(e->7) = 'array' and entity = e->7->>0 and crm_id = e->7->>1 limit 1
+    select fields from ${s}.records
+    where jsonb_typeof(e->7) <> 'null'
+      and entity = case when jsonb_typeof(e->7) = 'string' then e->>7 else e->7->>0 end
+      and crm_id = case when jsonb_typeof(e->7) = 'string' then e->>6 else e->7->>1 end
+    limit 1
   ) as a on true
   returning 1
 ),
