@@ -1,29 +1,26 @@
-import type { ChangePage, CrmAdapter } from '../contracts/crm.js';
+import type { CrmAdapter } from '../contracts/crm.js';
 import type { LocalRecord, SyncStore } from '../contracts/store.js';
 import type { SyncConfig, SyncConfigInput } from '../config.js';
 import { parseSyncConfig } from '../config.js';
 import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { createEntityRegistry } from '../entities.js';
-import { isOrgWideError, isSyncError, SyncError } from '../errors.js';
-import { fencedStore } from '../store/define-store.js';
+import { SyncError } from '../errors.js';
 import { fieldAddition } from '../rules/fields.js';
-import { cycleOrder, nextTurns } from '../rules/order.js';
 import type { FieldPlan } from '../rules/fields.js';
 import type { FieldMap } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
-import { commitWithRetry, planEntity, readJsonList, stateKeys } from './context.js';
-import type { CycleSummary, EntityCycleSummary, SyncEvent } from './events.js';
-import { emptySummary } from './events.js';
+import { planEntity, readJsonList, stateKeys } from './context.js';
+import type { CycleDeps, CycleOptions } from './cycle.js';
+import { runCycle } from './cycle.js';
+import type { CycleSummary, SyncEvent } from './events.js';
+import { createLeases } from './leases.js';
 import type { LocalEdit } from './local.js';
 import { applyLocalEdit, createLocalPerson, deleteLocalRecord } from './local.js';
-import { noteSchemaDrift } from './drift.js';
-import { buildPageBatch } from './pull.js';
-import { pushOutbox } from './push.js';
 import { backfillFields } from './quick-sync.js';
-import { reconcileDeletes } from './reconcile.js';
-import { retryQuarantined } from './retry.js';
 import type { EngineTimer } from './scheduler.js';
 import { createScheduler, realTimer } from './scheduler.js';
+
+export type { CycleOptions } from './cycle.js';
 
 export interface SyncEngineOptions {
   adapter: CrmAdapter;
@@ -38,13 +35,6 @@ export interface SyncEngineOptions {
   onEvent?: (event: SyncEvent) => void;
   /** This runner's name for leases when several runners share a store (default: a random id). */
   runnerId?: string;
-}
-
-export interface CycleOptions {
-  /** Only these entities (default: every enabled entity). */
-  entities?: readonly string[];
-  /** Stops after the page in hand (two during a first load, whose next page is already being written); its checkpoint is committed. */
-  signal?: AbortSignal;
 }
 
 export interface SyncEngine {
@@ -86,7 +76,12 @@ export interface AddFieldResult {
   alreadySynced: boolean;
 }
 
-/** Creates the sync engine over a CRM adapter and a store. */
+/**
+ * Creates the sync engine over a CRM adapter and a store. The wiring: leases.ts (which entities this
+ * runner syncs), scheduler.ts (one cycle at a time, the wait between cycles), cycle.ts (one cycle over
+ * the entities in fair turns), entity-run.ts (an entity's state in a cycle), pull-turn.ts and
+ * first-load.ts (its pages), push.ts (its outbox).
+ */
 export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const config = parseSyncConfig(options.config ?? {});
   const registry =
@@ -94,14 +89,11 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const listeners = options.onEvent;
   const runnerId = options.runnerId ?? `runner-${globalThis.crypto.randomUUID()}`;
   const leaseTtlMs = config.leaseTtlMs ?? config.intervalMs * 2 + 60_000;
-  const useLeases = options.store.capabilities.leases && typeof options.store.acquireLease === 'function';
-  // Entities this runner holds the lease of; every commit for them carries the lease (fencing).
-  const held = new Set<string>();
   const baseStore = options.store;
-  const store = fencedStore(baseStore, (entity) => (held.has(entity) ? { owner: runnerId, ttlMs: leaseTtlMs } : undefined));
+  const leases = createLeases(baseStore, runnerId, leaseTtlMs);
   const ctx: EngineContext = {
     adapter: options.adapter,
-    store,
+    store: leases.store,
     registry,
     config,
     now: options.now ?? (() => new Date()),
@@ -113,12 +105,6 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const localCtx: EngineContext = { ...ctx, store: baseStore };
   const plans = new Map<string, EntityPlan>();
   let lastCycle: CycleSummary | null = null;
-  const scheduler = createScheduler({
-    config,
-    timer: options.timer ?? realTimer,
-    cycle: (signal) => cycle({ signal }),
-  });
-  const exclusive = scheduler.exclusive;
 
   async function plan(entity: EntityDefinition, fresh = false, signal?: AbortSignal): Promise<EntityPlan> {
     const ep = await planEntity(ctx, entity, fresh, signal);
@@ -127,292 +113,10 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   }
   const cachedPlan = async (entity: EntityDefinition) => plans.get(entity.name) ?? plan(entity);
 
-  function selected(names?: readonly string[]): EntityDefinition[] {
-    const wanted = names ? new Set(names.map((n) => registry.get(n).name)) : null;
-    return cycleOrder(registry.all.filter((e) => (wanted ? wanted.has(e.name) : config.entities[e.name]?.enabled !== false)));
-  }
-
-  interface EntityRun {
-    entity: EntityDefinition;
-    ep?: EntityPlan;
-    pages?: AsyncIterator<ChangePage>;
-    /** The next page, already asked for: the adapter reads and parses it while this one commits. */
-    ahead?: Promise<IteratorResult<ChangePage>> | undefined;
-    /** A first full read into an entity with no records: pages are built without lookups (see buildPageBatch). */
-    assumeNew?: boolean;
-    /** Records the current full read created (its snapshot id and count): its reconciliation need not list them. */
-    inserted?: { snapshot: string; count: number };
-    summary: EntityCycleSummary;
-    started: number;
-    done: boolean;
-  }
-
-  function fail(run: EntityRun, error: unknown): void {
-    run.done = true;
-    const code = isSyncError(error) ? error.code : 'UNEXPECTED';
-    if (code === 'LEASE_LOST') held.delete(run.entity.name);
-    const message = error instanceof Error ? error.message : String(error);
-    if (code === 'ABORTED') {
-      run.summary.status = 'interrupted';
-      return;
-    }
-    run.summary.status = 'failed';
-    run.summary.error = { code, message };
-    ctx.emit({ type: 'entity-failed', entity: run.entity.name, code, message });
-  }
-
-  async function prepare(run: EntityRun, signal?: AbortSignal): Promise<void> {
-    const name = run.entity.name;
-    if (useLeases) {
-      // Several runners: only the holder of the entity's lease syncs it (R3 across processes).
-      if (!(await baseStore.acquireLease?.(name, { owner: runnerId, ttlMs: leaseTtlMs }))) {
-        held.delete(name);
-        run.summary.status = 'skipped';
-        run.done = true;
-        return;
-      }
-      held.add(name);
-    }
-    // The stop signal reaches the metadata reads and their retries too.
-    const ep = await plan(run.entity, false, signal);
-    run.ep = ep;
-    await noteSchemaDrift(ctx, ep);
-    const pendingSnapshot = await ctx.store.getState(stateKeys.reconcile(name));
-    if (pendingSnapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, name, pendingSnapshot);
-    if (ep.newFields.length > 0) run.summary.backfilled += await backfillFields(ctx, ep, ep.newFields, signal);
-    run.summary.applied += await retryQuarantined(ctx, ep, signal);
-    if (ep.storedSynced !== null && ep.storedSynced !== ep.syncedState && ep.newFields.length === 0) {
-      // Fields that left the selection are forgotten, so adding them back later backfills them again.
-      await ctx.store.commit({ entity: name, state: { [stateKeys.syncedFields(name)]: ep.syncedState } });
-    }
-    const checkpoint = await ctx.store.getCheckpoint(name);
-    run.assumeNew = checkpoint === null && (await ctx.store.stats(name)).records === 0;
-    const pages = ctx.adapter.pullChanges(run.entity, { checkpoint, fields: ep.pullFields, ...(signal ? { signal } : {}) });
-    run.pages = pages[Symbol.asyncIterator]();
-    run.ahead = undefined;
-  }
-
-  type BuiltPage = Awaited<ReturnType<typeof buildPageBatch>>;
-
-  /** Commits one page (built again with lookups after a conflict) and adds it to the summary. */
-  async function commitPage(run: EntityRun, page: ChangePage, prebuilt?: BuiltPage, after?: Promise<unknown>): Promise<void> {
-    const ep = run.ep as EntityPlan;
-    let counts: BuiltPage['counts'] | undefined;
-    let created = 0;
-    await commitWithRetry(
-      ctx,
-      async (attempt) => {
-        if (attempt > 1) run.assumeNew = false;
-        const built = attempt === 1 && prebuilt ? prebuilt : await buildPageBatch(ctx, ep, page, { assumeNew: run.assumeNew === true && page.snapshot !== null });
-        counts = built.counts;
-        created = 0;
-        for (const r of built.batch.records ?? []) if (r.expectedRevision === 0) created += 1;
-        return built.batch;
-      },
-      after ? { commit: { after } } : {},
-    );
-    // Every create of a snapshot's page is a distinct new record seen by it (an existing id conflicts).
-    if (page.snapshot !== null) {
-      const id = page.snapshot.id;
-      run.inserted = { snapshot: id, count: (run.inserted?.snapshot === id ? run.inserted.count : 0) + created };
-    }
-    const s = run.summary;
-    s.pages += 1;
-    s.pulled += page.upserts.length + page.deletes.length + page.rejected.length;
-    if (counts) {
-      s.applied += counts.applied;
-      s.echoes += counts.echoes;
-      s.filtered += counts.filtered;
-      s.deleted += counts.deleted;
-      s.collisions += counts.collisions;
-      s.quarantined += counts.quarantined;
-    }
-    const seconds = Math.max((Date.now() - run.started) / 1000, 0.001);
-    ctx.emit({
-      type: 'page-applied', entity: run.entity.name, pages: s.pages, pulled: s.pulled, applied: s.applied,
-      recordsPerSecond: Math.round(s.pulled / seconds),
-    });
-  }
-
-  /** Pulls up to `budget` pages; returns when the entity is drained, the budget is spent, or on stop. */
-  async function pullTurn(run: EntityRun, budget: number, signal?: AbortSignal): Promise<void> {
-    const ep = run.ep as EntityPlan;
-    // A first full read into an empty entity builds its pages without store reads, so a page is
-    // built and its records written while the page before it commits (the store makes it visible
-    // only after that one: CommitOptions.after). Every other page waits for the commit before it.
-    let inFlight: { done: Promise<void>; ids: Set<string> } | undefined;
-    const settle = async () => {
-      const previous = inFlight;
-      inFlight = undefined;
-      await previous?.done;
-    };
-    try {
-      for (let n = 0; n < budget; n += 1) {
-        if (signal?.aborted) {
-          await settle();
-          run.summary.status = 'interrupted';
-          run.done = true;
-          return;
-        }
-        const pages = run.pages as AsyncIterator<ChangePage>;
-        const next = await (run.ahead ?? pages.next());
-        run.ahead = undefined;
-        if (next.done) {
-          await settle();
-          run.done = true;
-          const snapshot = await ctx.store.getState(stateKeys.reconcile(run.entity.name));
-          const inserted = run.inserted?.snapshot === snapshot ? run.inserted.count : 0;
-          if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot, inserted);
-          // After the reconciliation: a quarantined row re-read now was in the full read, but the
-          // record it creates carries no snapshot and would read as deleted in the CRM.
-          if (run.summary.quarantined > 0) run.summary.applied += await retryQuarantined(ctx, ep, signal, 5);
-          return;
-        }
-        const page = next.value;
-        run.ahead = pages.next();
-        // Awaited at the next page, or dropped with the run (its pull is then ended).
-        run.ahead.catch(() => {});
-        if (run.assumeNew !== true || page.snapshot === null) {
-          await settle();
-          await commitPage(run, page);
-          continue;
-        }
-        // The page that completes the read decides from what the pages before it stored (a row
-        // without a key in any of them means no deletes are flagged): it waits for their commits.
-        if (page.snapshot.complete) await settle();
-        const built = await buildPageBatch(ctx, ep, page, { assumeNew: true });
-        const records = built.batch.records ?? [];
-        const ids = new Set<string>();
-        for (const r of records) ids.add(r.id);
-        // Two pages may share a record only when the CRM changed it mid-read: those commit in turn.
-        const shared = inFlight?.ids;
-        const after = inFlight && !records.some((r) => shared?.has(r.id)) ? inFlight.done : undefined;
-        if (!after) await settle();
-        const done = commitPage(run, page, built, after);
-        done.catch(() => {}); // awaited, and its error thrown, by settle() or as the next page's `after`
-        // At most two commits in flight: the one before this is awaited here. If it failed, this
-        // one fails with it and is awaited by settle() all the same: nothing runs on after the turn.
-        inFlight = { done, ids };
-        await after;
-      }
-    } catch (error) {
-      // The first error is the entity's (a commit still in flight may fail with it or after it).
-      await settle().catch(() => {});
-      throw error;
-    } finally {
-      await settle();
-    }
-  }
-
-  async function cycle(cycleOptions: CycleOptions = {}): Promise<CycleSummary> {
-    const signal = cycleOptions.signal;
-    const startedAt = ctx.now();
-    const runs: EntityRun[] = selected(cycleOptions.entities).map((entity) => ({
-      entity, summary: emptySummary(entity.name), started: Date.now(), done: false,
-    }));
-    ctx.emit({ type: 'cycle-started', at: startedAt.toISOString(), entities: runs.map((r) => r.entity.name) });
-    /**
-     * The CRM changed under the plan (a secured column no longer readable; nothing was handed out):
-     * the entity is planned again once per cycle and its pull starts over from the stored checkpoint.
-     */
-    const replanned = new Set<EntityRun>();
-    /**
-     * The first failure of the CRM connection as a whole (unreachable, credentials refused): every
-     * other entity would only repeat it, so the cycle stops there and the entities left are not run.
-     */
-    const stop: { org: { entity: string; code: string } | null } = { org: null };
-    const failed = (run: EntityRun, error: unknown): void => {
-      fail(run, error);
-      if (stop.org === null && isOrgWideError(error)) stop.org = { entity: run.entity.name, code: error.code };
-    };
-    const orReplan = async (run: EntityRun, error: unknown): Promise<void> => {
-      if (!isSyncError(error, 'CRM_SCHEMA_CHANGED') || replanned.has(run)) return failed(run, error);
-      replanned.add(run);
-      await run.pages?.return?.();
-      try {
-        await prepare(run, signal);
-      } catch (again) {
-        failed(run, again);
-      }
-    };
-    for (const run of runs) {
-      if (stop.org || signal?.aborted) break;
-      try {
-        await prepare(run, signal);
-      } catch (error) {
-        await orReplan(run, error);
-      }
-    }
-    // R16: entities take turns of `pagesPerTurn` pages in dependency order, so one entity's backlog
-    // delays the others by a turn, not by the whole backlog.
-    while (runs.some((r) => !r.done) && !signal?.aborted && !stop.org) {
-      for (const { run, pages } of nextTurns(runs, config.pagesPerTurn)) {
-        if (stop.org) break;
-        try {
-          await pullTurn(run, pages, signal);
-        } catch (error) {
-          await orReplan(run, error);
-        }
-      }
-    }
-    for (const run of runs) {
-      if (stop.org && run.summary.status === 'ok') {
-        const { entity, code } = stop.org;
-        run.summary.status = 'not-run';
-        run.summary.error = { code, message: `not run: the cycle stopped when ${entity} failed with ${code}, a failure of the whole CRM connection` };
-      }
-      // A stop: an entity whose pull had not ended is interrupted; one read to its end is still done
-      // if nothing waits to be pushed (nothing more is sent to the CRM after a stop).
-      if (signal?.aborted && run.summary.status === 'ok' && !run.done) run.summary.status = 'interrupted';
-      if (run.summary.status !== 'ok') {
-        if (run.summary.status === 'skipped') continue;
-        await run.pages?.return?.();
-        continue;
-      }
-      try {
-        const ep = run.ep as EntityPlan;
-        let pushed = await pushOutbox(ctx, ep, signal);
-        if (pushed.collisions > 0 && !signal?.aborted) {
-          // A 412 means the CRM changed the record after our pull: pull again (R2 merge), push again.
-          const again: EntityRun = { ...run, done: false };
-          await prepare(again, signal);
-          while (!again.done) await pullTurn(again, Number.MAX_SAFE_INTEGER, signal);
-          const second = await pushOutbox(ctx, again.ep as EntityPlan, signal);
-          pushed = {
-            pushed: pushed.pushed + second.pushed,
-            created: pushed.created + second.created,
-            collisions: pushed.collisions + second.collisions,
-            quarantined: pushed.quarantined + second.quarantined,
-            stopped: second.stopped === true,
-          };
-        }
-        if (pushed.stopped) run.summary.status = 'interrupted';
-        run.summary.pushed += pushed.pushed;
-        run.summary.created += pushed.created;
-        run.summary.collisions += pushed.collisions;
-        run.summary.quarantined += pushed.quarantined;
-      } catch (error) {
-        failed(run, error);
-      }
-    }
-    for (const run of runs) {
-      run.summary.durationMs = Date.now() - run.started;
-      ctx.emit({ type: 'entity-finished', summary: run.summary });
-    }
-    const finishedAt = ctx.now();
-    const ok = runs.every((r) => r.summary.status === 'ok' || r.summary.status === 'skipped');
-    const summary: CycleSummary = {
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-      ok,
-      interrupted: !ok && signal?.aborted === true && runs.every((r) => ['ok', 'skipped', 'interrupted'].includes(r.summary.status)),
-      entities: runs.map((r) => r.summary),
-    };
-    lastCycle = summary;
-    ctx.emit({ type: 'cycle-finished', summary });
-    return summary;
-  }
+  const deps: CycleDeps = { ctx, leases, plan, registry, config };
+  const cycle = (cycleOptions: CycleOptions = {}) => runCycle(deps, cycleOptions, (summary) => (lastCycle = summary));
+  const scheduler = createScheduler({ config, timer: options.timer ?? realTimer, cycle: (signal) => cycle({ signal }) });
+  const exclusive = scheduler.exclusive;
 
   const engine: SyncEngine = {
     config,
@@ -468,9 +172,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
 
     async stop() {
       await scheduler.stop();
-      // Hand the entities over at once instead of after the lease expires.
-      for (const entity of held) await baseStore.releaseLease?.(entity, runnerId).catch(() => undefined);
-      held.clear();
+      await leases.releaseAll();
     },
   };
   return engine;
