@@ -52,6 +52,10 @@ const mutations: Mutation[] = [
   m('R10', 'quick-sync', 'fieldsToBackfill', 'new fields are never backfilled', () => () => []),
   m('R11', 'records', 'passesSyncFilter', 'the sync filter inverted', (actual) => (...args: never[]) => !actual(...args)),
   m('R12', 'records', 'shouldFlagCrmDelete', 'CRM deletes are not flagged', () => () => false),
+  m('R12', 'records', 'crmDeletion', 'a CRM delete keeps the record unflagged', (actual) => (entity: string, local: LocalRecord, detail: string | null) => {
+    const deletion = (actual as (e: string, l: LocalRecord, d: string | null) => { write: Record<string, unknown>; activity: unknown })(entity, local, detail);
+    return { ...deletion, write: { ...deletion.write, crmDeleted: false } };
+  }),
   m('R13', 'records', 'isEcho', 'echoes are not recognised', () => () => false),
   m('R14', 'persons', 'pushAction', 'local persons marked for sync are not created in the CRM', (actual) => (entity: never, record: LocalRecord) => {
     const action = actual(entity, record as never) as PushAction;

@@ -13,7 +13,7 @@ import { accountOverwrite, companySource, fanOutDetail, fanOutLog, logsPerContac
 import { syncsBothWays } from '../rules/direction.js';
 import { mergeRecord } from '../rules/merge.js';
 import { changeActivities } from '../rules/persons.js';
-import { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
+import { accountIdOf, crmDeletion, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
 import { stateKeys } from './context.js';
@@ -190,8 +190,9 @@ export async function buildPageBatch(
       continue;
     }
     counts.deleted += 1;
-    records.push({ id: local.id, expectedRevision: local.revision, crmDeleted: true, pending: [] });
-    activities.push({ entity: name, recordId: local.id, type: 'crm-deleted', source: 'crm' });
+    const deletion = crmDeletion(name, local, null);
+    records.push(deletion.write);
+    activities.push(deletion.activity);
   }
 
   const state: Record<string, string | null> = {};

@@ -3,7 +3,7 @@ import type { ActivityInput, LocalRecord, QuarantineInput, RecordWrite } from '.
 import { syncsBothWays } from '../rules/direction.js';
 import { assertCanCreateInCrm, pushableSubset } from '../rules/guards.js';
 import { pushAction } from '../rules/persons.js';
-import { passesSyncFilter } from '../rules/records.js';
+import { crmDeletion, passesSyncFilter } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
 import { sameValue } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
@@ -198,8 +198,9 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
         tally.collisions += 1; // stays pending; the next pull merges the CRM's change (R2) and the push retries
         if (s.dropped) records.push({ id: record.id, expectedRevision: record.revision, pending: pendingAfter(record, dropped) });
       } else if (result.kind === 'not-found') {
-        records.push({ id: record.id, expectedRevision: record.revision, pending: [], crmDeleted: true });
-        activities.push({ entity, recordId: record.id, type: 'crm-deleted', source: 'crm', detail: 'not found in the CRM on push' });
+        const deletion = crmDeletion(entity, record, 'not found in the CRM on push');
+        records.push(deletion.write);
+        activities.push(deletion.activity);
       } else {
         fail(record, s, result.message, dropped);
       }

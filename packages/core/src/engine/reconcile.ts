@@ -1,5 +1,6 @@
 import type { LocalRecord } from '../contracts/store.js';
 import { SyncError } from '../errors.js';
+import { crmDeletion } from '../rules/records.js';
 import type { EngineContext } from './context.js';
 import { stateKeys } from './context.js';
 
@@ -39,16 +40,14 @@ export async function reconcileDeletes(ctx: EngineContext, entity: string, snaps
   for (;;) {
     const page = await ctx.store.listUnseen(entity, snapshotId, { limit: PAGE });
     const last = page.next === null;
-    const items: LocalRecord[] = page.items;
+    const deletions = page.items.map((r: LocalRecord) => crmDeletion(entity, r, 'not found in a full read of the CRM'));
     await ctx.store.commit({
       entity,
-      records: items.map((r) => ({ id: r.id, expectedRevision: r.revision, crmDeleted: true, pending: [] })),
-      activities: items.map((r) => ({
-        entity, recordId: r.id, type: 'crm-deleted' as const, source: 'crm' as const, detail: 'not found in a full read of the CRM',
-      })),
+      records: deletions.map((d) => d.write),
+      activities: deletions.map((d) => d.activity),
       ...(last ? { state: { [stateKeys.reconcile(entity)]: null } } : {}),
     });
-    flagged += items.length;
+    flagged += deletions.length;
     if (last) return flagged;
   }
 }

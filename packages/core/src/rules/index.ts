@@ -17,7 +17,7 @@ export const ruleFunctions = {
   R9: { drift: ['schemaDrift'] },
   R10: { fields: ['fieldAddition'], 'quick-sync': ['fieldsToBackfill'] },
   R11: { records: ['passesSyncFilter'] },
-  R12: { records: ['shouldFlagCrmDelete'] },
+  R12: { records: ['shouldFlagCrmDelete', 'crmDeletion'] },
   R13: { records: ['isEcho'] },
   R14: { persons: ['pushAction'] },
   R15: { records: ['accountIdOf'] },

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CrmRecord } from '../contracts/crm.js';
 import type { LocalRecord } from '../contracts/store.js';
 import { createEntityRegistry } from '../entities.js';
-import { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from './records.js';
+import { accountIdOf, crmDeletion, isEcho, passesSyncFilter, shouldFlagCrmDelete } from './records.js';
 
 const registry = createEntityRegistry();
 const contact = registry.get('contact');
@@ -69,5 +69,16 @@ describe('accountIdOf (R15)', () => {
   });
   it('has no account link for leads', () => {
     expect(accountIdOf(registry.get('lead'), row({ lookups: { parentcustomerid: { id: 'a1', entity: 'account' } } }))).toBeNull();
+  });
+});
+
+describe('crmDeletion (R12)', () => {
+  it('keeps the record, flags it, drops its pending changes and says why', () => {
+    const record = local({ id: 'c1', revision: 4, pending: ['jobtitle'] });
+    expect(crmDeletion('contact', record, 'not found in a full read of the CRM')).toEqual({
+      write: { id: 'c1', expectedRevision: 4, crmDeleted: true, pending: [] },
+      activity: { entity: 'contact', recordId: 'c1', type: 'crm-deleted', source: 'crm', detail: 'not found in a full read of the CRM' },
+    });
+    expect(crmDeletion('contact', record, null).activity).not.toHaveProperty('detail');
   });
 });

@@ -1,5 +1,5 @@
 import type { CrmRecord } from '../contracts/crm.js';
-import type { LocalRecord } from '../contracts/store.js';
+import type { ActivityInput, LocalRecord, RecordWrite } from '../contracts/store.js';
 import type { EntityDefinition } from '../entities.js';
 import type { FieldMap } from '../values.js';
 import { accountLinkOf } from '../entities.js';
@@ -33,6 +33,18 @@ export function isEcho(local: LocalRecord | undefined, row: CrmRecord): boolean 
  */
 export function shouldFlagCrmDelete(local: LocalRecord | undefined): local is LocalRecord {
   return local !== undefined && !local.crmDeleted;
+}
+
+/**
+ * R12: what a CRM delete does to the local record: it is kept, flagged as deleted in the CRM, its
+ * pending changes dropped (there is nothing left to push them to), and an activity says why
+ * (`detail`: a delta's delete, a full read that no longer holds it, a push answered "not found").
+ */
+export function crmDeletion(entity: string, local: LocalRecord, detail: string | null): { write: RecordWrite; activity: ActivityInput } {
+  return {
+    write: { id: local.id, expectedRevision: local.revision, crmDeleted: true, pending: [] },
+    activity: { entity, recordId: local.id, type: 'crm-deleted', source: 'crm', ...(detail === null ? {} : { detail }) },
+  };
 }
 
 /**
