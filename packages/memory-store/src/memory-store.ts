@@ -608,7 +608,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     async acquireLease(entity, lease) {
       const held = data.leases.get(entity);
       const at = now().getTime();
-      if (held && held.owner !== lease.owner && held.expiresAt >= at) return false;
+      if (held && held.owner !== lease.owner && held.expiresAt > at) return false; // held while its expiry lies ahead
       data.leases.set(entity, { owner: lease.owner, expiresAt: at + lease.ttlMs });
       return true;
     },

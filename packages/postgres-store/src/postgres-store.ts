@@ -398,7 +398,7 @@ returning r.id`;
           // Fencing: the row lock holds off a takeover until this transaction ends.
           const held = await client.query(
             `update ${s}.leases set expires_at = now() + $3 * interval '1 millisecond'
-             where entity = $1 and owner = $2 and expires_at >= now() returning 1`,
+             where entity = $1 and owner = $2 and expires_at > now() returning 1`,
             [batch.entity, lease.owner, lease.ttlMs],
           );
           if (held.rowCount !== 1) context.leaseLost();
@@ -592,7 +592,7 @@ returning r.id`;
       const rows = await query(
         `insert into ${s}.leases (entity, owner, expires_at) values ($1, $2, now() + $3 * interval '1 millisecond')
          on conflict (entity) do update set owner = excluded.owner, expires_at = excluded.expires_at
-         where ${s}.leases.owner = excluded.owner or ${s}.leases.expires_at < now()
+         where ${s}.leases.owner = excluded.owner or ${s}.leases.expires_at <= now()
          returning owner`,
         [entity, lease.owner, lease.ttlMs],
       );

@@ -177,7 +177,10 @@ export interface FanOutLog {
 export interface Lease {
   /** The runner holding it. */
   owner: string;
-  /** How long the lease lasts from now (acquire) or from this commit (renewal). */
+  /**
+   * How long the lease lasts from now (acquire) or from this commit (renewal). It is held while its
+   * expiry lies ahead and may be taken by anyone once the store's clock reaches it.
+   */
   ttlMs: number;
 }
 
