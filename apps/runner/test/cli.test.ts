@@ -94,7 +94,7 @@ describe('crm-sync sync --once', () => {
 
 describe('crm-sync sync --once stopped by a signal', () => {
   it('with the memory store: exit 130, "Cycle interrupted", and says that the next run starts over', async () => {
-    const config = writeConfig(simulatorConfig(sim, { sync: { pageSize: 100 }, log: { level: 'debug', format: 'json' } }));
+    const config = writeConfig(simulatorConfig(sim, { crm: { pageSize: 100 }, log: { level: 'debug', format: 'json' } }));
     const result = await stopInContacts(sim, ['sync', '--once', '--config', config], 'SIGINT');
     expect(result.code).toBe(130);
     // Read to their end before the stop: done; the opportunities come after the contacts.

@@ -51,7 +51,7 @@ describe('crm-sync migrate', () => {
 describe('graceful shutdown', () => {
   /** Runs `crm-sync <args>` on the PostgreSQL schema and sends `signal` in the middle of the contacts. */
   async function stopInPostgres(schema: string, args: string[], signal: NodeJS.Signals) {
-    const config = writeConfig(simulatorConfig(sim, { store: { kind: 'postgres', schema }, sync: { pageSize: 400, entities: { lead: { enabled: false } } }, log: { level: 'debug', format: 'json' } }));
+    const config = writeConfig(simulatorConfig(sim, { store: { kind: 'postgres', schema }, crm: { pageSize: 400 }, sync: { entities: { lead: { enabled: false } } }, log: { level: 'debug', format: 'json' } }));
     return { config, result: await stopInContacts(sim, [...args, '--config', config], signal, env()) };
   }
 
@@ -109,7 +109,7 @@ describe('graceful shutdown', () => {
 
   it('killed with SIGKILL twice in the middle of the contacts, the next run completes the data: each contact once, one New Person activity each', async () => {
     const schema = `runner_sigkill_${process.pid}`;
-    const config = writeConfig(simulatorConfig(sim, { store: { kind: 'postgres', schema }, sync: { pageSize: 400, entities: { lead: { enabled: false } } }, log: { level: 'debug', format: 'json' } }));
+    const config = writeConfig(simulatorConfig(sim, { store: { kind: 'postgres', schema }, crm: { pageSize: 400 }, sync: { entities: { lead: { enabled: false } } }, log: { level: 'debug', format: 'json' } }));
     sim.control.setFaults({ seed: 2, rules: [{ kind: 'slow', rate: 1, delayMs: 100, path: '/contacts' }] });
     const stored = async () => {
       // Zero until the runner has created its schema.

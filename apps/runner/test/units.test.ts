@@ -118,7 +118,7 @@ describe('config', () => {
     expect(message).toContain('(root): unknown key "servre"; did you mean "server"?');
     expect(message).toMatch(/sync\.entities\.contactz: unknown entity.*; did you mean "contact"\?/);
     const far = failure(() => loadConfig({ path: writeConfig({ crm: { kind: 'simulator', colour: 'red' } }), env: {} }));
-    expect(far).toMatch(/crm: unknown key "colour"; known keys: kind, url, auth, seed, contacts/);
+    expect(far).toMatch(/crm: unknown key "colour"; known keys: kind, url, auth, pageSize, seed, contacts/);
   });
 
   it('reports bad JSON by line and column', () => {

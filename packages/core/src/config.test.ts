@@ -8,27 +8,26 @@ describe('parseSyncConfig', () => {
     expect(config.intervalMs).toBe(300_000);
     expect(config.changeDataValueThreshold).toBe(5_000);
     expect(config.syncFilterField).toBe('new_synctomkto');
-    expect(config.pageSize).toBe(5_000);
   });
 
   it('names the path and the problem of each bad value', () => {
     try {
-      parseSyncConfig({ intervalMs: 'often', entities: { contact: { fields: ['Email Address'] } }, pageSize: 10_000 });
+      parseSyncConfig({ intervalMs: 'often', entities: { contact: { fields: ['Email Address'] } }, pagesPerTurn: 0 });
       expect.unreachable();
     } catch (error) {
       expect(isSyncError(error, 'CONFIG_INVALID')).toBe(true);
       const issues = (error as { details: { issues: string[] } }).details.issues;
       expect(issues.some((i) => i.startsWith('intervalMs:'))).toBe(true);
       expect(issues.some((i) => i.startsWith('entities.contact.fields.0:') && i.includes('logical name'))).toBe(true);
-      expect(issues.some((i) => i.startsWith('pageSize:'))).toBe(true);
+      expect(issues.some((i) => i.startsWith('pagesPerTurn:'))).toBe(true);
     }
   });
 
   it('rejects an unknown entity name and a custom entity that clashes with a built-in', () => {
     expect(() => parseSyncConfig({ entities: { contacts: { fields: 'all' } } })).toThrow(/entities\.contacts: unknown entity; known: systemuser/);
-    expect(() => parseSyncConfig({ customEntities: [{ name: 'account', entitySet: 'x_accounts', primaryKey: 'accountid' }] })).toThrow(/customEntities\.0\.name/);
-    expect(() => parseSyncConfig({ customEntities: [{ name: 'new_x', entitySet: 'leads', primaryKey: 'new_xid' }] })).toThrow(/customEntities\.0\.entitySet/);
-    const ok = parseSyncConfig({ customEntities: [{ name: 'new_x', entitySet: 'new_xs', primaryKey: 'new_xid' }], entities: { new_x: { enabled: false } } });
+    expect(() => parseSyncConfig({ customEntities: [{ name: 'account' }] })).toThrow(/customEntities\.0\.name/);
+    expect(() => parseSyncConfig({ customEntities: [{ name: 'new_x' }, { name: 'new_x' }] })).toThrow(/customEntities\.1\.name/);
+    const ok = parseSyncConfig({ customEntities: [{ name: 'new_x' }], entities: { new_x: { enabled: false } } });
     expect(ok.entities.new_x?.enabled).toBe(false);
   });
 

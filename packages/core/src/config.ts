@@ -3,13 +3,10 @@ import { builtInEntities, DEFAULT_SYNC_FILTER_FIELD } from './entities.js';
 import { SyncError } from './errors.js';
 import { DEFAULT_CHANGE_DATA_VALUE_THRESHOLD } from './rules/account.js';
 
-/** Dataverse logical names: lowercase letters, digits and underscores. */
+/** Logical names of entities and fields: lowercase letters, digits and underscores. */
 const logicalName = z
   .string()
   .regex(/^[a-z][a-z0-9_]*$/, 'must be a logical name: lowercase letters, digits and "_", starting with a letter');
-const entitySetName = z
-  .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be an entity set name: letters, digits and "_"');
 
 const relationshipSchema = z.strictObject({
   field: logicalName,
@@ -25,9 +22,8 @@ export const entitySelectionSchema = z.strictObject({
 });
 
 export const customEntitySchema = z.strictObject({
+  /** The table's logical name; the CRM adapter finds the rest (e.g. its key column) in the CRM's metadata. */
   name: logicalName,
-  entitySet: entitySetName,
-  primaryKey: logicalName,
   relationships: z.array(relationshipSchema).default([]),
   syncFilterField: logicalName.nullable().optional(),
 });
@@ -41,8 +37,6 @@ export const syncConfigSchema = z
   changeDataValueThreshold: z.number().int().min(0).default(DEFAULT_CHANGE_DATA_VALUE_THRESHOLD),
   /** R11: the boolean field whose explicit false keeps a record out; null turns the filter off. */
   syncFilterField: logicalName.nullable().default(DEFAULT_SYNC_FILTER_FIELD),
-  /** Rows per page asked of the CRM (Dataverse caps it at 5,000). */
-  pageSize: z.number().int().min(1).max(5_000).default(5_000),
   /** R16: pages one entity may pull per turn before the next entity gets its turn. */
   pagesPerTurn: z.number().int().min(1).default(10),
   /**
@@ -63,14 +57,10 @@ export const syncConfigSchema = z
 })
   .superRefine((config, ctx) => {
     const builtIn = new Set(builtInEntities.map((e) => e.name));
-    const builtInSets = new Set(builtInEntities.map((e) => e.entitySet));
     const custom = new Set<string>();
     config.customEntities.forEach((entity, i) => {
       if (builtIn.has(entity.name) || custom.has(entity.name)) {
         ctx.addIssue({ code: 'custom', path: ['customEntities', i, 'name'], message: `"${entity.name}" is already an entity` });
-      }
-      if (builtInSets.has(entity.entitySet)) {
-        ctx.addIssue({ code: 'custom', path: ['customEntities', i, 'entitySet'], message: `"${entity.entitySet}" is the entity set of a built-in entity` });
       }
       custom.add(entity.name);
     });

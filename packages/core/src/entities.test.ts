@@ -4,7 +4,7 @@ import { isSyncError } from './errors.js';
 
 describe('entity registry (R1, R2, R16)', () => {
   const registry = createEntityRegistry({
-    custom: [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }],
+    custom: [{ name: 'new_membership' }],
   });
 
   it('syncs leads and contacts both ways and everything else from the CRM only', () => {
@@ -41,7 +41,7 @@ describe('entity registry (R1, R2, R16)', () => {
   it('rejects a custom entity that clashes with a built-in', () => {
     const error = (() => {
       try {
-        createEntityRegistry({ custom: [{ name: 'account', entitySet: 'x', primaryKey: 'xid' }] });
+        createEntityRegistry({ custom: [{ name: 'account' }] });
       } catch (e) {
         return e;
       }

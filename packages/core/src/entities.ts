@@ -25,13 +25,13 @@ export interface RelationshipDefinition {
   accountLink?: boolean;
 }
 
+/**
+ * An entity as the rules see it. CRM-side names (a Dataverse entity set, the primary key column)
+ * are the adapter's business: it reads them from the CRM's metadata by the logical name.
+ */
 export interface EntityDefinition {
   /** Logical name, e.g. `contact`; the key everywhere in crm-sync. */
   name: string;
-  /** Web API entity set, e.g. `contacts` (not always name + 's'). */
-  entitySet: string;
-  /** Primary key attribute, e.g. `contactid`. */
-  primaryKey: string;
   kind: EntityKind;
   /** R1 */
   direction: SyncDirection;
@@ -54,16 +54,12 @@ const owner: RelationshipDefinition = { field: 'ownerid', targets: ['systemuser'
 
 function oneWay(
   name: string,
-  entitySet: string,
-  primaryKey: string,
   order: number,
   kind: EntityKind,
   relationships: RelationshipDefinition[] = [],
 ): EntityDefinition {
   return {
     name,
-    entitySet,
-    primaryKey,
     kind,
     direction: 'crm-to-local',
     collisionWinner: 'crm',
@@ -76,13 +72,11 @@ function oneWay(
 
 /** The built-in entities in cycle order (R16): users, teams, accounts, contacts, leads, opportunities. */
 export const builtInEntities: readonly EntityDefinition[] = [
-  oneWay('systemuser', 'systemusers', 'systemuserid', 10, 'reference'),
-  oneWay('team', 'teams', 'teamid', 20, 'reference'),
-  oneWay('account', 'accounts', 'accountid', 30, 'account', [owner]),
+  oneWay('systemuser', 10, 'reference'),
+  oneWay('team', 20, 'reference'),
+  oneWay('account', 30, 'account', [owner]),
   {
     name: 'contact',
-    entitySet: 'contacts',
-    primaryKey: 'contactid',
     kind: 'person',
     direction: 'both',
     collisionWinner: 'crm',
@@ -93,8 +87,6 @@ export const builtInEntities: readonly EntityDefinition[] = [
   },
   {
     name: 'lead',
-    entitySet: 'leads',
-    primaryKey: 'leadid',
     kind: 'person',
     direction: 'both',
     collisionWinner: 'local',
@@ -103,7 +95,7 @@ export const builtInEntities: readonly EntityDefinition[] = [
     order: 50,
     custom: false,
   },
-  oneWay('opportunity', 'opportunities', 'opportunityid', 60, 'reference', [
+  oneWay('opportunity', 60, 'reference', [
     { field: 'customerid', targets: ['account', 'contact'] },
     owner,
   ]),
@@ -111,9 +103,8 @@ export const builtInEntities: readonly EntityDefinition[] = [
 
 /** A custom entity as configuration declares it (always CRM to local, R1). */
 export interface CustomEntityInput {
+  /** The CRM's logical name of the table, e.g. `new_membership`. */
   name: string;
-  entitySet: string;
-  primaryKey: string;
   relationships?: RelationshipDefinition[];
   syncFilterField?: string | null;
 }
@@ -137,15 +128,13 @@ export function createEntityRegistry(options: EntityRegistryOptions = {}): Entit
   const filter = options.syncFilterField === undefined ? DEFAULT_SYNC_FILTER_FIELD : options.syncFilterField;
   const entities = builtInEntities.map((e) => ({ ...e, syncFilterField: filter }));
   (options.custom ?? []).forEach((c, i) => {
-    if (entities.some((e) => e.name === c.name || e.entitySet === c.entitySet)) {
-      throw new SyncError('CONFIG_INVALID', `Custom entity "${c.name}" (${c.entitySet}) is already defined`, {
+    if (entities.some((e) => e.name === c.name)) {
+      throw new SyncError('CONFIG_INVALID', `Custom entity "${c.name}" is already defined`, {
         details: { entity: c.name },
       });
     }
     entities.push({
       name: c.name,
-      entitySet: c.entitySet,
-      primaryKey: c.primaryKey,
       kind: 'reference',
       direction: 'crm-to-local',
       collisionWinner: 'crm',

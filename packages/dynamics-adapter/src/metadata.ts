@@ -227,15 +227,6 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
     const entitySet = str(body.EntitySetName);
     const primaryKey = str(body.PrimaryIdAttribute);
     if (!entitySet || !primaryKey) throw invalid(what, 'no EntitySetName or PrimaryIdAttribute');
-    if (entitySet !== entity.entitySet || primaryKey !== entity.primaryKey) {
-      const issues = [
-        ...(entitySet !== entity.entitySet ? [`entities.${logical}.entitySet: the CRM calls it "${entitySet}", not "${entity.entitySet}"`] : []),
-        ...(primaryKey !== entity.primaryKey ? [`entities.${logical}.primaryKey: the CRM calls it "${primaryKey}", not "${entity.primaryKey}"`] : []),
-      ];
-      throw new SyncError('CONFIG_INVALID', `[dynamics-adapter] Entity definition does not match the CRM:\n  ${issues.join('\n  ')}`, {
-        details: { issues },
-      });
-    }
     if (!Array.isArray(body.Attributes)) throw invalid(what, 'no Attributes');
     const attributes = body.Attributes.map((json) => rawAttribute(json, what));
     const lookupTargets = new Map<string, string[]>();
@@ -312,6 +303,7 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
       const canRead = reasonRead === null;
       const canUpdate = canRead && reasonUpdate === null;
       const field: CrmField = { name: a.logicalName, type, valueKind: VALUE_KINDS[type] ?? 'other', custom: a.custom, canRead, canUpdate, secured: a.secured };
+      if (a.logicalName === definition.primaryKey) field.primaryKey = true;
       if (BOOKKEEPING_COLUMNS.has(a.logicalName)) field.systemMaintained = true;
       if (lookup) field.lookupTargets = targetsOf;
       const maxLength = definition.constraints.maxLength.get(a.logicalName);

@@ -33,8 +33,11 @@ export function createPuller(context: PullContext) {
   });
 
   const makePlan = async (entity: EntityDefinition, requested: readonly string[], signal: AbortSignal | undefined): Promise<Plan> => {
-    const fields = [...new Set(requested)].filter((f) => f !== entity.primaryKey).sort();
-    const { metadata: meta, attributes } = await metadata.resolveFields(entity, fields, signal);
+    const resolved = await metadata.resolveFields(entity, [...new Set(requested)].sort(), signal);
+    const meta = resolved.metadata;
+    // The key column is read on every row as its id, never as a field.
+    const attributes = resolved.attributes.filter((a) => a.logicalName !== meta.primaryKey);
+    const fields = attributes.map((a) => a.logicalName);
     const { userId } = await metadata.whoAmI(signal);
     const selectable = attributes.filter((a) => a.validForRead);
     const select = new Set<string>([meta.primaryKey, ...selectable.map(propertyOf)]);

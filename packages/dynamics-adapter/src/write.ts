@@ -38,8 +38,10 @@ export function createWriter(context: WriteContext) {
    * described: those whose privilege was lost since are returned in `lost` (their rows are refused one by one).
    */
   const checkFields = async (entity: EntityDefinition, rows: ReadonlyArray<{ fields: FieldMap }>, mode: 'create' | 'update') => {
-    const names = [...new Set(rows.flatMap((r) => Object.keys(r.fields)))].filter((f) => f !== entity.primaryKey);
+    const names = [...new Set(rows.flatMap((r) => Object.keys(r.fields)))];
     let { metadata: meta, attributes } = await metadata.resolveFields(entity, names, undefined);
+    // The key column is the row's id (in the URL), never a value to set.
+    attributes = attributes.filter((a) => a.logicalName !== meta.primaryKey);
     const may = (a: AttributeInfo) => (mode === 'create' ? a.canCreate : a.canUpdate);
     const refused = attributes.filter((a) => !may(a)).map((a) => a.logicalName);
     if (refused.length > 0) {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planFields } from '@crm-sync/core';
-import type { EntityDefinition } from '@crm-sync/core';
+import { createEntityRegistry, planFields } from '@crm-sync/core';
 import { account, adapterFor, apiRequests, contact, failure, lead, pull, useMsw } from './helpers.js';
 
 const msw = useMsw();
@@ -214,14 +213,17 @@ describe('whoAmI and describeEntity', () => {
     expect(sim.control.requestLog().some((e) => e.url.includes('local_only_score'))).toBe(false);
   });
 
-  it('says when the entity definition does not match the CRM, or the entity does not exist', async () => {
-    const sim = msw.simulate({ contacts: 5 });
+  it('finds a table by its logical name alone (entity set and key column from metadata), and says when it does not exist', async () => {
+    const sim = msw.simulate({ contacts: 5, memberships: 4 });
     const { crm } = adapterFor(sim);
-    const wrongSet: EntityDefinition = { ...account, entitySet: 'accountz' };
-    const mismatch = await failure(crm.describeEntity(wrongSet));
-    expect(mismatch.code).toBe('CONFIG_INVALID');
-    expect(mismatch.message).toContain('entities.account.entitySet');
-    const missing = await failure(crm.describeEntity({ ...account, name: 'nosuchtable', entitySet: 'nosuchtables', primaryKey: 'nosuchtableid' }));
+    const membership = createEntityRegistry({ custom: [{ name: 'new_membership' }] }).get('new_membership');
+    const schema = await crm.describeEntity(membership);
+    expect(schema.fields.filter((f) => f.primaryKey).map((f) => f.name)).toEqual(['new_membershipid']);
+    const rows = (await pull(crm, membership, ['new_name'], null)).upserts;
+    expect(rows).toHaveLength(4);
+    expect(rows.every((r) => Object.keys(r.fields).join() === 'new_name' && /^[0-9a-f-]{36}$/.test(r.id))).toBe(true);
+    expect(sim.control.requestLog().some((e) => e.url.includes('/new_memberships?'))).toBe(true);
+    const missing = await failure(crm.describeEntity({ ...account, name: 'nosuchtable' }));
     expect(missing.code).toBe('CRM_REQUEST_REJECTED');
     expect(missing.message).toContain('nosuchtable');
   });

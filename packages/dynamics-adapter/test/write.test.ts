@@ -168,7 +168,7 @@ describe('updateRecords', () => {
   });
 
   it('binds a custom single-target lookup by its schema name', async () => {
-    const custom = createEntityRegistry({ custom: [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }] }).get('new_membership');
+    const custom = createEntityRegistry({ custom: [{ name: 'new_membership' }] }).get('new_membership');
     const sim = msw.simulate({ contacts: 20, memberships: 5 });
     const { crm } = adapterFor(sim);
     const id = sim.dataset.idOf('new_membership', 0);

@@ -49,7 +49,7 @@ export const scenarioColumns: Record<string, CrmField[]> = {
   new_membership: [field('new_name', { custom: true })],
 };
 
-export const customEntities = [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }];
+export const customEntities = [{ name: 'new_membership' }];
 
 async function fakeCrm(): Promise<CrmHarness> {
     const crm = createFakeCrm();

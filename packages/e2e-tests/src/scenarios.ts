@@ -414,7 +414,7 @@ scenario('R16: a large account backlog does not hold contacts back until it is d
   const order = createSyncEngine({
     adapter: w.crm.adapter,
     store: w.store,
-    config: { pagesPerTurn: 1, customEntities: [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }] },
+    config: { pagesPerTurn: 1, customEntities: [{ name: 'new_membership' }] },
     runnerId: w.engine.runnerId,
     onEvent: (e) => {
       if (e.type === 'page-applied') applied.push(e.entity);

@@ -12,11 +12,11 @@ export const HINTS = {
   applicationUser:
     'Create an application user for this client id in the environment (Power Platform admin center > Environments > Settings > Users + permissions > Application users) and give it a security role.',
   metadata: 'The security role of the application user needs Read on the table and on its metadata (the Basic User role includes it).',
-  customEntity: 'Check customEntities[].name (logical name) and entitySet (entity set name) against the table in Power Apps.',
-  readPrivilege: (set: string) =>
-    `Give the application user's security role organization-level Read on ${set} (Power Platform admin center > Security roles); narrower access hides rows and breaks change tracking.`,
-  writePrivilege: (set: string) =>
-    `Give the security role Write on ${set}, and check the field security profiles: local changes are only pushed to fields the sync user may update.`,
+  customEntity: 'Check customEntities[].name against the logical name of the table in Power Apps (Tables > the table > Properties > Advanced options).',
+  readPrivilege: (table: string) =>
+    `Give the application user's security role organization-level Read on the ${table} table (Power Platform admin center > Security roles); narrower access hides rows and breaks change tracking.`,
+  writePrivilege: (table: string) =>
+    `Give the security role Write on the ${table} table, and check the field security profiles: local changes are only pushed to fields the sync user may update.`,
   changeTracking: (table: string) =>
     `Enable change tracking on ${table} (Power Apps > Tables > ${table} > Properties > Advanced options > Track changes) so deletes and changes arrive in each delta.`,
   unknownFields: (entity: string) => `Fix the names in sync.entities.${entity}.fields: crm-sync never creates CRM fields (R8).`,

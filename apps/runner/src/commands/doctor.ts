@@ -147,7 +147,7 @@ async function entitySteps(crm: CrmConnection, entity: EntityDefinition, selecti
     add({ name: `read ${name}`, status: 'pass', detail: `readable (${rows} row${rows === 1 ? '' : 's'} on a first page)` });
   } catch (error) {
     controller.abort();
-    add({ name: `read ${name}`, status: 'fail', detail: message(error), hint: HINTS.readPrivilege(entity.entitySet) });
+    add({ name: `read ${name}`, status: 'fail', detail: message(error), hint: HINTS.readPrivilege(name) });
   }
   add(
     schema.changeTracking
@@ -160,7 +160,7 @@ async function entitySteps(crm: CrmConnection, entity: EntityDefinition, selecti
   if (plan.unknown.length > 0) {
     add({ name: `fields ${name}`, status: 'fail', detail: `selected but not in the CRM: ${plan.unknown.join(', ')}`, hint: HINTS.unknownFields(name) });
   } else if (entity.direction === 'both' && plan.pushable.length === 0) {
-    add({ name: `fields ${name}`, status: 'warn', detail: `${detail}; nothing can be written back`, hint: HINTS.writePrivilege(entity.entitySet) });
+    add({ name: `fields ${name}`, status: 'warn', detail: `${detail}; nothing can be written back`, hint: HINTS.writePrivilege(name) });
   } else {
     add({ name: `fields ${name}`, status: 'pass', detail, ...(secured.length ? { hint: HINTS.securedFields } : {}) });
   }

@@ -15,8 +15,6 @@ export function demoConfigInput(): RunnerConfigInput {
       customEntities: [
         {
           name: 'new_membership',
-          entitySet: 'new_memberships',
-          primaryKey: 'new_membershipid',
           relationships: [{ field: 'new_contactid', targets: ['contact'] }],
         },
       ],

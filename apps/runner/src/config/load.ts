@@ -185,11 +185,23 @@ function knownKeysAt(path: readonly PropertyKey[], input: unknown): string[] {
   return [...new Set(keys)].filter((key) => key !== '$schema');
 }
 
+/** Keys earlier versions accepted: where they went, or why they are gone. */
+function movedKey(path: readonly PropertyKey[], key: string): string | undefined {
+  const [section, group] = path;
+  if (section === 'sync' && path.length === 1 && key === 'pageSize') return 'moved to crm.pageSize (rows per page asked of the CRM)';
+  if (section === 'sync' && group === 'customEntities' && path.length === 3 && (key === 'entitySet' || key === 'primaryKey')) {
+    return 'no longer needed: the CRM adapter reads it from the CRM\'s metadata by the entity\'s name; remove it';
+  }
+  return undefined;
+}
+
 /** One line per unknown key: the closest known key when it looks like a typo, else every known key. */
 function unknownKeyProblems(path: readonly PropertyKey[], keys: readonly string[], input: unknown): string[] {
   const dotted = path.map(String).join('.') || '(root)';
   const known = knownKeysAt(path, input);
   return keys.map((key) => {
+    const moved = movedKey(path, key);
+    if (moved) return `${dotted}.${key}: ${moved}`;
     const close = closestName(key, known);
     return `${dotted}: unknown key "${key}"${close ? `; did you mean "${close}"?` : known.length > 0 ? `; known keys: ${known.join(', ')}` : ''}`;
   });

@@ -6,6 +6,8 @@ const envName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable (letters, digits, "_")');
 const count = z.number().int().min(0);
+/** Rows per page asked of the CRM (Dataverse caps a page at 5,000). */
+const pageSize = z.number().int().min(1).max(5_000).default(5_000);
 
 const dynamicsSchema = z.strictObject({
   kind: z.literal('dynamics'),
@@ -21,6 +23,7 @@ const dynamicsSchema = z.strictObject({
   authorityHost: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
   /** Web API path (default /api/data/v9.2). */
   apiPath: z.string().optional(),
+  pageSize,
   /** Requests in flight at once (Dataverse allows 52 per user). */
   maxConcurrency: z.number().int().min(1).max(51).optional(),
   /** Per-request timeout and retry budget (milliseconds). */
@@ -39,6 +42,7 @@ const simulatorSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   /** How the adapter signs in: OAuth client credentials through MSAL, or the static bearer token. */
   auth: z.enum(['client-credentials', 'static-token']).default('client-credentials'),
+  pageSize,
   /** In-process simulator only: the seeded data. */
   seed: count.default(1),
   contacts: count.default(12_000),

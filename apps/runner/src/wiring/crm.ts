@@ -99,7 +99,7 @@ async function connectSimulator(config: RunnerConfig, cfg: SimulatorCrmConfig, s
   const adapter = createDynamicsAdapter({
     environmentUrl: url,
     auth: await simulatorAuth(cfg, url, info.credentials, secrets.clientSecret),
-    pageSize: options.pageSize ?? config.sync.pageSize,
+    pageSize: options.pageSize ?? cfg.pageSize,
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.onAdapterEvent ? { onEvent: options.onAdapterEvent } : {}),
   });
@@ -132,7 +132,7 @@ export async function connectCrm(config: RunnerConfig, secrets: Secrets, options
       clientSecret: secrets.clientSecret ?? '',
       ...(cfg.authorityHost ? { authorityHost: cfg.authorityHost } : {}),
     },
-    pageSize: options.pageSize ?? config.sync.pageSize,
+    pageSize: options.pageSize ?? cfg.pageSize,
     ...(cfg.maxConcurrency ? { maxConcurrency: cfg.maxConcurrency } : {}),
     retry: {
       ...(cfg.requestTimeoutMs ? { requestTimeoutMs: cfg.requestTimeoutMs } : {}),

@@ -20,9 +20,9 @@ export function expectedSynced(server: SimulatorServer, table: 'account' | 'cont
 
 /** The runner config for a standalone simulator. */
 export function simulatorConfig(server: SimulatorServer, extra: Record<string, unknown> = {}) {
-  const { sync, ...rest } = extra as { sync?: Record<string, unknown> };
+  const { sync, crm, ...rest } = extra as { sync?: Record<string, unknown>; crm?: Record<string, unknown> };
   return {
-    crm: { kind: 'simulator', url: server.url },
+    crm: { kind: 'simulator', url: server.url, ...crm },
     store: { kind: 'memory' },
     sync: { intervalMs: 600_000, ...sync },
     server: { port: 0 },

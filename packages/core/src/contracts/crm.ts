@@ -7,13 +7,24 @@
 import type { EntityDefinition } from '../entities.js';
 import type { FieldMap } from '../values.js';
 
-/** What an adapter can do; the engine adapts to it. */
+/** What an adapter can do; the engine adapts to it (never to the adapter's name). */
 export interface CrmCapabilities {
-  /** The adapter can report deletes and incremental changes cheaply (change tracking or a watermark). */
+  /**
+   * The adapter can resume from the checkpoint of a completed read with the changes since (change
+   * tracking or a watermark). When false, the engine drops the checkpoint once a full read completes:
+   * each cycle reads the table in full, and deletes are found by reconciliation (R12).
+   */
   incrementalPull: boolean;
-  /** Writes may be grouped into one round trip (e.g. OData `$batch`). */
+  /**
+   * Writes may be grouped into one round trip (e.g. OData `$batch`): the engine hands up to 100 per
+   * call. When false it hands one at a time, and a stop is honoured between two writes.
+   */
   batchWrites: boolean;
-  /** `createRecords` honours the caller's id, so a retried create is detected instead of duplicated. */
+  /**
+   * `createRecords` honours the caller's id, so a retried create is detected (`exists`) instead of
+   * duplicated (R14). When false, the CRM's id comes back in the result, and a create whose call
+   * throws (outcome unknown) is quarantined for a person instead of being sent again.
+   */
   createWithClientId: boolean;
 }
 
@@ -31,6 +42,8 @@ export type FieldValueKind = 'text' | 'integer' | 'number' | 'boolean' | 'dateti
 export interface CrmField {
   /** Attribute logical name (lookups by their attribute name, e.g. `parentcustomerid`). */
   name: string;
+  /** The record's own key column (e.g. Dataverse `contactid`): every record carries it as its CRM id, never as a field. */
+  primaryKey?: boolean;
   /** The CRM's own type name, for people (e.g. Dataverse `String`, `Customer`, `Money`); rules read `valueKind`. */
   type: string;
   /** What the column holds, in core's terms. */
@@ -138,6 +151,7 @@ export interface CrmCreate {
 
 /** Outcome of one write. Transport failures after the retry budget throw instead. */
 export type CrmWriteResult =
+  /** `id`: the row's CRM id (for a create without `createWithClientId`, the one the CRM gave it). */
   | { id: string; ok: true; version: string; created: boolean }
   | {
       id: string;

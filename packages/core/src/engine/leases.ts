@@ -1,4 +1,5 @@
 import type { SyncStore } from '../contracts/store.js';
+import { SyncError } from '../errors.js';
 import { fencedStore } from '../store/define-store.js';
 
 /** This runner's entity leases when several runners share a store (R3 across processes). */
@@ -14,7 +15,10 @@ export interface Leases {
 }
 
 export function createLeases(store: SyncStore, owner: string, ttlMs: number): Leases {
-  const useLeases = store.capabilities.leases && typeof store.acquireLease === 'function';
+  const useLeases = store.capabilities.leases;
+  if (useLeases && (typeof store.acquireLease !== 'function' || typeof store.releaseLease !== 'function')) {
+    throw new SyncError('CONFIG_INVALID', `[${store.name}] The store says it has leases (capabilities.leases) but has no acquireLease/releaseLease`);
+  }
   // Entities this runner holds the lease of; every commit for them carries the lease (fencing).
   const held = new Set<string>();
   return {

@@ -208,7 +208,8 @@ export async function buildPageBatch(
 
   return {
     batch: {
-      entity: name, records, checkpoint: page.checkpoint, state, activities, collisions, quarantine, fanOuts,
+      // An adapter without incremental pulls cannot resume after a whole read: the next cycle reads it all again.
+      entity: name, records, checkpoint: page.snapshot?.complete && !ctx.adapter.capabilities.incrementalPull ? null : page.checkpoint, state, activities, collisions, quarantine, fanOuts,
       // A row that reads fine closes what an earlier pull could not apply, not a refused push.
       resolveQuarantine: resolved, resolveDirection: 'pull',
     },

@@ -30,7 +30,15 @@ interface Sent {
   dropped?: Array<{ fields: FieldMap; reason: string }>;
 }
 
-const CHUNK = 100;
+/**
+ * Writes handed to the adapter per call: a batching adapter sends them in one round trip; one that
+ * writes row by row gets one at a time, so a stop is honoured between two writes.
+ */
+const chunkSize = (ctx: EngineContext): number => (ctx.adapter.capabilities.batchWrites ? 100 : 1);
+
+/** Why a create whose answer never came is not sent again by an adapter that cannot create with the caller's id. */
+const unknownCreate = (error: unknown): string =>
+  `the create's outcome is unknown (${error instanceof Error ? error.message : String(error)}); this CRM adapter cannot create with the caller's id, so sending it again could create a duplicate: check the CRM for the record, then retry it`;
 
 /**
  * Pushes the outbox of a two-way entity: local persons marked for sync without a CRM id are created
@@ -80,28 +88,49 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
     const creates = sent.filter((s) => s.create && s.refused === undefined);
     const updates = sent.filter((s) => !s.create && s.refused === undefined && Object.keys(s.fields).length > 0);
     if (creates.length > 0) assertCanCreateInCrm(entity);
-    await sendInChunks(creates, (chunk) => ctx.adapter.createRecords(entity, chunk.map((s) => ({ id: s.id, fields: s.fields }))));
+    const chunk = chunkSize(ctx);
+    // A create that throws has an unknown outcome. With the caller's id a retry is recognised (R14),
+    // so the record stays in the outbox; without it, it is quarantined for a person instead.
+    let failure: { error: unknown } | undefined;
+    await sendInChunks(creates, chunk, signal, async (items) => {
+      try {
+        return await ctx.adapter.createRecords(entity, items.map((s) => ({ id: s.id, fields: s.fields })));
+      } catch (error) {
+        if (ctx.adapter.capabilities.createWithClientId) throw error;
+        for (const s of items) s.refused = unknownCreate(error);
+        failure ??= { error };
+        return null;
+      }
+    });
     // Updates the adapter refused for some fields alone (access lost since the plan was made) are
     // sent again at once without them; each round drops at least one field, so this ends.
-    for (let round = updates; round.length > 0; round = round.filter(withoutRefusedFields)) {
-      await sendInChunks(round, (chunk) =>
-        ctx.adapter.updateRecords(entity, chunk.map((s) => ({ id: byId.get(s.id)?.crmId as string, ifVersion: byId.get(s.id)?.crmVersion ?? null, fields: s.fields }))),
+    for (let round = failure ? [] : updates; round.length > 0; round = round.filter(withoutRefusedFields)) {
+      await sendInChunks(round, chunk, signal, (items) =>
+        ctx.adapter.updateRecords(entity, items.map((s) => ({ id: byId.get(s.id)?.crmId as string, ifVersion: byId.get(s.id)?.crmVersion ?? null, fields: s.fields }))),
       );
     }
     const settled = sent.filter((s) => s.result !== undefined || s.refused !== undefined || s.dropped !== undefined);
     if (settled.length > 0) await settle(ctx, entity.name, entity.kind === 'person', settled, counts, plan.pushable);
     ctx.emit({ type: 'pushed', entity: entity.name, pushed: counts.pushed, created: counts.created, failed: counts.quarantined });
+    if (failure) throw failure.error;
+    // Stopped between two writes: what was not sent stays in the outbox for the next cycle.
+    if (signal?.aborted && sent.some((s) => s.result === undefined && s.refused === undefined && (s.create || Object.keys(s.fields).length > 0))) {
+      return { ...counts, stopped: true };
+    }
     if (page.next === null) return counts;
     after = page.next;
   }
 }
 
-/** Sends `items` CHUNK at a time and keeps each one's result on it. */
-async function sendInChunks(items: Sent[], send: (chunk: Sent[]) => Promise<CrmWriteResult[]>): Promise<void> {
-  for (let i = 0; i < items.length; i += CHUNK) {
-    const chunk = items.slice(i, i + CHUNK);
+/**
+ * Sends `items` `size` at a time and keeps each one's result on it (none when `send` gives null);
+ * stops between two calls when the signal fires.
+ */
+async function sendInChunks(items: Sent[], size: number, signal: AbortSignal | undefined, send: (chunk: Sent[]) => Promise<CrmWriteResult[] | null>): Promise<void> {
+  for (let i = 0; i < items.length && !(i > 0 && signal?.aborted); i += size) {
+    const chunk = items.slice(i, i + size);
     const results = await send(chunk);
-    chunk.forEach((s, j) => (s.result = results[j]));
+    if (results) chunk.forEach((s, j) => (s.result = results[j]));
   }
 }
 
@@ -179,7 +208,7 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
         if (result.ok) {
           records.push({
             id: record.id, expectedRevision: record.revision, pending: pendingAfter(record, s.fields, dropped), base: s.create ? createdBase(s.fields) : s.fields,
-            crmVersion: result.version, ...(s.create ? { crmId: s.id } : {}),
+            crmVersion: result.version, ...(s.create ? { crmId: result.id } : {}),
           });
         } else {
           // Created by an earlier attempt, whose values the CRM holds, not necessarily these: they
@@ -192,7 +221,7 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
         resolveQuarantine.push(record.id);
         if (s.create) {
           tally.created += 1;
-          activities.push({ entity, recordId: record.id, type: 'crm-created', source: 'sync', detail: `created in the CRM as ${entity} ${s.id}` });
+          activities.push({ entity, recordId: record.id, type: 'crm-created', source: 'sync', detail: `created in the CRM as ${entity} ${result.id}` });
         } else tally.pushed += 1;
       } else if (result.kind === 'collision') {
         tally.collisions += 1; // stays pending; the next pull merges the CRM's change (R2) and the push retries

@@ -11,7 +11,7 @@ const schema: CrmEntitySchema = {
   entity: 'contact',
   changeTracking: true,
   fields: [
-    column('contactid', { type: 'Uniqueidentifier', valueKind: 'id', canUpdate: false }),
+    column('contactid', { type: 'Uniqueidentifier', valueKind: 'id', primaryKey: true, canUpdate: false }),
     column('firstname'),
     column('jobtitle'),
     column('modifiedon', { type: 'DateTime', valueKind: 'datetime', systemMaintained: true, canUpdate: false }),

@@ -41,7 +41,7 @@ export function planFields(
   const selected = selection === 'all' ? null : new Set(selection);
   const plan: FieldPlan = { synced: [], pushable: [], excluded: [], unknown: [] };
   for (const field of schema.fields) {
-    if (field.name === entity.primaryKey) continue;
+    if (field.primaryKey === true) continue;
     if (!field.canRead) {
       plan.excluded.push({
         field: field.name,
@@ -85,7 +85,7 @@ export function fieldAddition(entity: EntityDefinition, schema: CrmEntitySchema,
   if (!crmField) {
     return { kind: 'refused', code: 'FIELD_NOT_IN_CRM', reason: `${name} does not exist in the CRM (crm-sync never creates CRM fields)` };
   }
-  if (field === entity.primaryKey) {
+  if (crmField.primaryKey === true) {
     return { kind: 'refused', code: 'FIELD_NOT_ADDABLE', reason: `${name} is the primary key: every record already carries it as its CRM id` };
   }
   if (plan.synced.includes(field)) return { kind: 'in-plan' };

@@ -6,7 +6,7 @@ import { planFields } from './fields.js';
 import { assertCanCreateInCrm, pushableSubset } from './guards.js';
 
 const registry = createEntityRegistry({
-  custom: [{ name: 'new_membership', entitySet: 'new_memberships', primaryKey: 'new_membershipid' }],
+  custom: [{ name: 'new_membership' }],
 });
 
 function thrown(fn: () => void): unknown {
@@ -33,7 +33,7 @@ const leadSchema: CrmEntitySchema = {
   entity: 'lead',
   changeTracking: true,
   fields: [
-    { name: 'leadid', type: 'Uniqueidentifier', valueKind: 'id', custom: false, canRead: true, canUpdate: false, secured: false },
+    { name: 'leadid', type: 'Uniqueidentifier', valueKind: 'id', primaryKey: true, custom: false, canRead: true, canUpdate: false, secured: false },
     { name: 'emailaddress1', type: 'String', valueKind: 'text', custom: false, canRead: true, canUpdate: true, secured: false },
     { name: 'fullname', type: 'String', valueKind: 'text', custom: false, canRead: true, canUpdate: false, secured: false },
     { name: 'new_score', type: 'Integer', valueKind: 'integer', custom: true, canRead: false, canUpdate: false, secured: true },
