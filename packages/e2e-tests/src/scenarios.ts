@@ -209,6 +209,22 @@ scenario('R6/R9: syncs only readable fields, names why others are left out, and 
   expect((await w.engine.fieldPlan('contact')).synced).toContain('new_segment');
 });
 
+scenario('R6: a local edit of a CRM field the sync user cannot update is refused with its reason, and writes nothing', async (setup) => {
+  const w = await setup();
+  const con = newId();
+  await w.crm.put('contact', con, { firstname: 'Ada', lastname: 'Lovelace' });
+  await w.cycle();
+  const before = await w.local('contact', con);
+  const refused = await w.engine.editLocal('contact', con, { fields: { fullname: 'Someone Else', jobtitle: 'CTO' } }).catch((e: unknown) => e);
+  expect(isSyncError(refused, 'LOCAL_EDIT_INVALID')).toBe(true);
+  expect((refused as Error).message).toMatch(/fullname \([^)]+\)/);
+  const after = await w.local('contact', con);
+  expect(after?.revision).toBe(before?.revision);
+  expect(after?.pending).toEqual([]);
+  await w.cycle();
+  expect((await w.crm.get('contact', con))?.jobtitle ?? null).toBeNull();
+});
+
 scenario('R6: a synced column the sync user can no longer read keeps its local values and leaves the selection with its reason', async (setup) => {
   const w = await setup();
   const con = newId();
@@ -360,6 +376,38 @@ scenario('R12: a contact deleted in the CRM stays local, flagged, with an activi
   expect(record?.crmDeleted).toBe(true);
   expect(record?.fields.firstname).toBe('Gone');
   expect((await w.activities('contact', con)).map((a) => a.type)).toContain('crm-deleted');
+});
+
+scenario('R12: an edit of CRM fields of a person deleted in the CRM is refused, naming the record; its local-only fields stay editable', async (setup) => {
+  const w = await setup();
+  const con = newId();
+  await w.crm.put('contact', con, { firstname: 'Gone', lastname: 'Away' });
+  await w.cycle();
+  await w.crm.remove('contact', con);
+  await w.cycle();
+  const before = await w.local('contact', con);
+  expect(before?.crmDeleted).toBe(true);
+  const refused = await w.engine.editLocal('contact', con, { fields: { jobtitle: 'Never pushed' } }).catch((e: unknown) => e);
+  expect(isSyncError(refused, 'RECORD_CRM_DELETED')).toBe(true);
+  expect((refused as Error).message).toContain(con);
+  const after = await w.local('contact', con);
+  expect(after?.revision).toBe(before?.revision);
+  expect(after?.pending).toEqual([]);
+  expect((await w.engine.editLocal('contact', con, { fields: { x_score: 7 } })).fields.x_score).toBe(7);
+});
+
+scenario('R12: a full read that lost most of a table flags nothing and says why', async (setup) => {
+  const w = await setup();
+  const ids = Array.from({ length: 20 }, newId);
+  for (const id of ids) await w.crm.put('lead', id, { firstname: 'x' });
+  await w.cycle();
+  for (const id of ids.slice(0, 15)) await w.crm.remove('lead', id);
+  await w.crm.expireTokensAndForgetDeletes();
+  const summary = await w.engine.runCycle();
+  const lead = summary.entities.find((e) => e.entity === 'lead');
+  expect(lead?.status).toBe('failed');
+  expect(lead?.error?.code).toBe('RECONCILE_REFUSED');
+  expect((await w.store.stats('lead')).crmDeleted).toBe(0);
 });
 
 scenario('R13: the sync user\'s own writes come back and change nothing', async (setup) => {

@@ -64,20 +64,6 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     expect((await w.activities('contact', gone)).at(-1)?.detail).toMatch(/full read/);
   });
 
-  it('R12: refuses to flag most of a table after a full read that lost it, and says why', async () => {
-    const w = await setup();
-    const ids = Array.from({ length: 20 }, newId);
-    for (const id of ids) await w.crm.put('lead', id, { firstname: 'x' });
-    await w.cycle();
-    for (const id of ids.slice(0, 15)) await w.crm.remove('lead', id);
-    await w.crm.expireTokensAndForgetDeletes();
-    const summary = await w.engine.runCycle();
-    const lead = summary.entities.find((e) => e.entity === 'lead');
-    expect(lead?.status).toBe('failed');
-    expect(lead?.error?.code).toBe('RECONCILE_REFUSED');
-    expect((await w.store.stats('lead')).crmDeleted).toBe(0);
-  });
-
   it('quarantines a record the CRM refuses on push, logs it on the person, and goes on', async () => {
     const w = await setup();
     const [bad, good] = [newId(), newId()];

@@ -34,6 +34,7 @@ const mutations: Mutation[] = [
     return { ...r, company: Object.fromEntries(fields.map((f) => [f, local[f] !== undefined && local[f] !== null ? local[f] : (crm[f] ?? null)])) };
   }),
   m('R4', 'account', 'localAccountEdit', 'a local account edit changes nothing', () => () => ({ company: {}, changed: [] })),
+  m('R4', 'account', 'fanOutTargets', 'an account change reaches no contact', () => () => []),
   m('R4', 'account', 'companySource', 'a contact mirrors no account', () => () => ({ entity: 'account', crmId: null })),
   m('R5', 'guards', 'assertCanCreateInCrm', 'one-way records may be created in the CRM', () => () => undefined),
   m('R6', 'fields', 'planFields', 'every readable field is pushable', (actual) => (...args: never[]) => {
@@ -46,21 +47,29 @@ const mutations: Mutation[] = [
   })),
   m('R7', 'account', 'fanOutDetail', 'activities do not say which account', () => () => ''),
   m('R7', 'persons', 'changeActivities', 'person field changes are not logged', () => () => []),
+  m('R6', 'guards', 'localEditFields', 'CRM fields the sync user cannot update may be edited locally', (actual) => (fields: readonly string[], ...rest: never[]) =>
+    ({ ...(actual(fields as never, ...rest) as object), pushed: [...fields], refused: [] })),
   m('R8', 'guards', 'pushableSubset', 'local-only fields are pushed too', () => (fields: FieldMap) => ({ ...fields })),
   m('R9', 'drift', 'schemaDrift', 'schema drift never told', () => () => null),
   m('R10', 'fields', 'fieldAddition', 'every field is taken as already synced', () => () => ({ kind: 'in-plan' })),
   m('R10', 'quick-sync', 'fieldsToBackfill', 'new fields are never backfilled', () => () => []),
+  m('R10', 'quick-sync', 'backfillValues', 'Quick Sync sets nothing', () => () => ({})),
+  m('R10', 'quick-sync', 'quickSyncActivity', 'Quick Sync logged as a change of each value', (actual) => (...args: never[]) =>
+    ({ ...(actual(...args) as object), type: 'change-data-value' })),
   m('R11', 'records', 'passesSyncFilter', 'the sync filter inverted', (actual) => (...args: never[]) => !actual(...args)),
   m('R12', 'records', 'shouldFlagCrmDelete', 'CRM deletes are not flagged', () => () => false),
   m('R12', 'records', 'crmDeletion', 'a CRM delete keeps the record unflagged', (actual) => (entity: string, local: LocalRecord, detail: string | null) => {
     const deletion = (actual as (e: string, l: LocalRecord, d: string | null) => { write: Record<string, unknown>; activity: unknown })(entity, local, detail);
     return { ...deletion, write: { ...deletion.write, crmDeleted: false } };
   }),
+  m('R12', 'records', 'reconcileRefused', 'a full read that lost most of a table flags it all', () => () => false),
+  m('R12', 'records', 'refusedAfterCrmDelete', 'edits of a CRM-deleted person are accepted and dropped', () => () => []),
   m('R13', 'records', 'isEcho', 'echoes are not recognised', () => () => false),
   m('R14', 'persons', 'pushAction', 'local persons marked for sync are not created in the CRM', (actual) => (entity: never, record: LocalRecord) => {
     const action = actual(entity, record as never) as PushAction;
     return action.kind === 'create' ? { kind: 'none' } : action;
   }),
+  m('R14', 'persons', 'newPersonActivities', 'a new person logs no New Person activity', () => () => []),
   m('R15', 'records', 'accountIdOf', 'a parent that is a contact is taken for an account', (actual) => (entity: never, row: CrmRecord) =>
     actual(entity, row as never) ?? row.lookups.parentcustomerid?.id ?? null),
   m('R16', 'order', 'cycleOrder', 'dependency order reversed', (actual) => (entities: never) => [...(actual(entities) as unknown[])].reverse()),

@@ -1,9 +1,11 @@
 import type { FanOut, LocalRecord, RecordWrite } from '../contracts/store.js';
 import type { EntityDefinition } from '../entities.js';
 import { SyncError } from '../errors.js';
-import { fanOutDetail, fanOutLog, localAccountEdit, logsPerContactActivities } from '../rules/account.js';
+import { fanOutDetail, fanOutLog, fanOutTargets, localAccountEdit, logsPerContactActivities } from '../rules/account.js';
 import { syncsBothWays } from '../rules/direction.js';
-import { changeActivities } from '../rules/persons.js';
+import { localEditFields } from '../rules/guards.js';
+import { changeActivities, newPersonActivities } from '../rules/persons.js';
+import { refusedAfterCrmDelete } from '../rules/records.js';
 import { assertValuesAccepted } from '../rules/values.js';
 import type { FieldMap } from '../values.js';
 import { isFieldValue, sameValue } from '../values.js';
@@ -30,30 +32,28 @@ function checkValues(entity: string, fields: FieldMap): void {
 }
 
 /**
- * Person fields a local edit may change: fields the sync user can update (they are pushed), and
- * local-only fields the CRM does not have (never pushed, R8). CRM fields it cannot update are refused,
- * and so are values the CRM's metadata says it would refuse (FIELD_VALUE_INVALID).
+ * Person fields a local edit may change (R6, R8): refused CRM fields throw LOCAL_EDIT_INVALID with
+ * their reasons, and values the CRM's metadata says it would refuse FIELD_VALUE_INVALID. Returns the
+ * fields that will be pushed.
  */
 function checkPersonFields(ep: EntityPlan, fields: FieldMap): string[] {
-  const pushable = new Set(ep.plan.pushable);
-  const crmFields = new Map(ep.schema.fields.map((f) => [f.name, f]));
-  const refused = Object.keys(fields).filter((f) => crmFields.has(f) && !pushable.has(f));
+  const { pushed, refused } = localEditFields(Object.keys(fields), ep.plan, ep.schema.fields);
   if (refused.length > 0) {
-    const why = refused.map((f) => `${f} (${crmFields.get(f)?.reason ?? 'not updatable by the sync user or not selected'})`);
-    throw invalid(`${ep.entity.name}: these CRM fields cannot be changed locally: ${why.join(', ')}`, { entity: ep.entity.name, fields: refused });
+    const why = refused.map((r) => `${r.field} (${r.reason})`);
+    throw invalid(`${ep.entity.name}: these CRM fields cannot be changed locally: ${why.join(', ')}`, { entity: ep.entity.name, fields: refused.map((r) => r.field) });
   }
-  const pushed = Object.keys(fields).filter((f) => pushable.has(f));
   assertValuesAccepted(ep.entity.name, Object.fromEntries(pushed.map((f) => [f, fields[f] ?? null])), ep.schema.fields);
   return pushed;
 }
 
-/** R12: CRM fields of a record deleted in the CRM could never be pushed, so the edit is refused, not dropped. */
+/** R12: throws RECORD_CRM_DELETED when the edit changes CRM fields of a record deleted in the CRM. */
 function refuseIfCrmDeleted(record: LocalRecord, pushable: readonly string[]): void {
-  if (!record.crmDeleted || pushable.length === 0) return;
+  const refused = refusedAfterCrmDelete(record, pushable);
+  if (refused.length === 0) return;
   throw new SyncError(
     'RECORD_CRM_DELETED',
-    `${record.entity} ${record.id} was deleted in the CRM (R12): a local change of its CRM fields (${pushable.join(', ')}) could never be pushed. It is kept locally as CRM-deleted; local-only fields can still be edited`,
-    { details: { entity: record.entity, id: record.id, fields: [...pushable] } },
+    `${record.entity} ${record.id} was deleted in the CRM (R12): a local change of its CRM fields (${refused.join(', ')}) could never be pushed. It is kept locally as CRM-deleted; local-only fields can still be edited`,
+    { details: { entity: record.entity, id: record.id, fields: refused } },
   );
 }
 
@@ -64,11 +64,11 @@ async function readOne(ctx: EngineContext, entity: string, id: string): Promise<
 }
 
 /** R4: an account edit reaches the account and, set-wise, every record linked to it; never the CRM. */
-async function editAccount(ctx: EngineContext, account: LocalRecord, edits: FieldMap): Promise<void> {
+async function editAccount(ctx: EngineContext, accountEntity: EntityDefinition, account: LocalRecord, edits: FieldMap): Promise<void> {
   const { company, changed } = localAccountEdit(account.fields, edits);
   if (changed.length === 0) return;
   const fanOuts: FanOut[] = [];
-  for (const target of ctx.registry.all.filter((e) => accountLinkOf(e))) {
+  for (const target of fanOutTargets(accountEntity, ctx.registry.all)) {
     const count = (await ctx.store.countByAccount(target.name, [account.id])).get(account.id) ?? 0;
     const log = logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
     fanOuts.push({
@@ -77,7 +77,7 @@ async function editAccount(ctx: EngineContext, account: LocalRecord, edits: Fiel
     });
   }
   await ctx.store.commit({
-    entity: 'account',
+    entity: accountEntity.name,
     records: [{ id: account.id, expectedRevision: account.revision, fields: company }],
     fanOuts,
   });
@@ -96,7 +96,7 @@ export async function applyLocalEdit(
   checkValues(entity.name, company);
   if (entity.kind === 'account') {
     if (Object.keys(company).length > 0) throw invalid('account: edit account fields through `fields`', { entity: entity.name });
-    await editAccount(ctx, await readOne(ctx, entity.name, id), fields);
+    await editAccount(ctx, entity, await readOne(ctx, entity.name, id), fields);
     return readOne(ctx, entity.name, id);
   }
   if (!syncsBothWays(entity)) {
@@ -110,9 +110,10 @@ export async function applyLocalEdit(
     if (!accountLinkOf(entity) || record.accountId === null) {
       throw invalid(`${entity.name} ${id} has no account, so it has no account fields to edit`, { entity: entity.name, id });
     }
-    const [account] = await ctx.store.getRecords('account', [record.accountId]);
+    const accountEntity = ctx.registry.all.find((e) => e.kind === 'account') as EntityDefinition;
+    const [account] = await ctx.store.getRecords(accountEntity.name, [record.accountId]);
     if (!account) throw invalid(`The account ${record.accountId} of ${entity.name} ${id} is not synced yet`, { entity: entity.name, id });
-    await editAccount(ctx, account, company);
+    await editAccount(ctx, accountEntity, account, company);
   }
   await commitWithRetry(ctx, async () => {
     const fresh = await readOne(ctx, entity.name, id);
@@ -147,7 +148,7 @@ export async function createLocalPerson(
   await ctx.store.commit({
     entity: ep.entity.name,
     records: [{ id, expectedRevision: 0, crmId: null, fields, syncToCrm: options.syncToCrm, pending: [] }],
-    activities: [{ entity: ep.entity.name, recordId: id, type: 'new-person', source: 'local' }],
+    activities: newPersonActivities(ep.entity, id, 'local'),
   });
   return readOne(ctx, ep.entity.name, id);
 }

@@ -9,10 +9,10 @@ import type {
   StoreBatch,
 } from '../contracts/store.js';
 import { accountLinkOf } from '../entities.js';
-import { accountOverwrite, companySource, fanOutDetail, fanOutLog, logsPerContactActivities } from '../rules/account.js';
+import { accountOverwrite, companySource, fanOutDetail, fanOutLog, fanOutTargets, logsPerContactActivities } from '../rules/account.js';
 import { syncsBothWays } from '../rules/direction.js';
 import { mergeRecord } from '../rules/merge.js';
-import { changeActivities } from '../rules/persons.js';
+import { changeActivities, newPersonActivities, syncFailedActivities } from '../rules/persons.js';
 import { accountIdOf, crmDeletion, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
 import type { EngineContext, EntityPlan } from './context.js';
@@ -70,7 +70,7 @@ export async function buildPageBatch(
 
   // A record linked to an account gets its company from the store, which reads the account as it commits.
   const link = accountLinkOf(entity);
-  const fanOutEntities = entity.kind === 'account' ? ctx.registry.all.filter((e) => accountLinkOf(e)) : [];
+  const fanOutEntities = fanOutTargets(entity, ctx.registry.all);
   const members = new Map<string, Map<string, number>>();
   for (const target of fanOutEntities) members.set(target.name, await ctx.store.countByAccount(target.name, [...rows.keys()]));
 
@@ -106,9 +106,7 @@ export async function buildPageBatch(
     const reason = rejected.id === null && snapshotId !== null ? `${rejected.reason} (this full read will not flag deletes)` : rejected.reason;
     quarantine.push({ entity: name, recordId: local?.id ?? rejected.id, direction: 'pull', reason, payload: rejected.raw });
     if (rejected.id === null || !rows.has(rejected.id)) markSeen(local); // it exists in the CRM: not a delete
-    if (local && entity.kind === 'person') {
-      activities.push({ entity: name, recordId: local.id, type: 'sync-failed', source: 'sync', detail: rejected.reason });
-    }
+    if (local) activities.push(...syncFailedActivities(entity, local.id, rejected.reason));
   }
 
   for (const row of rows.values()) {
@@ -143,8 +141,8 @@ export async function buildPageBatch(
         write.companyFrom = companySource(accountId);
       }
       records.push(write);
-      if (entity.kind === 'person') activities.push({ entity: name, recordId: row.id, type: 'new-person', source: 'crm' });
-      if (entity.kind === 'account') fanOut(row.id, crm, []);
+      activities.push(...newPersonActivities(entity, row.id, 'crm'));
+      fanOut(row.id, crm, []);
       continue;
     }
 
@@ -176,7 +174,7 @@ export async function buildPageBatch(
       collisions.push({ entity: name, recordId: local.id, field: c.field, localValue: c.localValue, crmValue: c.crmValue, winner: c.winner });
     }
     activities.push(...changeActivities(entity, local.id, merge.changes, 'crm'));
-    if (entity.kind === 'account') {
+    if (fanOutEntities.length > 0) {
       // R4: a CRM change to an account overwrites all its synced fields on every contact.
       const overwrite = accountOverwrite(ep.pullFields, local.fields, crm);
       if (overwrite.changed.length > 0) fanOut(local.id, overwrite.company, overwrite.changed);

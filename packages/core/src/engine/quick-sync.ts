@@ -1,5 +1,5 @@
 import type { LocalRecord, QuarantineInput, RecordWrite } from '../contracts/store.js';
-import type { FieldMap } from '../values.js';
+import { backfillValues, quickSyncActivity } from '../rules/quick-sync.js';
 import type { EngineContext, EntityPlan } from './context.js';
 import { commitWithRetry, stateKeys } from './context.js';
 
@@ -24,8 +24,7 @@ export async function backfillFields(
       for (const row of page.rows) {
         const local = locals.get(row.id);
         if (!local) continue; // not synced yet: the pull brings it whole
-        const values: FieldMap = {};
-        for (const f of fields) values[f] = row.fields[f] ?? null;
+        const values = backfillValues(fields, row.fields);
         records.push({ id: local.id, expectedRevision: local.revision, fields: values, base: values });
       }
       const quarantine: QuarantineInput[] = page.rejected.map((r) => ({
@@ -40,9 +39,7 @@ export async function backfillFields(
   await ctx.store.commit({
     entity,
     state: { [stateKeys.syncedFields(entity)]: ep.syncedState },
-    activities: [
-      { entity, recordId: '*', type: 'quick-sync', source: 'sync', detail: `Quick Sync of ${fields.join(', ')}: ${updated} records updated from the CRM` },
-    ],
+    activities: [quickSyncActivity(entity, fields, updated)],
   });
   return updated;
 }

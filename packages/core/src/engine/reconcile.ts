@@ -1,6 +1,6 @@
 import type { LocalRecord } from '../contracts/store.js';
 import { SyncError } from '../errors.js';
-import { crmDeletion } from '../rules/records.js';
+import { crmDeletion, reconcileRefused } from '../rules/records.js';
 import type { EngineContext } from './context.js';
 import { stateKeys } from './context.js';
 
@@ -28,8 +28,7 @@ export async function reconcileDeletes(ctx: EngineContext, entity: string, snaps
     if (page.next === null) break;
     after = page.next;
   }
-  const limit = Math.floor(total * ctx.config.reconcileMaxDeleteShare);
-  if (unseen > 0 && unseen > limit && unseen > 10) {
+  if (reconcileRefused(unseen, total, ctx.config.reconcileMaxDeleteShare)) {
     throw new SyncError(
       'RECONCILE_REFUSED',
       `A full read of ${entity} did not contain ${unseen} of ${total} local records; flagging them as deleted in the CRM exceeds reconcileMaxDeleteShare (${ctx.config.reconcileMaxDeleteShare}). Nothing was flagged. Check the sync user's privileges, or raise the share to accept.`,

@@ -1,4 +1,6 @@
 import type { FanOutLog, RecordRef } from '../contracts/store.js';
+import type { EntityDefinition } from '../entities.js';
+import { accountLinkOf } from '../entities.js';
 import type { FieldMap } from '../values.js';
 import { sameValue, valueOf } from '../values.js';
 
@@ -62,4 +64,12 @@ export function fanOutLog(changed: readonly string[], source: 'crm' | 'local', d
 /** R4, R15: the record a contact's company mirrors: the account its lookup names (none: no values). */
 export function companySource(accountId: string | null): RecordRef {
   return { entity: 'account', crmId: accountId };
+}
+
+/**
+ * R4: the entities an account's changes reach (set-wise, on every record linked to it): those with an
+ * account link, when `entity` is the account; none for any other entity.
+ */
+export function fanOutTargets(entity: EntityDefinition, all: readonly EntityDefinition[]): EntityDefinition[] {
+  return entity.kind === 'account' ? all.filter((e) => accountLinkOf(e) !== undefined) : [];
 }

@@ -1,3 +1,4 @@
+import type { CrmField } from '../contracts/crm.js';
 import type { EntityDefinition } from '../entities.js';
 import { SyncError } from '../errors.js';
 import { syncsBothWays } from './direction.js';
@@ -25,4 +26,24 @@ export function assertCanCreateInCrm(entity: EntityDefinition): void {
 export function pushableSubset(fields: FieldMap, plan: FieldPlan): FieldMap {
   const pushable = new Set(plan.pushable);
   return Object.fromEntries(Object.entries(fields).filter(([f]) => pushable.has(f)));
+}
+
+/**
+ * R6 and R8 for a local edit: which of the edited `fields` are pushed (the sync user can update them)
+ * and which are refused, with the reason (CRM fields the sync user cannot update, or that are not
+ * selected). Fields the CRM does not have are local-only: kept, never pushed.
+ */
+export function localEditFields(
+  fields: readonly string[],
+  plan: FieldPlan,
+  crmFields: readonly CrmField[],
+): { pushed: string[]; refused: Array<{ field: string; reason: string }> } {
+  const pushable = new Set(plan.pushable);
+  const known = new Map(crmFields.map((f) => [f.name, f]));
+  return {
+    pushed: fields.filter((f) => pushable.has(f)),
+    refused: fields
+      .filter((f) => known.has(f) && !pushable.has(f))
+      .map((f) => ({ field: f, reason: known.get(f)?.reason ?? 'not updatable by the sync user or not selected' })),
+  };
 }

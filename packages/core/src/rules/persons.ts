@@ -38,3 +38,16 @@ export function changeActivities(
     entity: entity.name, recordId, type: 'change-data-value', source, field: c.field, oldValue: c.oldValue, newValue: c.newValue,
   }));
 }
+
+/**
+ * R14, R7: the activity of a person new to the marketing side (from a pull, or created locally).
+ * Records that are not persons log none.
+ */
+export function newPersonActivities(entity: EntityDefinition, recordId: string, source: 'crm' | 'local'): ActivityInput[] {
+  return entity.kind === 'person' ? [{ entity: entity.name, recordId, type: 'new-person', source }] : [];
+}
+
+/** A person whose CRM row could not be applied says so in its activity log; other records do not log. */
+export function syncFailedActivities(entity: EntityDefinition, recordId: string, reason: string): ActivityInput[] {
+  return entity.kind === 'person' ? [{ entity: entity.name, recordId, type: 'sync-failed', source: 'sync', detail: reason }] : [];
+}

@@ -48,6 +48,24 @@ export function crmDeletion(entity: string, local: LocalRecord, detail: string |
 }
 
 /**
+ * R12 safety: a complete full read that did not contain `unseen` of `total` local records is not
+ * trusted to flag them all as deleted when they are more than `maxShare` of the table (and more than
+ * ten): a read that lost rows (privileges, a filter, a fault) must never mass-flag a table.
+ */
+export function reconcileRefused(unseen: number, total: number, maxShare: number): boolean {
+  return unseen > 10 && unseen > Math.floor(total * maxShare);
+}
+
+/**
+ * R12: a local change of CRM fields of a record deleted in the CRM could never be pushed, so it is
+ * refused rather than dropped. Returns the fields refused (none: the edit may go ahead; local-only
+ * fields of such a record stay editable).
+ */
+export function refusedAfterCrmDelete(record: LocalRecord, pushable: readonly string[]): string[] {
+  return record.crmDeleted ? [...pushable] : [];
+}
+
+/**
  * R15: the account a row belongs to, from the entity's account-link lookup, only when it points
  * to an account (a contact's parentcustomerid may point to another contact).
  */
