@@ -47,7 +47,7 @@ function renderRunner(status) {
   mode.hidden = !r.demo;
   mode.textContent = 'demo';
   const facts = [
-    ['CRM', r.crm.kind === 'simulator' ? `simulated org ${r.crm.url}` : r.crm.url],
+    ['CRM', `${r.crm.kind} ${r.crm.url}`],
     ['Store', r.store.description],
     ['Interval', `${Math.round(r.intervalMs / 1000)} s`],
     ['Last cycle', status.lastCycle ? `${time(status.lastCycle.finishedAt)} (${outcome(status.lastCycle)}, ${(status.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'],

@@ -1,11 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SyncEvent, SyncStore } from '@crm-sync/core';
-import type { AdapterEvent } from '@crm-sync/dynamics-adapter';
+import type { CrmTrafficEvent, SyncEvent, SyncStore } from '@crm-sync/core';
 
 export interface Metrics {
   readonly registry: Registry;
   onSyncEvent(event: SyncEvent): void;
-  onAdapterEvent(event: AdapterEvent): void;
+  /** CRM traffic, as the CRM plugin maps its adapter's events. */
+  onCrmEvent(event: CrmTrafficEvent): void;
   /** The Prometheus text exposition, with the store gauges read now. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -57,7 +57,7 @@ export function createMetrics(store: SyncStore, entities: readonly string[]): Me
         duration.observe(event.summary.durationMs / 1000);
       }
     },
-    onAdapterEvent(event) {
+    onCrmEvent(event) {
       if (event.type === 'throttled') throttled.inc();
       else if (event.type === 'request') requests.inc({ status: event.status === 0 ? 'none' : `${Math.floor(event.status / 100)}xx` });
       else if (event.type === 'retry') retries.inc({ reason: event.reason });

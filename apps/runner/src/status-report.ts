@@ -1,7 +1,6 @@
 import type { CycleSummary, EntityCycleSummary, EntityRegistry, StoreStats, SyncStore } from '@crm-sync/core';
 import type { RunnerConfig } from './config/schema.js';
 import type { CycleHistory } from './history.js';
-import { describeStore } from './wiring/store.js';
 import type { RunnerState } from './wiring/runtime.js';
 import { runnerVersion } from './version.js';
 
@@ -39,6 +38,8 @@ export interface StatusSources {
   registry: EntityRegistry;
   entities: readonly string[];
   store: SyncStore;
+  /** The store plugin's description of the configured store. */
+  storeDescription: string;
   history: CycleHistory | null;
   state: RunnerState | null;
 }
@@ -64,7 +65,7 @@ export async function statusReport(s: StatusSources): Promise<StatusReport> {
       startedAt: s.state?.startedAt ?? null,
       demo: s.demo,
       crm: s.crm,
-      store: { kind: s.config.store.kind, description: describeStore(s.config.store) },
+      store: { kind: s.config.store.kind, description: s.storeDescription },
       intervalMs: s.config.sync.intervalMs,
       scheduled: s.state?.scheduled ?? false,
       cycleInProgress: s.state?.cycle ?? null,

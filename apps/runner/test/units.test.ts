@@ -12,9 +12,9 @@ import { progressLine } from '../src/log/progress.js';
 import { createRedactor } from '../src/log/redactor.js';
 import { writeConfig } from './helpers/runner-process.js';
 
-const failure = (fn: () => unknown): string => {
+const failure = async (fn: () => unknown): Promise<string> => {
   try {
-    fn();
+    await fn();
   } catch (error) {
     return (error as Error).message;
   }
@@ -22,8 +22,8 @@ const failure = (fn: () => unknown): string => {
 };
 
 describe('config', () => {
-  it('is the demo without a file or a CRM in the environment', () => {
-    const loaded = loadConfig({ env: {} });
+  it('is the demo without a file or a CRM in the environment', async () => {
+    const loaded = await loadConfig({ env: {} });
     expect(loaded.demo).toBe(true);
     expect(loaded.config.crm).toMatchObject({ kind: 'simulator', contacts: 12_000, largeAccounts: [5_001] });
     expect(loaded.config.sync.intervalMs).toBe(30_000);
@@ -31,21 +31,21 @@ describe('config', () => {
     expect(loaded.config.store).toEqual({ kind: 'memory' });
   });
 
-  it('lists every variable that overrides a setting in the usage text', () => {
+  it('lists every variable that overrides a setting in the usage text', async () => {
     const listed = USAGE.slice(USAGE.indexOf('Environment:'));
     expect(ENV_SETTING_NAMES.filter((name) => !listed.includes(name))).toEqual([]);
   });
 
-  it('is the demo on PostgreSQL when a database URL is in the environment', () => {
-    const loaded = loadConfig({ env: { CRM_SYNC_DATABASE_URL: 'postgres://crm@localhost/crm' } });
+  it('is the demo on PostgreSQL when a database URL is in the environment', async () => {
+    const loaded = await loadConfig({ env: { CRM_SYNC_DATABASE_URL: 'postgres://crm@localhost/crm' } });
     expect(loaded.demo).toBe(true);
     expect(loaded.config.crm).toMatchObject({ kind: 'simulator' });
     expect(loaded.config.store).toMatchObject({ kind: 'postgres', schema: 'crm_sync' });
-    expect(loaded.secrets.databaseUrl).toBe('postgres://crm@localhost/crm');
+    expect(secretValues(loaded.secrets)).toContain('postgres://crm@localhost/crm');
   });
 
-  it('takes Dynamics, PostgreSQL and the server from the environment, secrets included', () => {
-    const loaded = loadConfig({
+  it('takes Dynamics, PostgreSQL and the server from the environment, secrets included', async () => {
+    const loaded = await loadConfig({
       env: {
         CRM_SYNC_ENVIRONMENT_URL: 'https://contoso.crm.dynamics.com',
         CRM_SYNC_TENANT_ID: 'tenant',
@@ -65,37 +65,37 @@ describe('config', () => {
     expect(JSON.stringify(loaded.config)).not.toContain('the-secret');
   });
 
-  it('lets the file name the variables that hold secrets, and flags override the environment', () => {
+  it('lets the file name the variables that hold secrets, and flags override the environment', async () => {
     const path = writeConfig({
       crm: { kind: 'dynamics', environmentUrl: 'https://contoso.crm.dynamics.com', tenantId: 't', clientId: 'c', clientSecretEnv: 'MY_SECRET' },
       store: { kind: 'postgres', urlEnv: 'MY_DB', schema: 'org_a' },
       server: { apiTokenEnv: 'MY_TOKEN' },
     });
-    const loaded = loadConfig({
+    const loaded = await loadConfig({
       path,
       env: { MY_SECRET: 's3cret', MY_DB: 'postgres://localhost/db', MY_TOKEN: 'token-of-sixteen-chars', CRM_SYNC_PORT: '1' },
       flags: [{ path: ['server', 'port'], value: '2', from: '--port' }],
     });
-    expect(loaded.secrets).toEqual({ clientSecret: 's3cret', databaseUrl: 'postgres://localhost/db', apiToken: 'token-of-sixteen-chars' });
+    expect(loaded.secrets).toEqual({ plugins: ['s3cret', 'postgres://localhost/db'], apiToken: 'token-of-sixteen-chars' });
     expect(loaded.config.server.port).toBe(2);
   });
 
-  it('gives a simulator explicit credentials, the secret from the variable it names, and refuses them with a static token', () => {
+  it('gives a simulator explicit credentials, the secret from the variable it names, and refuses them with a static token', async () => {
     const path = writeConfig({ crm: { kind: 'simulator', url: 'http://127.0.0.1:8080', clientSecretEnv: 'SIM_SECRET' } });
-    const loaded = loadConfig({ path, env: { SIM_SECRET: 'sim-s3cret', CRM_SYNC_TENANT_ID: 'tenant-x', CRM_SYNC_CLIENT_ID: 'client-x' } });
+    const loaded = await loadConfig({ path, env: { SIM_SECRET: 'sim-s3cret', CRM_SYNC_TENANT_ID: 'tenant-x', CRM_SYNC_CLIENT_ID: 'client-x' } });
     // The tenant and client ids of the environment are the simulator's credentials: no switch to Dynamics.
     expect(loaded.config.crm).toMatchObject({ kind: 'simulator', tenantId: 'tenant-x', clientId: 'client-x', clientSecretEnv: 'SIM_SECRET' });
-    expect(loaded.secrets.clientSecret).toBe('sim-s3cret');
-    expect(failure(() => loadConfig({ path, env: {} }))).toContain('crm.clientSecretEnv: environment variable SIM_SECRET is not set');
+    expect(loaded.secrets.plugins).toEqual(['sim-s3cret']);
+    expect(await failure(() => loadConfig({ path, env: {} }))).toContain('crm.clientSecretEnv: environment variable SIM_SECRET is not set');
     const staticToken = writeConfig({ crm: { kind: 'simulator', auth: 'static-token', clientId: 'c' } });
-    expect(failure(() => loadConfig({ path: staticToken, env: {} }))).toContain('crm.clientId: client credentials need crm.auth "client-credentials"');
+    expect(await failure(() => loadConfig({ path: staticToken, env: {} }))).toContain('crm.clientId: client credentials need crm.auth "client-credentials"');
     // Without a file, or with the environment URL, the variables still mean Dynamics.
-    expect(loadConfig({ path, env: { CRM_SYNC_CLIENT_SECRET: 's', CRM_SYNC_ENVIRONMENT_URL: 'https://contoso.crm.dynamics.com', CRM_SYNC_TENANT_ID: 't', CRM_SYNC_CLIENT_ID: 'c' } }).config.crm.kind).toBe('dynamics');
+    expect((await loadConfig({ path, env: { CRM_SYNC_CLIENT_SECRET: 's', CRM_SYNC_ENVIRONMENT_URL: 'https://contoso.crm.dynamics.com', CRM_SYNC_TENANT_ID: 't', CRM_SYNC_CLIENT_ID: 'c' } })).config.crm.kind).toBe('dynamics');
   });
 
-  it('reports every problem with its path and where an override came from', () => {
+  it('reports every problem with its path and where an override came from', async () => {
     const path = writeConfig({ crm: { kind: 'nope' }, log: { level: 'loud' }, extra: 1 });
-    const message = failure(() => loadConfig({ path, env: { CRM_SYNC_PORT: 'x' } }));
+    const message = await failure(() => loadConfig({ path, env: { CRM_SYNC_PORT: 'x' } }));
     expect(message).toContain(`Invalid configuration (${path})`);
     expect(message).toMatch(/crm\.kind: /);
     expect(message).toMatch(/log\.level: /);
@@ -103,33 +103,33 @@ describe('config', () => {
     expect(message).toMatch(/\(root\): .*extra/);
   });
 
-  it('refuses a short API token and a store without a database URL, without echoing values', () => {
-    const message = failure(() => loadConfig({ path: writeConfig({ store: { kind: 'postgres' } }), env: { CRM_SYNC_API_TOKEN: 'short-tok' } }));
+  it('refuses a short API token and a store without a database URL, without echoing values', async () => {
+    const message = await failure(() => loadConfig({ path: writeConfig({ store: { kind: 'postgres' } }), env: { CRM_SYNC_API_TOKEN: 'short-tok' } }));
     expect(message).toContain('at least 16 characters');
     expect(message).toContain('needs a database URL');
     expect(message).not.toContain('short-tok');
-    expect(failure(() => loadConfig({ path: writeConfig('{ not json'), env: {} }))).toContain('not valid JSON');
+    expect(await failure(() => loadConfig({ path: writeConfig('{ not json'), env: {} }))).toContain('not valid JSON');
   });
 
-  it('suggests the key or the entity a typo meant, and lists the known keys when nothing is close', () => {
+  it('suggests the key or the entity a typo meant, and lists the known keys when nothing is close', async () => {
     const path = writeConfig({ sync: { intervall: 60_000, entities: { contactz: { enabled: false } } }, servre: { port: 1 } });
-    const message = failure(() => loadConfig({ path, env: {} }));
+    const message = await failure(() => loadConfig({ path, env: {} }));
     expect(message).toContain('sync: unknown key "intervall"; did you mean "intervalMs"?');
     expect(message).toContain('(root): unknown key "servre"; did you mean "server"?');
     expect(message).toMatch(/sync\.entities\.contactz: unknown entity.*; did you mean "contact"\?/);
-    const far = failure(() => loadConfig({ path: writeConfig({ crm: { kind: 'simulator', colour: 'red' } }), env: {} }));
+    const far = await failure(() => loadConfig({ path: writeConfig({ crm: { kind: 'simulator', colour: 'red' } }), env: {} }));
     expect(far).toMatch(/crm: unknown key "colour"; known keys: kind, url, auth, pageSize, seed, contacts/);
   });
 
-  it('reports bad JSON by line and column', () => {
+  it('reports bad JSON by line and column', async () => {
     const text = '{\n  "sync": {\n    "intervalMs": 60000\n    "pageSize": 100\n  }\n}\n';
-    expect(failure(() => loadConfig({ path: writeConfig(text), env: {} }))).toContain(
+    expect(await failure(() => loadConfig({ path: writeConfig(text), env: {} }))).toContain(
       "(file): not valid JSON at line 4, column 5: expected ',' or '}' after a property value, found \"\\\"\"",
     );
-    expect(failure(() => loadConfig({ path: writeConfig('{\n  "crm": { "kind": "simulator", },\n}'), env: {} }))).toContain(
+    expect(await failure(() => loadConfig({ path: writeConfig('{\n  "crm": { "kind": "simulator", },\n}'), env: {} }))).toContain(
       'at line 2, column 33: expected a property name in double quotes, found "}"',
     );
-    expect(failure(() => loadConfig({ path: writeConfig('{ "crm": '), env: {} }))).toContain('at line 1, column 10: expected a value, the file ends');
+    expect(await failure(() => loadConfig({ path: writeConfig('{ "crm": '), env: {} }))).toContain('at line 1, column 10: expected a value, the file ends');
   });
 });
 

@@ -39,6 +39,19 @@ export type {
   WriteContext,
 } from './contracts/store.js';
 export { defineStore, fencedStore } from './store/define-store.js';
+export { defineCrmPlugin, defineStorePlugin } from './contracts/plugin.js';
+export type {
+  CrmConnectOptions,
+  CrmConnection,
+  CrmPlugin,
+  CrmTrafficEvent,
+  MigrationResult,
+  Plugin,
+  PluginCheck,
+  PluginContext,
+  StoreHealth,
+  StorePlugin,
+} from './contracts/plugin.js';
 export {
   accountLinkOf,
   builtInEntities,

@@ -3,6 +3,7 @@ import { createRedactor } from '../log/redactor.js';
 import { EXIT, isCliExit } from './io.js';
 import type { CliIo } from './io.js';
 import { USAGE } from './usage.js';
+import { builtInCommands } from '../builtins/commands.js';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
@@ -13,8 +14,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   status: async () => (await import('../commands/status.js')).statusCommand,
   fields: async () => (await import('../commands/fields.js')).fieldsCommand,
   doctor: async () => (await import('../commands/doctor.js')).doctorCommand,
-  simulator: async () => (await import('../commands/simulator.js')).simulatorCommand,
   migrate: async () => (await import('../commands/migrate.js')).migrateCommand,
+  ...builtInCommands,
 };
 
 /** Runs one CLI invocation and returns its exit code. Errors are printed redacted. */
@@ -32,7 +33,7 @@ export async function main(argv: readonly string[], base: Omit<CliIo, 'redactor'
     return EXIT.usage;
   }
   if (args.includes('--help') || args.includes('-h')) {
-    if (name !== 'simulator') {
+    if (!(name in builtInCommands)) {
       io.stdout.write(USAGE);
       return EXIT.ok;
     }

@@ -20,10 +20,10 @@ export interface PrepareOptions {
 }
 
 /** Loads and validates the config, and builds the redactor and the logger every command uses. */
-export function prepare(io: CliIo, options: PrepareOptions): Prepared {
+export async function prepare(io: CliIo, options: PrepareOptions): Promise<Prepared> {
   const flags: Override[] = [...(options.flags ?? [])];
   if (options['log-level']) flags.push({ path: ['log', 'level'], value: options['log-level'], from: '--log-level' });
-  const loaded = loadConfig({ ...(options.config ? { path: options.config } : {}), env: io.env, flags, cwd: io.cwd });
+  const loaded = await loadConfig({ ...(options.config ? { path: options.config } : {}), env: io.env, flags, cwd: io.cwd });
   const redactor = io.redactor;
   redactor.add(...secretValues(loaded.secrets));
   const format = loaded.config.log.format === 'auto' ? (io.stderr.isTTY ? 'text' : 'json') : loaded.config.log.format;

@@ -1,24 +1,29 @@
-/** What to do when a doctor step fails, in the words of the Power Platform and Entra admin centers. */
-export const HINTS = {
-  store: 'Check CRM_SYNC_DATABASE_URL (host, port, user, password, database) and that PostgreSQL accepts connections from this machine.',
-  migrations: 'Run crm-sync migrate (crm-sync start applies them too).',
-  reach: 'Check crm.environmentUrl (https://<org>.crm.dynamics.com) and that this machine reaches it and login.microsoftonline.com (proxy, firewall).',
-  credentials:
-    'Check crm.tenantId (Directory ID), crm.clientId (Application ID) and the client secret in CRM_SYNC_CLIENT_SECRET (Entra admin center > App registrations > Certificates & secrets; secrets expire).',
-  authority: (host: string) =>
-    `No token: the sign-in authority ${host} did not answer. Check crm.authorityHost (default https://login.microsoftonline.com) and that this machine reaches ${host} (DNS, proxy, firewall, TLS inspection).`,
-  simulatorCredentials:
-    "Check crm.tenantId, crm.clientId and the secret in the variable crm.clientSecretEnv names against the simulator's credentials (leave them out to use the simulator's own).",
-  applicationUser:
-    'Create an application user for this client id in the environment (Power Platform admin center > Environments > Settings > Users + permissions > Application users) and give it a security role.',
-  metadata: 'The security role of the application user needs Read on the table and on its metadata (the Basic User role includes it).',
-  customEntity: 'Check customEntities[].name against the logical name of the table in Power Apps (Tables > the table > Properties > Advanced options).',
-  readPrivilege: (table: string) =>
-    `Give the application user's security role organization-level Read on the ${table} table (Power Platform admin center > Security roles); narrower access hides rows and breaks change tracking.`,
-  writePrivilege: (table: string) =>
-    `Give the security role Write on the ${table} table, and check the field security profiles: local changes are only pushed to fields the sync user may update.`,
-  changeTracking: (table: string) =>
-    `Enable change tracking on ${table} (Power Apps > Tables > ${table} > Properties > Advanced options > Track changes) so deletes and changes arrive in each delta.`,
-  unknownFields: (entity: string) => `Fix the names in sync.entities.${entity}.fields: crm-sync never creates CRM fields (R8).`,
-  securedFields: 'Secured columns are synced only with a field security profile that grants the application user Read (and Update to push).',
+import type { LoadedConfig } from '../config/load.js';
+
+/**
+ * What to check when a doctor step fails, when the CRM plugin has no words of its own for it
+ * (`CrmPlugin.hints`, e.g. the Dataverse admin centers' for the built-ins). `{entity}` and `{host}`
+ * stand for the table and the sign-in host.
+ */
+const GENERIC = {
+  store: 'Check the store options in the config and that this machine reaches the store.',
+  reach: 'Check the CRM options in the config (its URL) and that this machine reaches the CRM (proxy, firewall).',
+  credentials: 'Check the credentials in the CRM options and the environment variable holding the secret.',
+  authority: 'No token: the sign-in host {host} did not answer. Check that this machine reaches it (DNS, proxy, firewall).',
+  applicationUser: 'The CRM refused the sync user: check that it exists in the CRM and has a role.',
+  metadata: 'The sync user needs read access to the table {entity} and to its metadata.',
+  customEntity: 'Check customEntities[].name against the name of the table {entity} in the CRM.',
+  readPrivilege: 'Give the sync user read access to every row of {entity}; narrower access hides rows.',
+  writePrivilege: 'Give the sync user write access to {entity}: local changes are only pushed to fields it may update.',
+  changeTracking: 'Turn on change tracking for {entity} so deletes and changes arrive in each delta.',
+  unknownFields: 'Fix the names in sync.entities.{entity}.fields: crm-sync never creates CRM fields (R8).',
+  securedFields: 'Secured fields are synced only when the sync user may read them (and update them to push).',
 } as const;
+
+export type HintKey = keyof typeof GENERIC;
+
+/** The hint for a failed step: the CRM plugin's own, else the generic one, with its placeholders filled. */
+export function hint(loaded: Pick<LoadedConfig, 'plugins'>, key: HintKey, values: { entity?: string; host?: string } = {}): string {
+  const text = loaded.plugins.crm.hints?.[key] ?? GENERIC[key];
+  return text.replaceAll('{entity}', values.entity ?? 'the table').replaceAll('{host}', values.host ?? 'the sign-in host');
+}

@@ -5,10 +5,12 @@ import { commonOptions, prepare } from '../cli/prepare.js';
 import type { Prepared } from '../cli/prepare.js';
 import { EXIT, writeJson } from '../cli/io.js';
 import type { CliIo } from '../cli/io.js';
-import { connectCrm } from '../wiring/crm.js';
-import type { CrmConnection } from '../wiring/crm.js';
+import type { CrmConnection } from '@crm-sync/core';
+import { pluginContext } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
+import { connectCrm, describeCrm, pluginLog } from '../wiring/crm.js';
 import { describeStore } from '../wiring/store.js';
-import { HINTS } from './doctor-hints.js';
+import { hint } from './doctor-hints.js';
 
 export interface DoctorStep {
   name: string;
@@ -25,17 +27,16 @@ const message = (error: unknown) => (error instanceof Error ? `${isSyncError(err
  */
 export async function doctorCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args, options: { ...commonOptions, json: { type: 'boolean' } }, strict: true });
-  const prepared = prepare(io, values);
+  const prepared = await prepare(io, values);
   const steps: DoctorStep[] = [];
   const add = (step: DoctorStep) => {
     steps.push(step);
     if (!values.json) io.stdout.write(formatStep(step, prepared));
   };
-  const { config } = prepared.loaded;
   add({
     name: 'config',
     status: 'pass',
-    detail: `${prepared.loaded.file ?? (prepared.loaded.demo ? 'demo defaults' : 'environment')}: ${config.crm.kind === 'dynamics' ? `Dynamics ${config.crm.environmentUrl}` : `simulator ${config.crm.url ?? '(in this process)'}`}, store ${describeStore(config.store)}`,
+    detail: `${prepared.loaded.file ?? (prepared.loaded.demo ? 'demo defaults' : 'environment')}: ${describeCrm(prepared.loaded)}, store ${describeStore(prepared.loaded)}`,
   });
   add(await storeStep(prepared));
   await crmSteps(prepared, add);
@@ -53,44 +54,34 @@ function formatStep(step: DoctorStep, prepared: Prepared): string {
   return prepared.redactor.redact(text);
 }
 
-async function storeStep({ loaded }: Prepared): Promise<DoctorStep> {
-  const store = loaded.config.store;
-  if (store.kind === 'memory') return { name: 'store', status: 'pass', detail: 'memory store (in this process, nothing to reach)' };
-  const { default: pg } = await import('pg');
-  const { migrations } = await import('@crm-sync/postgres-store');
-  const pool = new pg.Pool({ connectionString: loaded.secrets.databaseUrl, max: 1, connectionTimeoutMillis: 10_000 });
+async function storeStep({ loaded, logger }: Prepared): Promise<DoctorStep> {
+  const plugin = loaded.plugins.store;
+  const context = pluginContext(loaded, pluginLog(logger, plugin.name));
+  if (plugin.health) return { name: 'store', ...(await plugin.health(loaded.config.store, context)) };
+  // No health check of its own: open it (without migrating) and close it.
   try {
-    await pool.query('select 1');
-    const exists = await pool.query<{ t: string | null }>('select to_regclass($1) as t', [`${store.schema}.schema_migrations`]);
-    const applied = exists.rows[0]?.t
-      ? new Set((await pool.query<{ version: number }>(`select version from "${store.schema}".schema_migrations`)).rows.map((r) => r.version))
-      : new Set<number>();
-    const pending = migrations.filter((m) => !applied.has(m.version));
-    if (pending.length > 0) {
-      return { name: 'store', status: 'warn', detail: `PostgreSQL reachable; ${pending.length} migration(s) pending in schema ${store.schema}`, hint: HINTS.migrations };
-    }
-    return { name: 'store', status: 'pass', detail: `PostgreSQL reachable; schema ${store.schema} up to date` };
+    const store = await plugin.open(loaded.config.store, context, { migrate: false });
+    await store.close();
+    return { name: 'store', status: 'pass', detail: `${describeStore(loaded)} opens` };
   } catch (error) {
-    return { name: 'store', status: 'fail', detail: `PostgreSQL not reachable: ${message(error)}`, hint: HINTS.store };
-  } finally {
-    await pool.end().catch(() => undefined);
+    return { name: 'store', status: 'fail', detail: message(error), hint: hint(loaded, 'store') };
   }
 }
 
-async function crmSteps({ loaded }: Prepared, add: (step: DoctorStep) => void): Promise<void> {
+async function crmSteps({ loaded, logger }: Prepared, add: (step: DoctorStep) => void): Promise<void> {
   const { config } = loaded;
   let tokenSeen = false;
   let crm: CrmConnection;
   try {
-    crm = await connectCrm(config, loaded.secrets, {
-      pageSize: 10,
-      retry: { maxAttempts: 2, budgetMs: 20_000, requestTimeoutMs: 20_000 },
-      onAdapterEvent: (event) => {
+    crm = await connectCrm(loaded, {
+      logger,
+      quick: true,
+      onEvent: (event) => {
         if (event.type === 'token') tokenSeen = true;
       },
     });
   } catch (error) {
-    add({ name: 'crm', status: 'fail', detail: message(error), hint: HINTS.reach });
+    add({ name: 'crm', status: 'fail', detail: message(error), hint: hint(loaded, 'reach') });
     return;
   }
   try {
@@ -98,22 +89,21 @@ async function crmSteps({ loaded }: Prepared, add: (step: DoctorStep) => void): 
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error }),
     );
-    const client = config.crm.kind === 'dynamics' || config.crm.clientId ? `client ${config.crm.clientId}` : `simulator sync user (${config.crm.auth})`;
     if (who.ok || tokenSeen) {
-      add({ name: 'credentials', status: 'pass', detail: `token acquired for ${client}` });
+      add({ name: 'credentials', status: 'pass', detail: `signed in to ${describeCrm(loaded)}` });
     } else {
-      add({ name: 'credentials', status: 'fail', detail: message(who.error), hint: credentialsHint(config, who.error) });
+      add({ name: 'credentials', status: 'fail', detail: message(who.error), hint: credentialsHint(loaded, who.error) });
     }
     if (!who.ok) {
       // With a token, WhoAmI failing means the Web API refused the user, or could not be reached.
       const reach = isSyncError(who.error) && ['CRM_UNREACHABLE', 'CRM_UNAVAILABLE'].includes(who.error.code);
-      add({ name: 'whoami', status: tokenSeen ? 'fail' : 'skip', detail: tokenSeen ? message(who.error) : 'needs credentials', ...(tokenSeen ? { hint: reach ? HINTS.reach : HINTS.applicationUser } : {}) });
+      add({ name: 'whoami', status: tokenSeen ? 'fail' : 'skip', detail: tokenSeen ? message(who.error) : 'needs credentials', ...(tokenSeen ? { hint: hint(loaded, reach ? 'reach' : 'applicationUser') } : {}) });
       return;
     }
     add({ name: 'whoami', status: 'pass', detail: `user ${who.value.userId}${who.value.organizationId ? `, organization ${who.value.organizationId}` : ''}` });
     const registry = createEntityRegistry({ custom: config.sync.customEntities, syncFilterField: config.sync.syncFilterField });
     for (const entity of registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false)) {
-      await entitySteps(crm, entity, config.sync.entities[entity.name]?.fields ?? 'all', add);
+      await entitySteps(loaded, crm, entity, config.sync.entities[entity.name]?.fields ?? 'all', add);
     }
   } finally {
     await crm.close().catch(() => undefined);
@@ -121,20 +111,20 @@ async function crmSteps({ loaded }: Prepared, add: (step: DoctorStep) => void): 
 }
 
 /** What to check when no token could be had: the credentials (refused), or the way to the authority (no answer). */
-function credentialsHint(config: Prepared['loaded']['config'], error: unknown): string {
-  if (!isSyncError(error)) return HINTS.reach;
-  if (error.code === 'CRM_AUTH_FAILED') return config.crm.kind === 'simulator' ? HINTS.simulatorCredentials : HINTS.credentials;
+function credentialsHint(loaded: LoadedConfig, error: unknown): string {
+  if (!isSyncError(error)) return hint(loaded, 'reach');
+  if (error.code === 'CRM_AUTH_FAILED') return hint(loaded, 'credentials');
   const host = error.details.authorityHost;
-  return error.details.step === 'token' && typeof host === 'string' ? HINTS.authority(host) : HINTS.reach;
+  return error.details.step === 'token' && typeof host === 'string' ? hint(loaded, 'authority', { host }) : hint(loaded, 'reach');
 }
 
-async function entitySteps(crm: CrmConnection, entity: EntityDefinition, selection: readonly string[] | 'all', add: (step: DoctorStep) => void) {
+async function entitySteps(loaded: LoadedConfig, crm: CrmConnection, entity: EntityDefinition, selection: readonly string[] | 'all', add: (step: DoctorStep) => void) {
   const name = entity.name;
   let schema;
   try {
     schema = await crm.adapter.describeEntity(entity, { fresh: true });
   } catch (error) {
-    add({ name: `metadata ${name}`, status: 'fail', detail: message(error), hint: entity.custom ? HINTS.customEntity : HINTS.metadata });
+    add({ name: `metadata ${name}`, status: 'fail', detail: message(error), hint: hint(loaded, entity.custom ? 'customEntity' : 'metadata', { entity: name }) });
     return;
   }
   const controller = new AbortController();
@@ -147,21 +137,21 @@ async function entitySteps(crm: CrmConnection, entity: EntityDefinition, selecti
     add({ name: `read ${name}`, status: 'pass', detail: `readable (${rows} row${rows === 1 ? '' : 's'} on a first page)` });
   } catch (error) {
     controller.abort();
-    add({ name: `read ${name}`, status: 'fail', detail: message(error), hint: HINTS.readPrivilege(name) });
+    add({ name: `read ${name}`, status: 'fail', detail: message(error), hint: hint(loaded, 'readPrivilege', { entity: name }) });
   }
   add(
     schema.changeTracking
       ? { name: `change tracking ${name}`, status: 'pass', detail: 'enabled' }
-      : { name: `change tracking ${name}`, status: 'warn', detail: 'disabled: changes found by modifiedon, deletes only by periodic full reads', hint: HINTS.changeTracking(name) },
+      : { name: `change tracking ${name}`, status: 'warn', detail: 'disabled: changes found by modifiedon, deletes only by periodic full reads', hint: hint(loaded, 'changeTracking', { entity: name }) },
   );
   const plan = planFields(entity, schema, selection);
   const secured = plan.excluded.filter((e) => e.reason === 'secured-no-read-privilege').map((e) => e.field);
   const detail = `${plan.synced.length} synced, ${plan.pushable.length} pushed, ${plan.excluded.length} left out${secured.length ? ` (secured without read privilege: ${secured.join(', ')})` : ''}`;
   if (plan.unknown.length > 0) {
-    add({ name: `fields ${name}`, status: 'fail', detail: `selected but not in the CRM: ${plan.unknown.join(', ')}`, hint: HINTS.unknownFields(name) });
+    add({ name: `fields ${name}`, status: 'fail', detail: `selected but not in the CRM: ${plan.unknown.join(', ')}`, hint: hint(loaded, 'unknownFields', { entity: name }) });
   } else if (entity.direction === 'both' && plan.pushable.length === 0) {
-    add({ name: `fields ${name}`, status: 'warn', detail: `${detail}; nothing can be written back`, hint: HINTS.writePrivilege(name) });
+    add({ name: `fields ${name}`, status: 'warn', detail: `${detail}; nothing can be written back`, hint: hint(loaded, 'writePrivilege', { entity: name }) });
   } else {
-    add({ name: `fields ${name}`, status: 'pass', detail, ...(secured.length ? { hint: HINTS.securedFields } : {}) });
+    add({ name: `fields ${name}`, status: 'pass', detail, ...(secured.length ? { hint: hint(loaded, 'securedFields') } : {}) });
   }
 }

@@ -43,7 +43,7 @@ async function fields(args: string[], io: CliIo): Promise<number> {
     throw cliExit(EXIT.usage, USAGE);
   }
   if (action === 'add' && (!entity || !field)) throw cliExit(EXIT.usage, USAGE);
-  const prepared = prepare(io, values);
+  const prepared = await prepare(io, values);
   const { loaded } = prepared;
   const runner = await findRunner(loaded, values.url);
 

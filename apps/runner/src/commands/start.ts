@@ -4,14 +4,14 @@ import { EXIT, cliExit } from '../cli/io.js';
 import type { CliIo } from '../cli/io.js';
 import { onStopSignal } from '../cli/signals.js';
 import type { Override } from '../config/env.js';
-import { startDemoEdits } from '../demo/sales-staff.js';
-import type { DemoEdits } from '../demo/sales-staff.js';
 import { createApiApp } from '../http/app.js';
 import { isLoopback } from '../http/auth.js';
 import { serveHttp } from '../http/serve.js';
 import type { HttpServer } from '../http/serve.js';
 import { createRuntime } from '../wiring/runtime.js';
 import { describeStore } from '../wiring/store.js';
+import { pluginLog } from '../wiring/crm.js';
+import { pluginContext } from '../config/load.js';
 
 /**
  * `crm-sync start`: the scheduler (a cycle, the interval, a cycle...), the HTTP API and the
@@ -23,7 +23,7 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
   const flags: Override[] = [];
   if (values.port !== undefined) flags.push({ path: ['server', 'port'], value: values.port, from: '--port' });
   if (values.host !== undefined) flags.push({ path: ['server', 'host'], value: values.host, from: '--host' });
-  const prepared = prepare(io, { ...values, flags });
+  const prepared = await prepare(io, { ...values, flags });
   const { loaded, logger } = prepared;
   const { config } = loaded;
   if (!isLoopback(config.server.host) && !loaded.secrets.apiToken) {
@@ -50,22 +50,19 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
       `  Dashboard: ${server.url}/`,
       `  API:       ${server.url}/api/v1 (OpenAPI: ${server.url}/openapi.json)`,
       `  Metrics:   ${server.url}/metrics`,
-      `  CRM:       ${runtime.crm.kind === 'simulator' ? `simulated Dataverse org at ${runtime.crm.url}` : `Dynamics ${runtime.crm.url}`}`,
-      `  Store:     ${describeStore(config.store)}`,
+      `  CRM:       ${config.crm.kind} at ${runtime.crm.url}`,
+      `  Store:     ${describeStore(loaded)}`,
       `  Interval:  ${Math.round(config.sync.intervalMs / 1000)} s`,
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),
   );
-  logger.info('runner started', { url: server.url, crm: runtime.crm.kind, store: config.store.kind, intervalMs: config.sync.intervalMs, demo: loaded.demo });
+  logger.info('runner started', { url: server.url, crm: config.crm.kind, store: config.store.kind, intervalMs: config.sync.intervalMs, demo: loaded.demo });
 
   runtime.state.scheduled = true;
   runtime.engine.start();
-  let demo: DemoEdits | null = null;
-  const simulator = runtime.crm.simulator;
-  if (simulator && config.crm.kind === 'simulator' && config.crm.salesStaffEdits) {
-    demo = startDemoEdits({ server: simulator, engine: runtime.engine, logger, everyMs: config.crm.salesStaffEdits.everyMs, seed: config.crm.seed });
-  }
+  // What the CRM plugin runs beside the scheduler (the simulator's sales staff in the demo).
+  const beside = runtime.crm.startBeside?.(runtime.engine, pluginContext(loaded, pluginLog(logger, loaded.plugins.crm.name))) ?? null;
 
   // A second signal while stopping ends the process at once (onStopSignal).
   let release = () => {};
@@ -73,7 +70,7 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
     release = onStopSignal(resolve);
   });
   logger.info('stopping: finishing the page in hand', { signal });
-  await demo?.stop();
+  await beside?.stop();
   await runtime.engine.stop();
   runtime.state.scheduled = false;
   await server.close();

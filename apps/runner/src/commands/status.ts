@@ -7,29 +7,31 @@ import type { CliIo } from '../cli/io.js';
 import { configuredRunnerUrl, findRunner } from '../cli/runner-client.js';
 import { formatTable } from '../cli/table.js';
 import { statusReport } from '../status-report.js';
+import { describeCrm } from '../wiring/crm.js';
+import { describeStore, openStore } from '../wiring/store.js';
 import type { StatusReport } from '../status-report.js';
 
 /**
- * `crm-sync status`: asks the running runner (its API); with no runner running and a PostgreSQL
- * store, reads the counts from the database (no last cycle then). The memory store lives inside the
- * runner's process, so without a runner there is nothing to report.
+ * `crm-sync status`: asks the running runner (its API); with no runner running and a persistent
+ * store (`capabilities.persistent`), reads the counts from it (no last cycle then). A store that lives
+ * inside the runner's process (memory) has nothing to report without a runner.
  */
 export async function statusCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args, options: { ...commonOptions, json: { type: 'boolean' }, url: { type: 'string' } }, strict: true });
-  const { loaded } = prepare(io, values);
+  const { loaded } = await prepare(io, values);
   const runner = await findRunner(loaded, values.url);
   let report: StatusReport;
   let source: string;
   if (runner) {
     report = (await runner.request('GET', '/api/v1/status')) as StatusReport;
     source = `runner at ${runner.baseUrl}`;
-  } else if (loaded.config.store.kind === 'postgres') {
-    report = await databaseStatus(loaded);
-    source = `database (schema ${loaded.config.store.schema}); no runner answers at ${configuredRunnerUrl(loaded)}`;
+  } else if (loaded.plugins.store.capabilities.persistent) {
+    report = await storeStatus(loaded);
+    source = `store ${describeStore(loaded)}; no runner answers at ${configuredRunnerUrl(loaded)}`;
   } else {
     throw cliExit(
       EXIT.failed,
-      `No crm-sync runner answers at ${configuredRunnerUrl(loaded)}. With the memory store the state lives in the runner's process: start one with crm-sync start (or pass --url).`,
+      `No crm-sync runner answers at ${configuredRunnerUrl(loaded)}. With the store ${describeStore(loaded)} the state lives in the runner's process: start one with crm-sync start (or pass --url).`,
     );
   }
   if (values.json) {
@@ -40,29 +42,27 @@ export async function statusCommand(args: string[], io: CliIo): Promise<number> 
   return EXIT.ok;
 }
 
-async function databaseStatus(loaded: LoadedConfig): Promise<StatusReport> {
+/** The counts a persistent store holds, read without a runner (no last cycle then). */
+async function storeStatus(loaded: LoadedConfig): Promise<StatusReport> {
   const { config } = loaded;
-  if (config.store.kind !== 'postgres') throw new Error('unreachable: not a PostgreSQL store');
-  const { default: pg } = await import('pg');
-  const { createPostgresStore } = await import('@crm-sync/postgres-store');
-  const pool = new pg.Pool({ connectionString: loaded.secrets.databaseUrl, max: 2 });
+  // No migrations here: status only reads.
+  const store = await openStore(loaded, { migrate: false });
   try {
-    // No migrations here: status only reads.
-    const store = createPostgresStore({ pool, schema: config.store.schema, preparedStatements: config.store.preparedStatements });
     const registry = createEntityRegistry({ custom: config.sync.customEntities, syncFilterField: config.sync.syncFilterField });
     const entities = registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false).map((e) => e.name);
     return await statusReport({
       config,
       demo: loaded.demo,
-      crm: { kind: config.crm.kind, url: config.crm.kind === 'dynamics' ? config.crm.environmentUrl : (config.crm.url ?? '(in process)') },
+      crm: { kind: config.crm.kind, url: describeCrm(loaded) },
       registry,
       entities,
       store,
+      storeDescription: describeStore(loaded),
       history: null,
       state: null,
     });
   } finally {
-    await pool.end().catch(() => undefined);
+    await store.close().catch(() => undefined);
   }
 }
 

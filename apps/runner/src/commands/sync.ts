@@ -18,7 +18,7 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
     options: { ...commonOptions, once: { type: 'boolean' }, entity: { type: 'string', short: 'e', multiple: true }, json: { type: 'boolean' } },
     strict: true,
   });
-  const { loaded, logger, redactor } = prepare(io, values);
+  const { loaded, logger, redactor } = await prepare(io, values);
   const runtime = await createRuntime({ loaded, logger, redactor });
   const controller = new AbortController();
   let stoppedBy: NodeJS.Signals | null = null;

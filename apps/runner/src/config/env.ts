@@ -38,34 +38,20 @@ export function envOverrides(env: Env): Override[] {
   });
 }
 
-/** The database URL from the environment, as the store settings name it. */
-export function databaseUrlFrom(env: Env, urlEnv?: string): { value: string; from: string } | null {
-  for (const name of urlEnv ? [urlEnv] : ['CRM_SYNC_DATABASE_URL', 'DATABASE_URL']) {
-    const value = env[name];
-    if (value) return { value, from: name };
-  }
-  return null;
-}
-
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Applies overrides to a copy of `raw`. Numbers are parsed when they look like numbers; anything
  * else stays a string so validation names the path. Returns the config path each override set.
  */
-export function applyOverrides(raw: Json, overrides: readonly Override[], env: Env): { input: Json; sources: Map<string, string> } {
+export function applyOverrides(
+  raw: Json,
+  overrides: readonly Override[],
+  selectDefaults: (input: Json, overrides: readonly Override[]) => void,
+): { input: Json; sources: Map<string, string> } {
   const input: Json = structuredClone(raw);
   const sources = new Map<string, string>();
-  const crmKeys = new Set(['environmentUrl', 'tenantId', 'clientId']);
-  // Naming the Dynamics environment in the environment switches the CRM to Dynamics; a simulator of
-  // the file takes a tenant and client id as credentials of its own (crm.tenantId, crm.clientId).
-  const fileSimulator = isObject(input.crm) && input.crm.kind === 'simulator';
-  if (overrides.some((o) => o.path[0] === 'crm' && crmKeys.has(o.path[1]) && !(fileSimulator && o.path[1] !== 'environmentUrl'))) {
-    const crm = input.crm;
-    if (!isObject(crm) || crm.kind !== 'dynamics') input.crm = { kind: 'dynamics' };
-  }
-  // Given a database URL and no store section, the store is PostgreSQL.
-  if (input.store === undefined && databaseUrlFrom(env)) input.store = { kind: 'postgres' };
+  selectDefaults(input, overrides);
   for (const o of overrides) {
     const [section, key] = o.path;
     const target = isObject(input[section]) ? (input[section] as Json) : {};

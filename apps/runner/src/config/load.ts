@@ -1,22 +1,26 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type * as z from 'zod';
+import { dirname, resolve } from 'node:path';
+import * as z from 'zod';
 import { builtInEntities, SyncError } from '@crm-sync/core';
-import { demoConfigInput } from './demo.js';
-import { applyOverrides, databaseUrlFrom, envOverrides } from './env.js';
+import type { CrmPlugin, CustomEntityInput, PluginContext, StorePlugin } from '@crm-sync/core';
+import { demoConfigInput, selectDefaults } from '../builtins/index.js';
+import { loadPlugins, PluginLoadError } from '../plugins/registry.js';
+import type { PluginRegistry } from '../plugins/registry.js';
+import { applyOverrides, envOverrides } from './env.js';
 import type { Override } from './env.js';
 import { lineAndColumn, locateJsonError } from './json.js';
 import { runnerConfigSchema } from './schema.js';
-import type { RunnerConfig } from './schema.js';
+import type { PluginOptions, RunnerConfig } from './schema.js';
 import { closestName, didYouMean } from './suggest.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
+type Json = Record<string, unknown>;
 
 /** Values that come from the environment only and never appear in logs or errors. */
 export interface Secrets {
-  clientSecret?: string;
   apiToken?: string;
-  databaseUrl?: string;
+  /** What the plugins asked to hide (a client secret, a database URL and its password). */
+  plugins: string[];
 }
 
 export interface LoadedConfig {
@@ -26,6 +30,11 @@ export interface LoadedConfig {
   file: string | null;
   /** True when neither a file nor the environment named a CRM: the seeded simulator runs. */
   demo: boolean;
+  /** The config file's directory (the working directory without one); plugins resolve paths against it. */
+  baseDir: string;
+  env: Env;
+  /** The plugins the config selects (`crm.kind`, `store.kind`), and every plugin known. */
+  plugins: { crm: CrmPlugin; store: StorePlugin; registry: PluginRegistry };
 }
 
 export interface LoadOptions {
@@ -38,6 +47,8 @@ export interface LoadOptions {
 }
 
 const API_TOKEN_MIN_LENGTH = 16;
+const SIDES = { crm: 'CRM', store: 'store' } as const;
+type Side = keyof typeof SIDES;
 
 function invalid(where: string, problems: string[]): SyncError {
   return new SyncError('CONFIG_INVALID', `Invalid configuration (${where}):\n  ${problems.join('\n  ')}`, {
@@ -45,7 +56,7 @@ function invalid(where: string, problems: string[]): SyncError {
   });
 }
 
-function readJsonFile(path: string): Record<string, unknown> {
+function readJsonFile(path: string): Json {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -66,47 +77,96 @@ function readJsonFile(path: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw invalid(path, ['(root): must be a JSON object']);
   }
-  return parsed as Record<string, unknown>;
+  return parsed as Json;
+}
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `path: problem (from VARIABLE)` lines of zod issues, under `prefix` (a side's options, or the root). */
+function issueLines(issues: readonly z.core.$ZodIssue[], root: z.ZodType, prefix: readonly string[], input: unknown, sources: Map<string, string>): string[] {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path.map(String)];
+    if (issue.code === 'unrecognized_keys') return unknownKeyProblems(root, prefix, issue.path, issue.keys, input);
+    const dotted = path.join('.');
+    const from = sources.get(dotted);
+    return [`${dotted || '(root)'}: ${issue.message}${from ? ` (from ${from})` : ''}${entityTypo(issue, input)}`];
+  });
+}
+
+/** `crm.kind: unknown CRM "x"; ...` naming the known plugins and where they come from. */
+function unknownPlugin(side: Side, kind: string, registry: PluginRegistry): string {
+  const names = registry.names(side);
+  const close = closestName(kind, names);
+  const known = names.map((name) => {
+    const plugin = side === 'crm' ? registry.crm(name) : registry.store(name);
+    const origin = plugin ? registry.origin(plugin) : 'built in';
+    return origin === 'built in' ? name : `${name} (${origin})`;
+  });
+  return `${side}.kind: unknown ${SIDES[side]} "${kind}"${close ? `; did you mean "${close}"?` : ''} (known: ${known.join(', ')}; others are loaded with "plugins")`;
 }
 
 /**
- * Reads the config file (or the demo defaults), applies env and flag overrides, validates it all
- * with zod, and picks the secrets from the environment. Throws CONFIG_INVALID listing every
- * `path: problem`; secret values never appear in it.
+ * Reads the config file (or the demo defaults), applies env and flag overrides, loads the plugins it
+ * lists, validates it all with zod (the CRM's and the store's options with their plugin's schema),
+ * and picks the secrets from the environment. Throws CONFIG_INVALID listing every `path: problem`;
+ * secret values never appear in it.
  */
-export function loadConfig(options: LoadOptions): LoadedConfig {
+export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const env = options.env;
+  const cwd = options.cwd ?? process.cwd();
   const path = options.path ?? (env.CRM_SYNC_CONFIG || undefined);
-  const file = path ? resolve(options.cwd ?? process.cwd(), path) : null;
+  const file = path ? resolve(cwd, path) : null;
+  const baseDir = file ? dirname(file) : cwd;
   const overrides = [...envOverrides(env), ...(options.flags ?? [])];
   const namesCrm = overrides.some((o) => o.path[0] === 'crm');
   const demo = file === null && !namesCrm;
-  const raw = file ? readJsonFile(file) : demo ? demoConfigInput() : {};
+  const raw = file ? readJsonFile(file) : demo ? (demoConfigInput() as Json) : {};
   const where = file ?? (demo ? 'demo defaults and environment' : 'environment');
-  const { input, sources } = applyOverrides(raw as Record<string, unknown>, overrides, env);
+  const { input, sources } = applyOverrides(raw, overrides, (selected, o) => selectDefaults(selected, o, env));
 
-  const parsed = runnerConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    throw invalid(
-      where,
-      parsed.error.issues.flatMap((issue) => {
-        const dotted = issue.path.map(String).join('.');
-        if (issue.code === 'unrecognized_keys') return unknownKeyProblems(issue.path, issue.keys, input);
-        const from = sources.get(dotted);
-        return [`${dotted || '(root)'}: ${issue.message}${from ? ` (from ${from})` : ''}${entityTypo(issue, input)}`];
-      }),
-    );
+  const listed = z.array(z.string()).safeParse(input.plugins ?? []);
+  let registry: PluginRegistry;
+  try {
+    registry = await loadPlugins(listed.success ? listed.data : [], baseDir);
+  } catch (error) {
+    if (error instanceof PluginLoadError) throw invalid(where, error.problems);
+    throw error;
   }
-  const config = parsed.data;
-  const problems: string[] = [];
-  const secrets: Secrets = {};
+  const kindOf = (side: Side) => (isObject(input[side]) && typeof input[side].kind === 'string' ? input[side].kind : undefined);
+  const crmPlugin = registry.crm(kindOf('crm') ?? '');
+  if (crmPlugin?.entities?.length) addPluginEntities(input, crmPlugin.entities);
 
-  // Dynamics always has one; a simulator when the config names credentials of its own.
-  const secretEnv = config.crm.clientSecretEnv;
-  if (secretEnv !== undefined) {
-    const secret = env[secretEnv];
-    if (secret) secrets.clientSecret = secret;
-    else problems.push(`crm.clientSecretEnv: environment variable ${secretEnv} is not set (the client secret comes from the environment only)`);
+  const problems: string[] = [];
+  const parsed = runnerConfigSchema.safeParse(input);
+  if (!parsed.success) problems.push(...issueLines(parsed.error.issues, runnerConfigSchema, [], input, sources));
+  const selected: Partial<Record<Side, { plugin: CrmPlugin | StorePlugin; options: PluginOptions }>> = {};
+  for (const side of Object.keys(SIDES) as Side[]) {
+    const kind = kindOf(side);
+    if (kind === undefined) continue; // the root schema has said what is wrong
+    const plugin = side === 'crm' ? registry.crm(kind) : registry.store(kind);
+    if (!plugin) {
+      problems.push(unknownPlugin(side, kind, registry));
+      continue;
+    }
+    const { kind: _kind, ...rest } = input[side] as Json;
+    const result = plugin.options.safeParse(rest);
+    if (!result.success) {
+      problems.push(...issueLines(result.error.issues, plugin.options, [side], rest, sources));
+      continue;
+    }
+    selected[side] = { plugin, options: { kind, ...(result.data as Json) } };
+  }
+  if (problems.length > 0 || !parsed.success) throw invalid(where, problems);
+  const crm = selected.crm as { plugin: CrmPlugin; options: PluginOptions };
+  const store = selected.store as { plugin: StorePlugin; options: PluginOptions };
+  const config: RunnerConfig = { ...parsed.data, crm: crm.options, store: store.options };
+
+  const secrets: Secrets = { plugins: [] };
+  const context = pluginContext({ baseDir, env });
+  for (const [side, { plugin, options: chosen }] of [['crm', crm], ['store', store]] as const) {
+    const check = plugin.check?.(chosen as never, context) ?? {};
+    secrets.plugins.push(...(check.secrets ?? []));
+    problems.push(...(check.problems ?? []).map((p) => (/^[A-Za-z_][\w.]*: /.test(p) ? `${side}.${p}` : `${side}: ${p}`)));
   }
   const apiToken = env[config.server.apiTokenEnv];
   if (apiToken) {
@@ -116,20 +176,21 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
       secrets.apiToken = apiToken;
     }
   }
-  if (config.store.kind === 'postgres') {
-    const url = databaseUrlFrom(env, config.store.urlEnv);
-    if (!url) {
-      problems.push(
-        `store: a PostgreSQL store needs a database URL in ${config.store.urlEnv ?? 'CRM_SYNC_DATABASE_URL or DATABASE_URL'}`,
-      );
-    } else if (!/^postgres(ql)?:\/\//.test(url.value)) {
-      problems.push(`store: ${url.from} must be a postgres:// or postgresql:// URL`);
-    } else {
-      secrets.databaseUrl = url.value;
-    }
-  }
   if (problems.length > 0) throw invalid(where, problems);
-  return { config, secrets, file, demo };
+  return { config, secrets, file, demo, baseDir, env, plugins: { crm: crm.plugin, store: store.plugin, registry } };
+}
+
+/** The entities a CRM plugin contributes, before the config's own custom entities (which win by name). */
+function addPluginEntities(input: Json, entities: readonly CustomEntityInput[]): void {
+  const sync = isObject(input.sync) ? input.sync : {};
+  const own = Array.isArray(sync.customEntities) ? sync.customEntities : [];
+  const names = new Set(own.map((e) => (isObject(e) ? e.name : undefined)));
+  input.sync = { ...sync, customEntities: [...entities.filter((e) => !names.has(e.name)), ...own] };
+}
+
+/** What a plugin gets from the runner: where the config is, the environment, and the log (set once there is one). */
+export function pluginContext(loaded: Pick<LoadedConfig, 'baseDir' | 'env'>, log: PluginContext['log'] = () => {}): PluginContext {
+  return { baseDir: loaded.baseDir, env: loaded.env, log };
 }
 
 /** A loose view of a zod schema's definition, enough to find the keys an object accepts. */
@@ -169,8 +230,8 @@ function objectsOf(schema: z.ZodType, input: unknown): SchemaDef[] {
 }
 
 /** The keys the config accepts at `path` (where an object is), following the input through unions. */
-function knownKeysAt(path: readonly PropertyKey[], input: unknown): string[] {
-  let schemas: z.ZodType[] = [runnerConfigSchema];
+function knownKeysAt(root: z.ZodType, path: readonly PropertyKey[], input: unknown): string[] {
+  let schemas: z.ZodType[] = [root];
   let value = input;
   for (const segment of path) {
     schemas = schemas.flatMap((schema): z.ZodType[] => {
@@ -195,12 +256,17 @@ function movedKey(path: readonly PropertyKey[], key: string): string | undefined
   return undefined;
 }
 
-/** One line per unknown key: the closest known key when it looks like a typo, else every known key. */
-function unknownKeyProblems(path: readonly PropertyKey[], keys: readonly string[], input: unknown): string[] {
-  const dotted = path.map(String).join('.') || '(root)';
-  const known = knownKeysAt(path, input);
+/**
+ * One line per unknown key: the closest known key when it looks like a typo, else every known key.
+ * `root` is the schema `path` starts in (the config's, or a plugin's under `prefix`).
+ */
+function unknownKeyProblems(root: z.ZodType, prefix: readonly string[], path: readonly PropertyKey[], keys: readonly string[], input: unknown): string[] {
+  const full = [...prefix, ...path.map(String)];
+  const dotted = full.join('.') || '(root)';
+  // A plugin's options sit beside the `kind` that selects it.
+  const known = [...(prefix.length > 0 && path.length === 0 ? ['kind'] : []), ...knownKeysAt(root, path, input)];
   return keys.map((key) => {
-    const moved = movedKey(path, key);
+    const moved = movedKey(full, key);
     if (moved) return `${dotted}.${key}: ${moved}`;
     const close = closestName(key, known);
     return `${dotted}: unknown key "${key}"${close ? `; did you mean "${close}"?` : known.length > 0 ? `; known keys: ${known.join(', ')}` : ''}`;
@@ -216,17 +282,7 @@ function entityTypo(issue: z.core.$ZodIssue, input: unknown): string {
   return names.includes(name) ? '' : didYouMean(name, names);
 }
 
-/** Every secret value, for redaction: the client secret, the API token, the database URL's password. */
+/** Every secret value, for redaction: the API token and what the plugins named. */
 export function secretValues(secrets: Secrets): string[] {
-  const values = [secrets.clientSecret, secrets.apiToken];
-  if (secrets.databaseUrl) {
-    try {
-      const password = new URL(secrets.databaseUrl).password;
-      if (password) values.push(password, decodeURIComponent(password));
-    } catch {
-      // an unparsable URL is hidden whole
-      values.push(secrets.databaseUrl);
-    }
-  }
-  return values.filter((v): v is string => typeof v === 'string' && v.length > 0);
+  return [secrets.apiToken, ...secrets.plugins].filter((v): v is string => typeof v === 'string' && v.length > 0);
 }

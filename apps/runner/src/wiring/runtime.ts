@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createSyncEngine } from '@crm-sync/core';
-import type { SyncEngine, SyncEvent, SyncStore } from '@crm-sync/core';
-import type { AdapterEvent } from '@crm-sync/dynamics-adapter';
+import type { CrmConnection, CrmTrafficEvent, SyncEngine, SyncEvent, SyncStore } from '@crm-sync/core';
 import type { LoadedConfig } from '../config/load.js';
 import type { RunnerConfig } from '../config/schema.js';
 import { createCycleHistory } from '../history.js';
@@ -13,7 +12,6 @@ import type { Redactor } from '../log/redactor.js';
 import { createMetrics } from '../metrics.js';
 import type { Metrics } from '../metrics.js';
 import { connectCrm } from './crm.js';
-import type { CrmConnection } from './crm.js';
 import { openStore } from './store.js';
 
 /** What the runner is doing right now, for the status and the dashboard. */
@@ -53,12 +51,12 @@ export interface RuntimeOptions {
 /** Wires the CRM side, the store and the engine from a loaded config, with logs and metrics. */
 export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions): Promise<Runtime> {
   const { config } = loaded;
-  const sinks: { adapter: ((event: AdapterEvent) => void) | null } = { adapter: null };
-  const crm = await connectCrm(config, loaded.secrets, { onAdapterEvent: (event) => sinks.adapter?.(event) });
-  redactor.add(...crm.secrets);
+  const sinks: { crm: ((event: CrmTrafficEvent) => void) | null } = { crm: null };
+  const crm = await connectCrm(loaded, { logger, onEvent: (event) => sinks.crm?.(event) });
+  redactor.add(...(crm.secrets ?? []));
   let store: SyncStore;
   try {
-    store = await openStore(config.store, loaded.secrets);
+    store = await openStore(loaded, { logger });
   } catch (error) {
     await crm.close().catch(() => undefined);
     throw error;
@@ -66,7 +64,7 @@ export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions
 
   const history = createCycleHistory();
   const state: RunnerState = { startedAt: new Date().toISOString(), cycle: null, scheduled: false, nextCycleAt: null };
-  const progress = createProgressReporter(logger, (entity) => crm.total(entity));
+  const progress = createProgressReporter(logger, (entity) => crm.total?.(entity));
   // Set once the engine exists (the registry decides which entities the metrics know).
   let metrics: Metrics | null = null;
   const onEvent = (event: SyncEvent) => {
@@ -94,11 +92,11 @@ export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions
   const entities = engine.registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false).map((e) => e.name);
   const built = createMetrics(store, entities);
   metrics = built;
-  sinks.adapter = (event) => {
-    built.onAdapterEvent(event);
-    if (event.type === 'throttled') logger.warn('CRM throttled (429), pausing', { path: event.path, retryAfterMs: event.retryAfterMs });
+  sinks.crm = (event) => {
+    built.onCrmEvent(event);
+    if (event.type === 'throttled') logger.warn('CRM throttled, pausing', { path: event.path, retryAfterMs: event.retryAfterMs });
     else if (event.type === 'retry') logger.debug('CRM request retried', { ...event });
-    else if (event.type === 'checkpoint-reset') logger.warn('checkpoint reset, full read follows', { entity: event.entity, reason: event.error.message });
+    else if (event.type === 'checkpoint-reset') logger.warn('checkpoint reset, full read follows', { entity: event.entity, reason: event.reason });
     else if (event.type === 'request') logger.debug('CRM request', { ...event });
   };
 

@@ -1,19 +1,17 @@
 import type { SyncStore } from '@crm-sync/core';
-import { createMemoryStore } from '@crm-sync/memory-store';
-import type { Secrets } from '../config/load.js';
-import type { StoreConfig } from '../config/schema.js';
+import type { LoadedConfig } from '../config/load.js';
+import { pluginContext } from '../config/load.js';
+import type { Logger } from '../log/logger.js';
+import { pluginLog } from './crm.js';
 
-/** The store from the config: in-process memory, or PostgreSQL (pending migrations are applied). */
-export async function openStore(store: StoreConfig, secrets: Secrets): Promise<SyncStore> {
-  if (store.kind === 'memory') return createMemoryStore();
-  // pg loads only for a PostgreSQL store.
-  const { connectPostgresStore } = await import('@crm-sync/postgres-store');
-  return connectPostgresStore({
-    url: secrets.databaseUrl ?? '', schema: store.schema, maxConnections: store.maxConnections, preparedStatements: store.preparedStatements,
-  });
+/** The store from the config, through its plugin (pending migrations are applied unless `migrate` is false). */
+export async function openStore(loaded: LoadedConfig, options: { logger?: Logger; migrate?: boolean } = {}): Promise<SyncStore> {
+  const plugin = loaded.plugins.store;
+  const context = pluginContext(loaded, pluginLog(options.logger, plugin.name));
+  return plugin.open(loaded.config.store, context, options.migrate === false ? { migrate: false } : {});
 }
 
-/** Human description of the store, without secrets. */
-export function describeStore(store: StoreConfig): string {
-  return store.kind === 'memory' ? 'memory (in this process)' : `postgres (schema ${store.schema})`;
+/** Human description of the configured store, without secrets. */
+export function describeStore(loaded: Pick<LoadedConfig, 'plugins' | 'config'>): string {
+  return loaded.plugins.store.describe(loaded.config.store);
 }

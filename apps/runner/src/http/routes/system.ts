@@ -3,13 +3,15 @@ import { createRoute } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { statusReport } from '../../status-report.js';
 import type { Runtime } from '../../wiring/runtime.js';
+import { describeStore } from '../../wiring/store.js';
 import { entityStatusSchema, errorSchema, jsonErrorResponses, statusSchema } from '../schemas.js';
 
 export function statusOf(runtime: Runtime) {
   return statusReport({
     config: runtime.config,
     demo: runtime.loaded.demo,
-    crm: { kind: runtime.crm.kind, url: runtime.crm.url },
+    crm: { kind: runtime.config.crm.kind, url: runtime.crm.url },
+    storeDescription: describeStore(runtime.loaded),
     registry: runtime.engine.registry,
     entities: runtime.entities,
     store: runtime.store,

@@ -1,4 +1,4 @@
-import type { RunnerConfigInput } from './schema.js';
+import type { RunnerConfigInput } from '../config/schema.js';
 
 /**
  * What `crm-sync start` runs with no config file and no CRM in the environment: a seeded simulated
@@ -7,7 +7,7 @@ import type { RunnerConfigInput } from './schema.js';
  * default applies, the memory store, or PostgreSQL when a database URL is in the environment (so
  * `CRM_SYNC_DATABASE_URL=... crm-sync migrate` reaches that database).
  */
-export function demoConfigInput(): RunnerConfigInput {
+export function demoConfigInput(): Partial<RunnerConfigInput> {
   return {
     crm: { kind: 'simulator', seed: 1, contacts: 12_000, largeAccounts: [5_001] },
     sync: {

@@ -1,6 +1,5 @@
-import type { SyncEngine } from '@crm-sync/core';
+import type { PluginContext, SyncEngine } from '@crm-sync/core';
 import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
-import type { Logger } from '../log/logger.js';
 import { createRandom } from './random.js';
 import type { Random } from './random.js';
 
@@ -17,7 +16,7 @@ export interface DemoEdits {
 export interface DemoEditsOptions {
   server: SimulatorServer;
   engine: SyncEngine;
-  logger: Logger;
+  log: PluginContext['log'];
   everyMs: number;
   seed: number;
 }
@@ -30,7 +29,7 @@ const phone = (r: Random) => `+1 555 ${String(100 + r.int(900))} ${String(1000 +
  * a person locally, sometimes the same field a salesperson just changed (a collision, R2).
  */
 export function startDemoEdits(options: DemoEditsOptions): DemoEdits {
-  const { server, engine, logger } = options;
+  const { server, engine, log } = options;
   const { control, simulator } = server;
   const { dataset } = simulator;
   const staff = simulator.users.staff;
@@ -41,15 +40,15 @@ export function startDemoEdits(options: DemoEditsOptions): DemoEdits {
   const crmEdit = (table: string, id: string, values: Record<string, unknown>) => {
     const user = salesperson();
     control.updateRow(table, id, values, { asUser: user.id });
-    logger.info('demo: CRM edit by sales staff', { user: user.fullName, entity: table, id, fields: Object.keys(values) });
+    log('info', 'demo: CRM edit by sales staff', { user: user.fullName, entity: table, id, fields: Object.keys(values) });
   };
   const localEdit = async (entity: string, id: string, fields: Record<string, string>) => {
     try {
       await engine.editLocal(entity, id, { fields });
-      logger.info('demo: local edit by marketing', { entity, id, fields: Object.keys(fields) });
+      log('info', 'demo: local edit by marketing', { entity, id, fields: Object.keys(fields) });
     } catch (error) {
       // Not synced yet, or filtered out of the sync (R11): another tick picks another one.
-      logger.debug('demo: local edit skipped', { entity, id, error });
+      log('debug', 'demo: local edit skipped', { entity, id, error });
     }
   };
 
@@ -72,7 +71,7 @@ export function startDemoEdits(options: DemoEditsOptions): DemoEdits {
           { firstname: first, lastname: last, companyname: company, emailaddress1: `${first}.${last}@${company.toLowerCase()}.example`.toLowerCase(), subject: 'New inbound lead' },
           { asUser: user.id },
         );
-        logger.info('demo: new CRM lead', { user: user.fullName, id });
+        log('info', 'demo: new CRM lead', { user: user.fullName, id });
       },
     },
     { weight: 12, run: () => localEdit('lead', row('lead'), { telephone1: phone(r) }) },
@@ -113,7 +112,7 @@ export function startDemoEdits(options: DemoEditsOptions): DemoEdits {
       try {
         await pick().run();
       } catch (error) {
-        logger.debug('demo: edit failed', { error });
+        log('debug', 'demo: edit failed', { error });
       }
     })();
     void inFlight.then(() => {
