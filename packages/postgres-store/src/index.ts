@@ -6,3 +6,5 @@ export type { PoolDriverOptions } from './pool-driver.js';
 export { createSqlStore } from './sql-store.js';
 export type { SqlStoreOptions } from './sql-store.js';
 export type { SqlDriver, SqlResult, SqlSession, SqlStatement } from './sql.js';
+export { exportData, importData } from './transfer.js';
+export type { TransferCounts, TransferLocation } from './transfer.js';
