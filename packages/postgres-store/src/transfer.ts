@@ -51,6 +51,8 @@ export async function exportData(from: TransferLocation, out: NodeJS.WritableStr
   const counts = zero();
   await from.driver.transaction(async (tx) => {
     await tx.exec('set transaction isolation level repeatable read, read only');
+    // Times in UTC whatever the session's zone: the same data exports to the same lines everywhere.
+    await tx.exec("set local timezone = 'UTC'");
     await write(out, `${JSON.stringify({ format: EXPORT_FORMAT, version: VERSION, schemaVersion: latestVersion, exportedAt: new Date().toISOString() })}\n`);
     for (const table of TABLES) {
       const key = table.key.join(', ');
