@@ -44,7 +44,7 @@ const instrumented = new WeakSet<object>();
   instrumented.add(client);
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   (client as { query: unknown }).query = (...args: unknown[]) => {
-    const text = typeof args[0] === 'string' ? args[0] : '';
+    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
     if (text === 'commit') checkpoint('in-commit');
     if (text.includes('update') && text.includes('jsonb_to_recordset') && text.includes('company = r.company || f.company')) checkpoint('in-fanout');
     return query(...args);

@@ -1,7 +1,10 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { poolDriver } from './pool-driver.js';
+import type { SqlDriver } from './sql.js';
+import { quoteIdent } from './sql.js';
 
 /**
- * Numbered migrations, applied in order inside one transaction that holds an advisory lock, so two
+ * Numbered migrations, the same on a server and in PGlite, applied in order inside one transaction that holds an advisory lock, so two
  * runners starting at once cannot both migrate. `{schema}` is replaced by the quoted schema name.
  * Field values live in JSONB (`fields`, `base`, `company`): custom entities and new CRM fields need
  * no migration.
@@ -95,36 +98,29 @@ create table {schema}.leases (
   },
 ];
 
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-/** Applies the migrations not yet applied to `schema`; returns the versions it applied. */
-export async function migrate(pool: Pool, schema: string): Promise<number[]> {
-  const client: PoolClient = await pool.connect();
+/** Applies the migrations not yet applied to `schema` (a pool, or a driver: PGlite too); returns the versions it applied. */
+export async function migrate(target: Pool | SqlDriver, schema: string): Promise<number[]> {
+  const driver = isSqlDriver(target) ? target : poolDriver(target, { lockTimeoutMs: 0, preparedStatements: false });
   const q = quoteIdent(schema);
-  try {
-    await client.query('begin');
+  return driver.transaction(async (tx) => {
     // One lock for every crm-sync migration in this database: runners migrate one at a time.
-    await client.query("select pg_advisory_xact_lock(hashtext('crm-sync:migrate'))");
-    await client.query(`create schema if not exists ${q}`);
-    await client.query(
+    await tx.query("select pg_advisory_xact_lock(hashtext('crm-sync:migrate'))");
+    await tx.exec(`create schema if not exists ${q}`);
+    await tx.exec(
       `create table if not exists ${q}.schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`,
     );
-    const done = new Set((await client.query<{ version: number }>(`select version from ${q}.schema_migrations`)).rows.map((r) => r.version));
+    const done = new Set((await tx.query<{ version: number }>(`select version from ${q}.schema_migrations`)).rows.map((r) => r.version));
     const applied: number[] = [];
     for (const m of migrations) {
       if (done.has(m.version)) continue;
-      await client.query(m.sql.replaceAll('{schema}', q));
-      await client.query(`insert into ${q}.schema_migrations (version, name) values ($1, $2)`, [m.version, m.name]);
+      await tx.exec(m.sql.replaceAll('{schema}', q));
+      await tx.query(`insert into ${q}.schema_migrations (version, name) values ($1, $2)`, [m.version, m.name]);
       applied.push(m.version);
     }
-    await client.query('commit');
     return applied;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
+}
+
+function isSqlDriver(target: Pool | SqlDriver): target is SqlDriver {
+  return typeof (target as Partial<SqlDriver>).transaction === 'function';
 }
