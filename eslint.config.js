@@ -12,7 +12,7 @@ import tseslint from 'typescript-eslint';
 export const boundaryConstraints = [
   { sourceTag: 'type:core', onlyDependOnLibsWithTags: ['type:tooling'] },
   { sourceTag: 'type:store', onlyDependOnLibsWithTags: ['type:core', 'type:testkit', 'type:tooling'] },
-  { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:core', 'type:simulator', 'type:tooling'] },
+  { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:core', 'type:simulator', 'type:testkit', 'type:tooling'] },
   { sourceTag: 'type:simulator', onlyDependOnLibsWithTags: ['type:tooling'] },
   { sourceTag: 'type:testkit', onlyDependOnLibsWithTags: ['type:core', 'type:tooling'] },
   { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:tooling'] },

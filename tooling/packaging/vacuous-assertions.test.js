@@ -14,7 +14,7 @@ import { root } from './workspace.js';
  * list is the right answer; and literal arrays.
  */
 
-/** Test code: *.test.ts anywhere, files under a test/ directory, and the store conformance suite. */
+/** Test code: *.test.ts anywhere, files under a test/ directory, and the store and adapter conformance suites. */
 function testFiles(dir = root, out = []) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.')) continue;
@@ -22,7 +22,7 @@ function testFiles(dir = root, out = []) {
     if (entry.isDirectory()) testFiles(path, out);
     else if (/\.tsx?$/.test(entry.name)) {
       const rel = relative(root, path);
-      if (/\.test\.tsx?$/.test(entry.name) || /(^|\/)test\//.test(rel) || rel.startsWith('packages/store-testkit/src/')) out.push(rel);
+      if (/\.test\.tsx?$/.test(entry.name) || /(^|\/)test\//.test(rel) || /^packages\/(store|adapter)-testkit\/src\//.test(rel)) out.push(rel);
     }
   }
   return out;

@@ -29,9 +29,9 @@ export interface MetadataService {
    * request listing the secured columns when the definition is older; the access request, shared by
    * all tables, when the table has secured columns): pulls call it before handing out rows, writes
    * before sending values, so a column secured or a privilege lost since the plan is never read as
-   * null or written blindly.
+   * null or written blindly. `now`: read since this moment instead (a write was just refused).
    */
-  confirmAccess(entity: EntityDefinition, signal?: AbortSignal): Promise<EntityMetadata>;
+  confirmAccess(entity: EntityDefinition, signal?: AbortSignal, now?: boolean): Promise<EntityMetadata>;
   /** Drops a table's cached definition (a request built from it was refused): the next use reads it again. */
   forget(entity: EntityDefinition): void;
   /**
@@ -391,8 +391,8 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
     return updated;
   };
 
-  const confirmAccess: MetadataService['confirmAccess'] = async (entity, signal) => {
-    const since = describedAt.get(entity.name) ?? performance.now() - UNDESCRIBED_ACCESS_MS;
+  const confirmAccess: MetadataService['confirmAccess'] = async (entity, signal, now = false) => {
+    const since = now ? performance.now() : (describedAt.get(entity.name) ?? performance.now() - UNDESCRIBED_ACCESS_MS);
     const cached = latest.get(entity.name);
     const known = definitions.get(entity.name);
     if (!cached || !known) return (await current(entity, signal)).metadata;

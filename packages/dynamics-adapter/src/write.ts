@@ -23,6 +23,10 @@ interface Operation {
   id: string;
   create: boolean;
   op: BatchOperation;
+  /** The fields it sets. */
+  fields: string[];
+  /** Field access read again now, once per call (a write refused for field security). */
+  access: () => Promise<EntityMetadata>;
 }
 
 /** Statuses that are the outcome of one write; 401 and 429 are the transport's business. */
@@ -141,6 +145,13 @@ export function createWriter(context: WriteContext) {
     const message = `${operation.op.method} ${meta.entitySet}(${id}) answered ${status}: ${error?.message || 'no message'}`;
     if (status === 412) return { id, ok: false, kind: create ? 'exists' : 'collision', message: `[dynamics-adapter] ${message}`, status };
     if (status === 404) return { id, ok: false, kind: 'not-found', message: `[dynamics-adapter] ${message}`, status };
+    if (status === 403 && !create) {
+      // A column secured since the plan (the cache did not know it was): the answer does not say which,
+      // so access is read again; naming the fields lets core send the row's other fields without them.
+      const now = await operation.access();
+      const refused = operation.fields.filter((f) => now.attributes.get(f)?.canUpdate === false);
+      if (refused.length > 0) return rejected(id, `${message} (the sync user can no longer update ${refused.join(', ')}: field security)`, status, refused);
+    }
     return rejected(id, message, status);
   };
 
@@ -267,6 +278,8 @@ export function createWriter(context: WriteContext) {
   ) => {
     const { meta, byName, lost } = await checkFields(entity, rows, mode);
     const probe = prober();
+    let reread: Promise<EntityMetadata> | null = null;
+    const access = () => (reread ??= metadata.confirmAccess(entity, undefined, true));
     const results: CrmWriteResult[] = new Array(rows.length);
     const operations: Operation[] = [];
     for (const [index, row] of rows.entries()) {
@@ -295,7 +308,7 @@ export function createWriter(context: WriteContext) {
       };
       // PATCH /api/data/v9.2/<set>(<id>)?$select=<key>: update or create-with-id, answering with the new ETag.
       const url = `${rowPath(meta.entitySet, id)}?$select=${meta.primaryKey}`;
-      operations.push({ index, id, create: mode === 'create', op: { method: 'PATCH', url, headers, body: JSON.stringify(built.body) } });
+      operations.push({ index, id, create: mode === 'create', op: { method: 'PATCH', url, headers, body: JSON.stringify(built.body) }, fields: Object.keys(row.fields), access });
     }
     return { meta, operations, results };
   };

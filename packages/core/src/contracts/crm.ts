@@ -89,7 +89,10 @@ export interface LookupValue {
 export interface CrmRecord {
   /** Primary key (GUID). */
   id: string;
-  /** Concurrency token of this row version (the ETag's value); changes on every write. */
+  /**
+   * Concurrency token of this row version (the ETag's value); changes on every write. A write's
+   * result carries the same token the next pull reports for the row: core recognises its own echo by it (R13).
+   */
   version: string;
   /** Values of the requested fields; lookups hold the target GUID. Hidden or empty values are null. */
   fields: FieldMap;
@@ -122,23 +125,32 @@ export interface ChangePage {
   checkpoint: string;
   /**
    * Set when this page belongs to a full read of the table (initial sync, or resync after an expired
-   * token). Records never seen in a completed snapshot were deleted in the CRM (id reconciliation).
+   * token). Records never seen in a completed snapshot were deleted in the CRM (id reconciliation),
+   * so a read resumed from a page's checkpoint keeps its snapshot id (or starts a new snapshot that
+   * reads every row again). `complete` is true on the last page only; an empty table is one page.
    */
   snapshot: { id: string; complete: boolean } | null;
 }
 
 export interface PullRequest {
-  /** Where to resume; null starts with a full read. An unusable checkpoint restarts with a snapshot. */
+  /**
+   * Where to resume; null starts with a full read. An unusable checkpoint (expired, unreadable,
+   * unknown format) restarts with a snapshot: never an error, never a read that skips changes.
+   */
   checkpoint: string | null;
-  /** Fields to read (the primary key is always read). */
+  /** Fields to read (the primary key is always read); the engine asks only for fields `describeEntity` says are readable. */
   fields: readonly string[];
+  /** Stops the read, retries included: the pending or next page rejects with ABORTED. */
   signal?: AbortSignal;
 }
 
 /** An update of existing CRM rows, sent only with fields the sync user can update (R6). */
 export interface CrmUpdate {
   id: string;
-  /** Version the change was based on; a different current version is reported as a collision. */
+  /**
+   * Version the change was based on; a different current version is reported as a collision. Null
+   * writes whatever the current version; either way a row that does not exist is `not-found`, never created.
+   */
   ifVersion: string | null;
   fields: FieldMap;
 }
@@ -179,13 +191,18 @@ export interface CrmAdapter {
   /**
    * Metadata and field access of an entity; the engine calls it at the start of each cycle. An
    * adapter may answer from a cache, except with `fresh` (a schema refresh a person asked for, R9);
-   * a pull that then finds a column it may no longer read throws CRM_SCHEMA_CHANGED before handing
-   * out rows, and the engine plans the entity again. `signal` stops it, retries included (a graceful stop).
+   * but a pull after the call that finds a column it may no longer read (field access changed since
+   * the cache) throws CRM_SCHEMA_CHANGED before handing out rows, and the engine plans the entity
+   * again: a hidden value is never handed out as null in place of a readable one. `signal` stops
+   * it, retries included (a graceful stop): the call rejects with ABORTED.
    */
   describeEntity(entity: EntityDefinition, options?: { fresh?: boolean; signal?: AbortSignal }): Promise<CrmEntitySchema>;
   /** Changes since a checkpoint, page by page; never holds the whole table. */
   pullChanges(entity: EntityDefinition, request: PullRequest): AsyncIterable<ChangePage>;
-  /** Current values of `fields` for every row, without touching any checkpoint (Quick Sync, R10). */
+  /**
+   * Current values of `fields` for every row, in pages, without touching any checkpoint (Quick Sync,
+   * R10). An aborted `signal` rejects with ABORTED.
+   */
   readAll(
     entity: EntityDefinition,
     request: { fields: readonly string[]; signal?: AbortSignal },
@@ -198,9 +215,17 @@ export interface CrmAdapter {
     entity: EntityDefinition,
     request: { ids: readonly string[]; fields: readonly string[]; signal?: AbortSignal },
   ): Promise<{ rows: CrmRecord[]; rejected: RejectedRow[]; missing: string[] }>;
-  /** Updates rows; one result per input, in order. */
+  /**
+   * Updates rows, only the fields given; one result per input, in order, each row on its own. Throws
+   * before sending anything of the call (nothing written) for a field the CRM does not have
+   * (FIELD_NOT_IN_CRM, naming it: R8) or one the adapter knows the sync user may not update
+   * (FIELD_NOT_UPDATABLE, R6); a right lost since it last looked gives that row a `rejected` result naming the field.
+   */
   updateRecords(entity: EntityDefinition, updates: readonly CrmUpdate[]): Promise<CrmWriteResult[]>;
-  /** Creates rows; refuses entities that sync one way before sending anything (R5). */
+  /**
+   * Creates rows. Refuses entities that sync one way with CRM_CREATE_REFUSED before sending anything
+   * (R5), and fields the CRM does not have with FIELD_NOT_IN_CRM (R8), nothing of the call created.
+   */
   createRecords(entity: EntityDefinition, creates: readonly CrmCreate[]): Promise<CrmWriteResult[]>;
   /** Releases connections and timers. */
   close?(): Promise<void>;
