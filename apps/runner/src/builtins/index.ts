@@ -1,6 +1,7 @@
 import type { Plugin } from '@crm-sync/core';
 import type { Override } from '../config/env.js';
 import { dynamicsPlugin } from './dynamics.js';
+import { embeddedPlugin } from './embedded.js';
 import { memoryPlugin } from './memory.js';
 import { databaseUrlFrom, postgresPlugin } from './postgres.js';
 import { simulatorPlugin } from './simulator.js';
@@ -12,7 +13,7 @@ export { demoConfigInput } from './demo.js';
  * plugins like any other (`@crm-sync/core`'s contracts/plugin.ts); the rest of the runner works from
  * the definitions and the capabilities.
  */
-export const builtInPlugins: readonly Plugin[] = [dynamicsPlugin, simulatorPlugin, memoryPlugin, postgresPlugin];
+export const builtInPlugins: readonly Plugin[] = [dynamicsPlugin, simulatorPlugin, memoryPlugin, embeddedPlugin, postgresPlugin];
 
 type Json = Record<string, unknown>;
 type Env = Readonly<Record<string, string | undefined>>;
@@ -20,10 +21,12 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
 const CRM_KEYS = new Set(['environmentUrl', 'tenantId', 'clientId']);
 
 /**
- * Fills in the plugins a config does not name, before validation: the simulator for the CRM side;
- * PostgreSQL for the store when a database URL is in the environment, else memory. Naming the
- * Dynamics environment in the environment switches the CRM to Dynamics; a simulator of the file
- * takes a tenant and client id as credentials of its own.
+ * Fills in the plugins a config does not name, before validation: the simulator for the CRM side.
+ * For the store: PostgreSQL when a database URL is in the environment; else the embedded store for
+ * a real CRM (a runner without a database server loses nothing at restart), and memory for the
+ * simulator in the runner's process (the demo: its org is generated again at each start, so a copy
+ * of it is worth nothing after exit). Naming the Dynamics environment in the environment switches
+ * the CRM to Dynamics; a simulator of the file takes a tenant and client id as credentials of its own.
  */
 export function selectDefaults(input: Json, overrides: readonly Override[], env: Env): void {
   const fileSimulator = isObject(input.crm) && input.crm.kind === simulatorPlugin.name;
@@ -31,5 +34,8 @@ export function selectDefaults(input: Json, overrides: readonly Override[], env:
     if (!isObject(input.crm) || input.crm.kind !== dynamicsPlugin.name) input.crm = { kind: dynamicsPlugin.name };
   }
   if (input.crm === undefined) input.crm = { kind: simulatorPlugin.name };
-  if (input.store === undefined) input.store = { kind: databaseUrlFrom(env) ? postgresPlugin.name : memoryPlugin.name };
+  if (input.store !== undefined) return;
+  const crm = input.crm as Json;
+  const inProcessSimulator = crm.kind === simulatorPlugin.name && crm.url === undefined;
+  input.store = { kind: databaseUrlFrom(env) ? postgresPlugin.name : inProcessSimulator ? memoryPlugin.name : embeddedPlugin.name };
 }

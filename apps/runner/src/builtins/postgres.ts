@@ -90,6 +90,16 @@ export const postgresPlugin = defineStorePlugin({
       };
     });
   },
+  transfer: {
+    async export(cfg, context, out) {
+      const { exportData, poolDriver } = await import('@crm-sync/postgres-store');
+      return withPool(cfg, context, 1, (pool) => exportData({ driver: poolDriver(pool, { preparedStatements: cfg.preparedStatements }), schema: cfg.schema }, out));
+    },
+    async import(cfg, context, input) {
+      const { importData, poolDriver } = await import('@crm-sync/postgres-store');
+      return withPool(cfg, context, 1, (pool) => importData({ driver: poolDriver(pool, { preparedStatements: cfg.preparedStatements }), schema: cfg.schema }, input));
+    },
+  },
   async health(cfg, context) {
     const { migrations } = await import('@crm-sync/postgres-store');
     try {

@@ -15,6 +15,7 @@ export interface Prepared {
 export interface PrepareOptions {
   config?: string | undefined;
   'log-level'?: string | undefined;
+  store?: string | undefined;
   /** Extra flag overrides (e.g. --port). */
   flags?: Override[];
 }
@@ -23,6 +24,7 @@ export interface PrepareOptions {
 export async function prepare(io: CliIo, options: PrepareOptions): Promise<Prepared> {
   const flags: Override[] = [...(options.flags ?? [])];
   if (options['log-level']) flags.push({ path: ['log', 'level'], value: options['log-level'], from: '--log-level' });
+  if (options.store) flags.push({ path: ['store', 'kind'], value: options.store, from: '--store' });
   const loaded = await loadConfig({ ...(options.config ? { path: options.config } : {}), env: io.env, flags, cwd: io.cwd });
   const redactor = io.redactor;
   redactor.add(...secretValues(loaded.secrets));
@@ -35,5 +37,6 @@ export async function prepare(io: CliIo, options: PrepareOptions): Promise<Prepa
 export const commonOptions = {
   config: { type: 'string', short: 'c' },
   'log-level': { type: 'string' },
+  store: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;

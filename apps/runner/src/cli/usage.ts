@@ -10,12 +10,15 @@ Commands:
   fields add E F                Add field F of entity E to the sync and backfill it (Quick Sync)
   doctor                        Check credentials, WhoAmI, privileges, change tracking, field access, store
   simulator                     Run the standalone simulated Dataverse org (see crm-sync simulator --help)
-  migrate                       Apply the PostgreSQL migrations
+  migrate                       Apply the store's pending migrations (postgres, embedded)
+  export [--out FILE]           Write the store's data to a file (JSON lines), to move it to another store
+  import FILE                   Read an export into the configured store (it must be empty)
 
 Options for every command but simulator:
   -c, --config <file>           JSON config file (default: $CRM_SYNC_CONFIG; none = demo defaults)
       --log-level <level>       debug, info, warn or error
-      --json                    Machine output on stdout (sync, status, fields, doctor, migrate)
+      --store <kind>            The store to use (memory, embedded, postgres, or a plugin's), its options from the config
+      --json                    Machine output on stdout (sync, status, fields, doctor, migrate, export, import)
   -h, --help                    This text
 
 start options:

@@ -54,7 +54,9 @@ export function applyOverrides(
   selectDefaults(input, overrides);
   for (const o of overrides) {
     const [section, key] = o.path;
-    const target = isObject(input[section]) ? (input[section] as Json) : {};
+    // Another plugin (`--store embedded`) starts from its own defaults: the options of the one it replaces may not apply.
+    const replaced = key === 'kind' && isObject(input[section]) && (input[section] as Json).kind !== o.value;
+    const target = isObject(input[section]) && !replaced ? (input[section] as Json) : {};
     const dotted = `${section}.${key}`;
     target[key] = NUMERIC.has(dotted) && /^-?\d+(\.\d+)?$/.test(o.value.trim()) ? Number(o.value) : o.value;
     input[section] = target;

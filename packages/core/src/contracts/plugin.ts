@@ -130,6 +130,15 @@ export interface StorePlugin<Schema extends AnyObjectSchema = AnyObjectSchema> {
   migrate?(options: z.output<Schema>, context: PluginContext): Promise<MigrationResult>;
   /** Reachability and schema state for `crm-sync doctor` (default: open and close it). */
   health?(options: z.output<Schema>, context: PluginContext): Promise<StoreHealth>;
+  /**
+   * Moving the data to another store (`crm-sync export` and `import`): the whole store as a stream
+   * of lines another store of the same family reads back; rows per table are returned.
+   */
+  transfer?: {
+    export(options: z.output<Schema>, context: PluginContext, out: NodeJS.WritableStream): Promise<Record<string, number>>;
+    /** Into an empty store only (refused, nothing written, otherwise). */
+    import(options: z.output<Schema>, context: PluginContext, input: NodeJS.ReadableStream): Promise<Record<string, number>>;
+  };
 }
 
 export type Plugin = CrmPlugin | StorePlugin;
