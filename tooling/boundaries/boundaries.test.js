@@ -64,6 +64,21 @@ describe('module boundaries (eslint.config.js)', () => {
     expect(errors.length).toBeGreaterThan(0);
   });
 
+  it('fails when an example imports an implementation (it stands for code outside the repository)', async () => {
+    const errors = await boundaryErrors(
+      'examples/crm-adapter/src/planted.ts',
+      "import { createDynamicsAdapter } from '@crm-sync/dynamics-adapter';\nexport const planted = createDynamicsAdapter;\n",
+    );
+    expect(errors.join('\n')).toMatch(/tagged with "type:example" can only depend on libs tagged with/);
+  });
+
+  it('fails when an example imports a file inside core instead of its public API', async () => {
+    const [result] = await eslint.lintText("import { mergeRecord } from '@crm-sync/core/src/index.js';\nexport const planted = mergeRecord;\n", {
+      filePath: `${root}/examples/crm-adapter/src/planted.ts`,
+    });
+    expect(result.messages.map((m) => m.ruleId)).toContain('no-restricted-imports');
+  });
+
   it('passes an allowed import (a store using core)', async () => {
     const errors = await boundaryErrors(
       'packages/memory-store/src/planted.ts',

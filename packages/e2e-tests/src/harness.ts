@@ -2,7 +2,7 @@ import type { CrmAdapter, CrmField, FieldMap, LookupValue, SyncStore } from '@cr
 import { createMemoryStore } from '@crm-sync/memory-store';
 import { createPostgresStore, migrate } from '@crm-sync/postgres-store';
 import pg from 'pg';
-import { createFakeCrm, field } from './fake-crm.js';
+import { createMemoryCrm as createFakeCrm, field } from '@crm-sync-examples/memory-crm';
 
 /** The CRM side of a scenario: the adapter the engine uses, and a hand on the CRM's data. */
 export interface CrmHarness {
