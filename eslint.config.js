@@ -6,7 +6,9 @@ import tseslint from 'typescript-eslint';
  * Module boundaries, by the nx tags in each package.json:
  * core depends on nothing of ours (shared build and test config aside); stores and the adapter only on
  * core (their tests also on the testkit and the simulator); the simulator on nothing;
- * the testkit on core; the runner and the end-to-end tests on anything; nothing depends on them.
+ * the testkit on core; the examples (examples/*) on the public API of core and the store testkit, as a
+ * plugin outside the repository would; the runner and the end-to-end tests on anything; nothing
+ * depends on them.
  * `pnpm lint` runs `nx show projects` first: without a cached project graph the rule skips silently.
  */
 export const boundaryConstraints = [
@@ -16,6 +18,7 @@ export const boundaryConstraints = [
   { sourceTag: 'type:simulator', onlyDependOnLibsWithTags: ['type:tooling'] },
   { sourceTag: 'type:testkit', onlyDependOnLibsWithTags: ['type:core', 'type:tooling'] },
   { sourceTag: 'type:tooling', onlyDependOnLibsWithTags: ['type:tooling'] },
+  { sourceTag: 'type:example', onlyDependOnLibsWithTags: ['type:core', 'type:testkit', 'type:tooling'] },
   {
     sourceTag: 'type:e2e',
     onlyDependOnLibsWithTags: ['type:core', 'type:store', 'type:adapter', 'type:simulator', 'type:testkit', 'type:tooling'],

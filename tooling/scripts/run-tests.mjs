@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const groups = ['packages', 'apps', 'tooling'];
+const groups = ['packages', 'apps', 'tooling', 'examples'];
 
 const packages = groups.flatMap((group) => {
   const dir = join(root, group);
