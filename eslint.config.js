@@ -6,8 +6,9 @@ import tseslint from 'typescript-eslint';
  * Module boundaries, by the nx tags in each package.json:
  * core depends on nothing of ours (shared build and test config aside); stores and the adapter only on
  * core (their tests also on the testkit and the simulator); the simulator on nothing;
- * the testkits on core; the examples on core and the testkits; the runner and the end-to-end tests on
- * anything; nothing depends on them.
+ * the testkits on core; the examples (examples/*) on the public API of core and the testkits, as a
+ * plugin outside the repository would; the runner and the end-to-end tests on anything; nothing
+ * depends on them.
  * `pnpm lint` runs `nx show projects` first: without a cached project graph the rule skips silently.
  */
 export const boundaryConstraints = [

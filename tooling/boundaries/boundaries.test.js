@@ -79,6 +79,20 @@ describe('module boundaries (eslint.config.js)', () => {
     expect(result.messages.map((m) => m.ruleId)).toContain('no-restricted-imports');
   });
 
+  it('fails when an example imports a package other than core and the testkit, or reaches into core\'s sources', async () => {
+    const store = await boundaryErrors(
+      'examples/file-store/src/planted.ts',
+      "import { createMemoryStore } from '@crm-sync/memory-store';\nexport const planted = createMemoryStore;\n",
+    );
+    expect(store.join('\n')).toMatch(/tagged with "type:example" can only depend on libs tagged with/);
+    const deep = await boundaryErrors(
+      'examples/file-store/src/planted.ts',
+      "import { defineStore } from '../../../packages/core/src/store/define-store.js';\nexport const planted = defineStore;\n",
+    );
+    expect(deep.length).toBeGreaterThan(0);
+    expect(await boundaryErrors('examples/file-store/src/planted.ts', "import { defineStore } from '@crm-sync/core';\nexport const planted = defineStore;\n")).toEqual([]);
+  });
+
   it('passes an allowed import (a store using core)', async () => {
     const errors = await boundaryErrors(
       'packages/memory-store/src/planted.ts',

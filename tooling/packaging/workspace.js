@@ -9,7 +9,7 @@ export const run = promisify(execFile);
 
 /** Every workspace package: its directory (relative to the root) and its package.json. */
 export function workspacePackages() {
-  return ['packages', 'apps', 'tooling', 'examples'].flatMap((group) =>
+  return ['packages', 'apps', 'tooling', 'examples'].filter((group) => existsSync(join(root, group))).flatMap((group) =>
     readdirSync(join(root, group), { withFileTypes: true })
       .filter((d) => d.isDirectory() && existsSync(join(root, group, d.name, 'package.json')))
       .map((d) => {
