@@ -8,7 +8,7 @@ const aborted = (): AbortSignal => {
   return controller.signal;
 };
 
-export const abortTests = (ctx: KitContext): Record<string, KitTest> => ({
+export const abortTests = (ctx: KitContext) => ({
   'pullChanges() with an aborted signal fails with ABORTED and hands out nothing': () =>
     ctx.withCrm(async (crm) => {
       await seed(crm, 2);
@@ -46,4 +46,4 @@ export const abortTests = (ctx: KitContext): Record<string, KitTest> => ({
       // The adapter is still usable afterwards.
       expect((await readAllRows(crm.adapter, lead, crm.fields)).rows.size).toBe(2);
     }),
-});
+} satisfies Record<string, KitTest>);

@@ -5,7 +5,7 @@ import type { KitContext, KitTest } from './context.js';
 /** A field no CRM has: a local-only field of the marketing database. */
 const LOCAL_ONLY = 'kit_local_only_score';
 
-export const guardTests = (ctx: KitContext): Record<string, KitTest> => ({
+export const guardTests = (ctx: KitContext) => ({
   'R5: createRecords() of a one-way entity is refused with CRM_CREATE_REFUSED before anything is sent': () =>
     ctx.withCrm(async ({ adapter, control }) => {
       const id = newId();
@@ -64,4 +64,4 @@ export const guardTests = (ctx: KitContext): Record<string, KitTest> => ({
       expectSyncError(error, 'CRM_SCHEMA_CHANGED', 'kit_secret');
       expect(handed).toEqual([]);
     }),
-});
+} satisfies Record<string, KitTest>);

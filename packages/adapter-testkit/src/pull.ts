@@ -31,7 +31,7 @@ async function firstPull(crm: Crm, count: number) {
   return { seeded, checkpoint: pulled.checkpoint as string, ids: [...seeded.keys()], rows: pulled.rows };
 }
 
-export const pullTests = (ctx: KitContext): Record<string, KitTest> => ({
+export const pullTests = (ctx: KitContext) => ({
   'R12: a first pull of an empty table completes a snapshot and gives a checkpoint': () =>
     ctx.withCrm(async ({ adapter, fields }) => {
       const pulled = await pullAll(adapter, lead, fields, null);
@@ -148,4 +148,4 @@ export const pullTests = (ctx: KitContext): Record<string, KitTest> => ({
       }
       expect(pulled.pages.at(-1)?.snapshot?.complete).toBe(true);
     }),
-});
+} satisfies Record<string, KitTest>);

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { lead, newId, pick, pullAll, readAllRows, seed } from './context.js';
 import type { KitContext, KitTest } from './context.js';
 
-export const readTests = (ctx: KitContext): Record<string, KitTest> => ({
+export const readTests = (ctx: KitContext) => ({
   'R10: readAll() hands out every row with the current values of the fields asked for, a column added since included': () =>
     ctx.withCrm(async (crm) => {
       const seeded = await seed(crm, 5);
@@ -42,4 +42,4 @@ export const readTests = (ctx: KitContext): Record<string, KitTest> => ({
       expect([...result.missing].sort()).toEqual([gone, never].sort());
       expect(result.rejected).toEqual([]);
     }),
-});
+} satisfies Record<string, KitTest>);

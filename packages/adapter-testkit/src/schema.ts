@@ -11,7 +11,7 @@ const fieldNamed = (fields: readonly CrmField[], name: string): CrmField => {
   return field as CrmField;
 };
 
-export const schemaTests = (ctx: KitContext): Record<string, KitTest> => ({
+export const schemaTests = (ctx: KitContext) => ({
   'whoAmI() returns the sync user the CRM knows': () =>
     ctx.withCrm(async ({ adapter, control }) => {
       const me = await adapter.whoAmI();
@@ -56,4 +56,4 @@ export const schemaTests = (ctx: KitContext): Record<string, KitTest> => ({
       const { fields } = await adapter.describeEntity(lead, { fresh: true });
       expect(fieldNamed(fields, 'kit_added')).toMatchObject({ valueKind: 'text', custom: true, canRead: true, canUpdate: true });
     }),
-});
+} satisfies Record<string, KitTest>);

@@ -22,7 +22,7 @@ function expectFailure(result: CrmWriteResult | undefined, id: string, kind: 'co
   expect((result as { message: string }).message).toMatch(/\S/);
 }
 
-export const writeTests = (ctx: KitContext): Record<string, KitTest> => ({
+export const writeTests = (ctx: KitContext) => ({
   'updateRecords() writes the fields given and no other, at the version given; the result carries the new version': () =>
     ctx.withCrm(async (crm) => {
       const { seeded, ids, version } = await pulledRows(crm, 1);
@@ -166,4 +166,4 @@ export const writeTests = (ctx: KitContext): Record<string, KitTest> => ({
       expect(next.rows.get(theirs)).toMatchObject({ bySyncUser: false, fields: { [first]: 'by someone else' } });
       expect(pick(next.rows.get(theirs)?.fields, [first])).toEqual({ [first]: 'by someone else' });
     }),
-});
+} satisfies Record<string, KitTest>);

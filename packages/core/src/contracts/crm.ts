@@ -218,8 +218,9 @@ export interface CrmAdapter {
   /**
    * Updates rows, only the fields given; one result per input, in order, each row on its own. Throws
    * before sending anything of the call (nothing written) for a field the CRM does not have
-   * (FIELD_NOT_IN_CRM, naming it: R8) or one the adapter knows the sync user may not update
-   * (FIELD_NOT_UPDATABLE, R6); a right lost since it last looked gives that row a `rejected` result naming the field.
+   * (FIELD_NOT_IN_CRM, naming it: R8). A field the sync user may not update (R6) writes nothing of
+   * its row either: a `rejected` result naming it in `fields` (core sends the other fields again),
+   * or FIELD_NOT_UPDATABLE thrown for the call.
    */
   updateRecords(entity: EntityDefinition, updates: readonly CrmUpdate[]): Promise<CrmWriteResult[]>;
   /**
