@@ -9,9 +9,10 @@ import { openFileStore } from './file-store.js';
 export { openFileStore } from './file-store.js';
 export type { FileStoreOptions } from './file-store.js';
 
+const NAME_A_FILE = 'must name the JSON file (e.g. "./crm-sync-data.json")';
 const options = z.strictObject({
   /** The JSON file; a relative path is resolved against the config file's directory. */
-  path: z.string().min(1, 'must name a file (e.g. "./crm-sync-data.json")'),
+  path: z.string({ error: NAME_A_FILE }).min(1, NAME_A_FILE),
 });
 
 const fileOf = (cfg: z.output<typeof options>, context: PluginContext) => resolve(context.baseDir, cfg.path);

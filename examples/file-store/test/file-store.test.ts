@@ -116,7 +116,8 @@ describe('file store plugin', () => {
 
   it('takes a path and nothing else', () => {
     expect(plugin.options.safeParse({ path: './data.json' }).success).toBe(true);
-    expect(plugin.options.safeParse({ path: '' }).error?.issues[0]?.message).toMatch(/must name a file/);
+    expect(plugin.options.safeParse({ path: '' }).error?.issues[0]?.message).toMatch(/must name the JSON file/);
+    expect(plugin.options.safeParse({}).error?.issues[0]?.message).toMatch(/must name the JSON file/);
     expect(plugin.options.safeParse({ path: './data.json', file: 'x' }).error?.issues[0]?.code).toBe('unrecognized_keys');
   });
 
