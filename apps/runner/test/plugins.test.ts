@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -72,6 +72,16 @@ describe('plugins', () => {
     const message = await failure(() => loadConfig({ path: bad, env: {} }));
     expect(message).toContain('store.size: ');
     expect(message).toContain('store: unknown key "colour"; known keys: kind, size');
+  });
+
+  it('loads a plugin from a package directory through its package.json', async () => {
+    const config = writeConfig({ plugins: ['./box'], store: { kind: 'box', size: 1 } });
+    mkdirSync(join(dirname(config), 'box', 'dist'), { recursive: true });
+    writeFileSync(join(dirname(config), 'box', 'package.json'), JSON.stringify({ name: 'box', type: 'module', main: './dist/index.js' }));
+    pluginFile(join(dirname(config), 'box', 'dist'), 'index.js', `
+      import * as z from '${zodUrl}';
+      export default { type: 'store', name: 'box', description: 'x', options: z.strictObject({ size: z.number() }), capabilities: { persistent: false, leases: false }, describe: () => 'box', open: async () => null };`);
+    expect((await loadConfig({ path: config, env: {} })).plugins.store.name).toBe('box');
   });
 
   it('names the plugin entry that cannot be loaded, is not a definition, or takes a built-in name', async () => {

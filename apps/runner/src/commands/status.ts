@@ -70,7 +70,8 @@ function humanStatus(report: StatusReport, source: string): string {
   const r = report.runner;
   const lines = [
     `Source:      ${source}`,
-    `CRM:         ${r.crm.kind} ${r.crm.url}`,
+    // A description (status without a runner) names the kind itself.
+    `CRM:         ${r.crm.url.toLowerCase().startsWith(r.crm.kind.toLowerCase()) ? '' : `${r.crm.kind} `}${r.crm.url}`,
     `Store:       ${r.store.description}`,
     `Interval:    ${Math.round(r.intervalMs / 1000)} s${r.scheduled ? '' : ' (scheduler not running)'}`,
     `Last cycle:  ${report.lastCycle ? `${report.lastCycle.finishedAt} (${report.lastCycle.ok ? 'ok' : report.lastCycle.interrupted ? 'interrupted' : 'not ok'}, ${(report.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'}`,

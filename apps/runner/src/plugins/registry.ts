@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -48,7 +48,8 @@ function moduleUrl(specifier: string, baseDir: string): string {
   if (specifier.startsWith('.') || isAbsolute(specifier)) {
     const path = resolve(baseDir, specifier);
     if (!existsSync(path)) throw new Error(`no such file: ${path}`);
-    return pathToFileURL(path).href;
+    // A package directory: its package.json's main names the module.
+    return pathToFileURL(statSync(path).isDirectory() ? createRequire(import.meta.url).resolve(path) : path).href;
   }
   try {
     return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(specifier)).href;
