@@ -242,7 +242,7 @@ describe('crm-sync doctor', () => {
     const env = cleanEnv({ SIM_CLIENT_SECRET: wrong });
     const refused = new RegExp(`Token request to the authority login\\.microsoftonline\\.com for client ${clientId} was refused \\(invalid_client\\): AADSTS7000215: Invalid client secret provided`);
 
-    const sync = await runCli(['sync', '--once', '--json', '--config', config], env, 20_000);
+    const sync = await runCli(['sync', '--once', '--json', '--config', config], env);
     expect(sync.code).toBe(1);
     const errors = logLines(sync.stderr).filter((line) => line.level === 'error');
     expect(errors).toHaveLength(1);

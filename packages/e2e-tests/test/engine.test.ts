@@ -147,9 +147,11 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
   });
 
   it('several runners on one store: an entity is synced by the lease holder only, and taken over when it stops or dies', async () => {
-    const w = await setup({ leaseTtlMs: 1_000 });
+    // Takeover here is by a graceful stop (a dead runner's lease expiring has its own test, on a moved clock):
+    // leases long enough that a slow machine never loses one mid-cycle.
+    const w = await setup({ leaseTtlMs: 60_000 });
     await w.crm.put('lead', newId(), { firstname: 'A' });
-    const second = createSyncEngine({ adapter: w.crm.adapter, store: w.store, config: { customEntities, leaseTtlMs: 1_000 }, runnerId: 'runner-2' });
+    const second = createSyncEngine({ adapter: w.crm.adapter, store: w.store, config: { customEntities, leaseTtlMs: 60_000 }, runnerId: 'runner-2' });
     await w.cycle();
     // Every entity of the cycle, with its status: an empty summary must not pass as "all skipped".
     const names = ['systemuser', 'team', 'account', 'contact', 'lead', 'opportunity', 'new_membership'];
@@ -161,7 +163,7 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     const takeover = await second.runCycle();
     expect(statuses(takeover)).toEqual(all('ok'));
     // runner-3 finds every entity held by runner-2, which keeps syncing.
-    const third = createSyncEngine({ adapter: w.crm.adapter, store: w.store, config: { customEntities, leaseTtlMs: 1_000 }, runnerId: 'runner-3' });
+    const third = createSyncEngine({ adapter: w.crm.adapter, store: w.store, config: { customEntities, leaseTtlMs: 60_000 }, runnerId: 'runner-3' });
     expect(statuses(await third.runCycle())).toEqual(all('skipped'));
     await w.crm.put('lead', newId(), { firstname: 'B' });
     expect((await second.runCycle()).entities.find((e) => e.entity === 'lead')).toMatchObject({ status: 'ok', applied: 1 });
