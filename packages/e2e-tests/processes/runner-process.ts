@@ -1,5 +1,6 @@
 // A minimal runner process for multi-runner and crash tests: the engine with the Dynamics adapter
-// against a simulator URL and the PostgreSQL store. Prints one JSON line per event.
+// against a simulator URL and the PostgreSQL store (DATABASE_URL, SCHEMA) or, with STORE=embedded,
+// the embedded store (DATA_DIR). Prints one JSON line per event.
 //   MODE=loop (default): cycle every second until SIGTERM.
 //   MODE=until-idle: run cycles until one pulls and pushes nothing, then exit 0.
 //   CRASH_AT=<point>:<n>: SIGKILL itself at the n-th occurrence of a point:
@@ -10,7 +11,9 @@
 import type { CrmAdapter, SyncStore } from '@crm-sync/core';
 import { createSyncEngine } from '@crm-sync/core';
 import { createDynamicsAdapter } from '@crm-sync/dynamics-adapter';
-import { createPostgresStore } from '@crm-sync/postgres-store';
+import { createSqlStore, poolDriver } from '@crm-sync/postgres-store';
+import type { SqlDriver, SqlSession } from '@crm-sync/postgres-store';
+import { createEmbeddedStore } from '@crm-sync/postgres-store/embedded';
 import pg from 'pg';
 
 const env = (name: string): string => {
@@ -32,26 +35,38 @@ function checkpoint(point: string): void {
   }
 }
 
-const pool = new pg.Pool({ connectionString: env('DATABASE_URL'), max: 4 });
-// Kill points inside the store's transactions, by the statements it sends.
-const connect = pool.connect.bind(pool);
-const instrumented = new WeakSet<object>();
-// pool.query() connects with a callback internally (plain reads); transactions use connect().
-(pool as { connect: unknown }).connect = async (callback?: never) => {
-  if (callback) return connect(callback);
-  const client = await connect();
-  if (instrumented.has(client)) return client;
-  instrumented.add(client);
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as { query: unknown }).query = (...args: unknown[]) => {
-    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
-    if (text === 'commit') checkpoint('in-commit');
-    if (text.includes('update') && text.includes('jsonb_to_recordset') && text.includes('company = r.company || f.company')) checkpoint('in-fanout');
-    return query(...args);
-  };
-  return client;
-};
-const baseStore = createPostgresStore({ pool, schema: env('SCHEMA') });
+const embedded = process.env.STORE === 'embedded';
+const pool = embedded ? null : new pg.Pool({ connectionString: env('DATABASE_URL'), max: 4 });
+
+/** Kill points inside the store's transactions: once everything is written but not committed, and mid-fan-out. */
+function instrument(driver: SqlDriver): SqlDriver {
+  const transaction = driver.transaction.bind(driver);
+  driver.transaction = (work) =>
+    transaction(async (tx) => {
+      const session: SqlSession = {
+        exec: (sql) => tx.exec(sql),
+        query: (statement, values) => {
+          const text = typeof statement === 'string' ? statement : statement.text;
+          if (text.includes('update') && text.includes('jsonb_to_recordset') && text.includes('company = r.company || f.company')) checkpoint('in-fanout');
+          return tx.query(statement, values);
+        },
+      };
+      const result = await work(session);
+      checkpoint('in-commit');
+      return result;
+    });
+  return driver;
+}
+
+let baseStore: SyncStore;
+if (pool) {
+  baseStore = createSqlStore(instrument(poolDriver(pool)), { schema: env('SCHEMA') });
+} else {
+  // A SIGKILLed predecessor leaves its lock behind: taken over here, as a restarted runner does.
+  const opened = await createEmbeddedStore({ dataDir: env('DATA_DIR'), onNotice: (message) => print({ type: 'notice', message }) });
+  instrument(opened.driver); // the driver the store runs on: its transactions are the store's
+  baseStore = opened;
+}
 // The options go through: a chained commit that dropped `after` could land before the page it follows.
 const store: SyncStore = { ...baseStore, commit: async (batch, options) => (checkpoint('before-commit'), baseStore.commit(batch, options)) };
 const baseAdapter = createDynamicsAdapter({
@@ -94,7 +109,8 @@ const engine = createSyncEngine({
 
 async function shutdown(code: number): Promise<never> {
   await engine.stop();
-  await pool.end();
+  await store.close();
+  await pool?.end();
   print({ type: 'stopped' });
   process.exit(code);
 }

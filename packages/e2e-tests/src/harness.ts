@@ -1,6 +1,11 @@
-import type { CrmAdapter, CrmField, FieldMap, LookupValue, SyncStore } from '@crm-sync/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CrmAdapter, CrmField, FieldMap, LookupValue, StoreCapabilities, SyncStore } from '@crm-sync/core';
 import { createMemoryStore } from '@crm-sync/memory-store';
 import { createPostgresStore, migrate } from '@crm-sync/postgres-store';
+import { createSqlStore, migrate as migrateEmbedded, pgliteDriver } from '@crm-sync/postgres-store/embedded';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { createMemoryCrm as createFakeCrm, field } from '@crm-sync-examples/memory-crm';
 
@@ -114,4 +119,44 @@ export function fakeCrmWithPostgresStore(databaseUrl: string): Harness {
       };
     },
   };
+}
+
+let pglite: Promise<PGlite> | null = null;
+/** One PGlite on a data directory for the test process (starting one takes seconds), closed at exit. */
+function sharedPglite(): Promise<PGlite> {
+  if (!pglite) {
+    const dir = mkdtempSync(join(tmpdir(), 'crm-sync-e2e-embedded-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    pglite = PGlite.create({ dataDir: `file://${join(dir, 'pgdata')}` });
+  }
+  return pglite;
+}
+
+/**
+ * The in-process fake CRM with the embedded store (PGlite): the embedded store's driver and SQL, a
+ * fresh schema per world in one PGlite per process. Opening a data directory (the lock, restarts)
+ * is what test/crash.test.ts and the package's own tests cover.
+ */
+export const fakeCrmWithEmbeddedStore: Harness = {
+  name: 'fake CRM + embedded store',
+  crm: fakeCrm,
+  async store() {
+    const db = await sharedPglite();
+    const driver = pgliteDriver(db);
+    const schema = `e2e_${++schemas}`;
+    await migrateEmbedded(driver, schema);
+    const store = createSqlStore(driver, { schema });
+    return {
+      ...store,
+      async close() {
+        await store.close();
+        await driver.exec(`drop schema "${schema}" cascade`).catch(() => undefined);
+      },
+    };
+  },
+};
+
+/** Skips the running test, saying why, when the store lacks a capability the test needs. */
+export function requireCapability(ctx: { skip(note?: string): never }, store: SyncStore, capability: keyof StoreCapabilities): void {
+  if (!store.capabilities[capability]) ctx.skip(`the ${store.name} store has no ${capability} (capabilities.${capability} is false)`);
 }

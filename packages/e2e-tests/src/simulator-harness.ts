@@ -3,7 +3,7 @@ import { createDynamicsAdapter } from '@crm-sync/dynamics-adapter';
 import { startSimulatorServer } from '@crm-sync/dynamics-simulator';
 import type { SimulatorControl, SimulatorOptions } from '@crm-sync/dynamics-simulator';
 import type { CrmHarness, Harness } from './harness.js';
-import { fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from './harness.js';
+import { fakeCrmWithEmbeddedStore, fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from './harness.js';
 
 const entitySets: Record<string, string> = {
   account: 'accounts', contact: 'contacts', lead: 'leads', opportunity: 'opportunities', systemuser: 'systemusers',
@@ -83,8 +83,9 @@ export function withSimulator(storeHarness: Harness): Harness {
   return { name: `${simulatorWithMemoryStoreName} + ${storeHarness.name.split(' + ')[1]}`, crm: () => simulatorCrm(), store: storeHarness.store };
 }
 
-/** Every CRM side with every store: the fake CRM and the simulator over HTTP, memory and PostgreSQL. */
+/** Every CRM side with every store: the fake CRM and the simulator over HTTP; memory, PostgreSQL and embedded. */
 export function allHarnesses(databaseUrl: string): Harness[] {
   const postgres = fakeCrmWithPostgresStore(databaseUrl);
-  return [fakeCrmWithMemoryStore, postgres, withSimulator(fakeCrmWithMemoryStore), withSimulator(postgres)];
+  const stores = [fakeCrmWithMemoryStore, postgres, fakeCrmWithEmbeddedStore];
+  return [...stores, ...stores.map(withSimulator)];
 }

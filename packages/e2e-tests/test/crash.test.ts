@@ -2,7 +2,12 @@ import { createSyncEngine } from '@crm-sync/core';
 import { createDynamicsAdapter } from '@crm-sync/dynamics-adapter';
 import { startSimulatorServer } from '@crm-sync/dynamics-simulator';
 import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SyncStore } from '@crm-sync/core';
 import { createPostgresStore, migrate } from '@crm-sync/postgres-store';
+import { createEmbeddedStore } from '@crm-sync/postgres-store/embedded';
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +23,61 @@ const KILL_POINTS = ['before-commit:3', 'in-commit:3', 'in-commit:12', 'in-fanou
 
 const pool = new pg.Pool({ connectionString: testDatabaseUrl(), max: 4 });
 const servers: SimulatorServer[] = [];
+const dataDirs = mkdtempSync(join(tmpdir(), 'crm-sync-crash-'));
 afterAll(async () => {
   for (const s of servers) await s.close();
   await pool.end();
-});
+  rmSync(dataDirs, { recursive: true, force: true });
+}, 60_000);
+
+/** A record as the end state reads it. */
+interface EndRow {
+  entity: string;
+  id: string;
+  local_only: boolean;
+  fields: { lastname?: string } & Record<string, unknown>;
+  company: unknown;
+  crm_deleted: boolean;
+  pending: string[];
+}
+
+/** A store the runner processes reopen after each kill, and the test opens between their runs. */
+interface CrashStore {
+  name: string;
+  /** A fresh, empty store for one scripted run: the runner processes' environment for it. */
+  prepare(run: string): Promise<Record<string, string>>;
+  open(env: Record<string, string>): Promise<{ store: SyncStore; rows(sql: string): Promise<EndRow[]> }>;
+}
+
+const postgresStore: CrashStore = {
+  name: 'the PostgreSQL store',
+  async prepare(run) {
+    const schema = `crash_${run.replace(/[^a-z0-9]/gi, '_')}_${process.pid}`;
+    await pool.query(`drop schema if exists "${schema}" cascade`);
+    await migrate(pool, schema);
+    return { DATABASE_URL: testDatabaseUrl(), SCHEMA: schema };
+  },
+  async open(env) {
+    const schema = env.SCHEMA as string;
+    return { store: createPostgresStore({ pool, schema }), rows: async (sql) => (await pool.query<EndRow>(sql.replaceAll('{schema}', `"${schema}"`))).rows };
+  },
+};
+
+const embeddedStore: CrashStore = {
+  name: 'the embedded store (PGlite, restarted from its data directory)',
+  async prepare(run) {
+    // A copy of a created, empty data directory: creating one (initdb) takes seconds each time.
+    const template = join(dataDirs, 'template');
+    if (!existsSync(template)) await (await createEmbeddedStore({ dataDir: template })).close();
+    const dataDir = join(dataDirs, run.replace(/[^a-z0-9]/gi, '_'));
+    cpSync(template, dataDir, { recursive: true });
+    return { STORE: 'embedded', DATA_DIR: dataDir };
+  },
+  async open(env) {
+    const store = await createEmbeddedStore({ dataDir: env.DATA_DIR as string });
+    return { store, rows: async (sql) => (await store.driver.query<EndRow>(sql.replaceAll('{schema}', '"crm_sync"'))).rows };
+  },
+};
 
 interface EndState {
   local: Record<string, unknown>;
@@ -44,16 +100,13 @@ async function syncUntilIdle(env: Record<string, string>, crashAt: string | null
   return kills;
 }
 
-async function scriptedRun(name: string, crashAt: string | null): Promise<EndState> {
+async function scriptedRun(target: CrashStore, name: string, crashAt: string | null): Promise<EndState> {
   const server = await startSimulatorServer({
     seed: 21, accounts: 40, contacts: 2_000, leads: 600, opportunities: 0, memberships: 0, teams: 0, users: 4, limits: { enabled: false },
   });
   servers.push(server);
-  const schema = `crash_${name.replace(/[^a-z0-9]/gi, '_')}_${process.pid}`;
-  await pool.query(`drop schema if exists "${schema}" cascade`);
-  await migrate(pool, schema);
   const env = {
-    DATABASE_URL: testDatabaseUrl(), SCHEMA: schema, SIMULATOR_URL: server.url, SIMULATOR_TOKEN: server.simulator.tokens.sync,
+    ...(await target.prepare(name)), SIMULATOR_URL: server.url, SIMULATOR_TOKEN: server.simulator.tokens.sync,
     PAGE_SIZE: '250', LEASE_TTL_MS: '60000',
   };
   let kills = await syncUntilIdle(env, crashAt);
@@ -76,7 +129,8 @@ async function scriptedRun(name: string, crashAt: string | null): Promise<EndSta
   leadIds.slice(45).forEach((id) => control.deleteRow('lead', id, { asUser: staff }));
   for (let i = 0; i < 8; i += 1) control.insertRow('lead', { lastname: `Inserted ${i}`, firstname: 'CRM' }, { asUser: staff, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` });
 
-  const store = createPostgresStore({ pool, schema });
+  const opened = await target.open(env);
+  const { store } = opened;
   const engine = createSyncEngine({
     adapter: createDynamicsAdapter({ environmentUrl: server.url, auth: { kind: 'static-token', token: simulator.tokens.sync } }),
     store,
@@ -86,13 +140,17 @@ async function scriptedRun(name: string, crashAt: string | null): Promise<EndSta
   for (const [i, id] of leadIds.slice(0, 40).entries()) await engine.editLocal('lead', id, { fields: { subject: `Local subject ${i}` } });
   for (const id of accountIds.slice(3, 6)) await engine.editLocal('account', id, { fields: { address1_city: 'Edited locally' } });
   for (let i = 0; i < 5; i += 1) await engine.createPerson({ lastname: `Local person ${i}`, firstname: 'New' });
+  await engine.stop();
+  await store.close(); // the embedded store's data directory is one process's at a time
 
   kills += await syncUntilIdle(env, crashAt);
 
   // The end state on both sides, keyed so that runs compare (local persons have random ids).
-  const { rows } = await pool.query(
-    `select entity, id, crm_id is null as local_only, fields, company, crm_deleted, pending from "${schema}".records order by entity, id`,
+  const reader = await target.open(env);
+  const rows = await reader.rows(
+    'select entity, id, crm_id is null as local_only, fields, company, crm_deleted, pending from {schema}.records order by entity, id',
   );
+  await reader.store.close();
   const local: Record<string, unknown> = {};
   for (const r of rows) {
     const key = r.fields.lastname?.startsWith('Local person') ? `${r.entity}:${r.fields.lastname}` : `${r.entity}:${r.id}`;
@@ -106,7 +164,10 @@ async function scriptedRun(name: string, crashAt: string | null): Promise<EndSta
   for (const r of rows.filter((x) => x.fields.lastname?.startsWith('Local person'))) {
     crm[`lead:${r.fields.lastname}`] = pick(control.getRow('lead', r.id), ['firstname', 'lastname', 'subject']);
   }
-  return { local, crm, crmWrites: control.stats().orgVersion, kills };
+  const crmWrites = control.stats().orgVersion;
+  await server.close();
+  servers.splice(servers.indexOf(server), 1);
+  return { local, crm, crmWrites, kills };
 }
 
 /** Keys whose values differ, with both values (readable where a deep diff of 2,000 records is not). */
@@ -117,10 +178,10 @@ function differences(actual: Record<string, unknown>, expected: Record<string, u
     .map((k) => `${k}: ${JSON.stringify(actual[k])} instead of ${JSON.stringify(expected[k])}`);
 }
 
-describe('crash recovery with the PostgreSQL store (SIGKILL at many points of a cycle)', () => {
+describe.each([postgresStore, embeddedStore])('crash recovery with $name (SIGKILL at many points of a cycle)', (target) => {
   let reference: EndState;
   beforeAll(async () => {
-    reference = await scriptedRun('reference', null);
+    reference = await scriptedRun(target, 'reference', null);
   }, 180_000);
 
   it('the run without a crash syncs everything (the reference is meaningful)', () => {
@@ -130,7 +191,7 @@ describe('crash recovery with the PostgreSQL store (SIGKILL at many points of a 
   });
 
   it.each(KILL_POINTS)('killed at %s, restarted: same end state, no write applied twice', async (point) => {
-    const crashed = await scriptedRun(point, point);
+    const crashed = await scriptedRun(target, point, point);
     expect(crashed.kills, 'the runner really died at the kill point').toBeGreaterThanOrEqual(1);
     expect(differences(crashed.local, reference.local), 'local records').toEqual([]);
     expect(differences(crashed.crm, reference.crm), 'CRM rows').toEqual([]);

@@ -6,7 +6,7 @@ import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allHarnesses } from '../src/simulator-harness.js';
-import { customEntities, fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from '../src/harness.js';
+import { customEntities, fakeCrmWithMemoryStore, fakeCrmWithPostgresStore, requireCapability } from '../src/harness.js';
 import { manualTimer, settle } from '../src/manual-timer.js';
 import type { World } from '../src/world.js';
 import { createWorld, newId } from '../src/world.js';
@@ -146,10 +146,12 @@ describe.each(harnesses)('engine end to end: $name', (harness) => {
     expect((await w.local('contact', con))?.pending).toEqual([]);
   });
 
-  it('several runners on one store: an entity is synced by the lease holder only, and taken over when it stops or dies', async () => {
+  it('several runners on one store: an entity is synced by the lease holder only, and taken over when it stops or dies', async (ctx) => {
     // Takeover here is by a graceful stop (a dead runner's lease expiring has its own test, on a moved clock):
     // leases long enough that a slow machine never loses one mid-cycle.
     const w = await setup({ leaseTtlMs: 60_000 });
+    // The embedded store belongs to one process: no leases, and a second process is refused at open.
+    requireCapability(ctx, w.store, 'leases');
     await w.crm.put('lead', newId(), { firstname: 'A' });
     const second = createSyncEngine({ adapter: w.crm.adapter, store: w.store, config: { customEntities, leaseTtlMs: 60_000 }, runnerId: 'runner-2' });
     await w.cycle();
