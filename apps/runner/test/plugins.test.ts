@@ -84,6 +84,27 @@ describe('plugins', () => {
     expect((await loadConfig({ path: config, env: {} })).plugins.store.name).toBe('box');
   });
 
+  it('adds the entities a CRM plugin contributes to the registry; the config\'s custom entities win by name', async () => {
+    const config = writeConfig({
+      plugins: ['./crm.mjs'],
+      crm: { kind: 'tables' },
+      sync: { customEntities: [{ name: 'new_course', syncFilterField: null }] },
+    });
+    pluginFile(dirname(config), 'crm.mjs', `
+      import * as z from '${zodUrl}';
+      export default {
+        type: 'crm', name: 'tables', description: 'x', options: z.strictObject({}), describe: () => 'tables',
+        connect: async () => { throw new Error('not connected in this test'); },
+        entities: [{ name: 'new_ticket' }, { name: 'new_course' }],
+      };`);
+    const { config: loaded } = await loadConfig({ path: config, env: {} });
+    expect(loaded.sync.customEntities.map((e) => [e.name, e.syncFilterField === undefined ? 'default' : e.syncFilterField])).toEqual([['new_ticket', 'default'], ['new_course', null]]);
+    // The entity is known to the rest of the config, as a built-in would be.
+    const selected = writeConfig({ plugins: ['./crm.mjs'], crm: { kind: 'tables' }, sync: { entities: { new_ticket: { enabled: false } } } });
+    pluginFile(dirname(selected), 'crm.mjs', readFileSync(join(dirname(config), 'crm.mjs'), 'utf8'));
+    expect((await loadConfig({ path: selected, env: {} })).config.sync.entities.new_ticket?.enabled).toBe(false);
+  });
+
   it('names the plugin entry that cannot be loaded, is not a definition, or takes a built-in name', async () => {
     const config = writeConfig({ plugins: ['./missing.mjs', './not-a-plugin.mjs', './twice.mjs'] });
     pluginFile(dirname(config), 'not-a-plugin.mjs', 'export default { hello: 1 };');
