@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { CrmTrafficEvent } from '@crm-sync/core';
+import type { CrmTrafficEvent, PluginCheck, PluginContext } from '@crm-sync/core';
 import type { AdapterEvent } from '@crm-sync/dynamics-adapter';
 
 /** The Dynamics adapter's events as the runner's metrics and logs count them. */
@@ -40,6 +40,14 @@ export const DATAVERSE_HINTS = {
     'Enable change tracking on {entity} (Power Apps > Tables > {entity} > Properties > Advanced options > Track changes) so deletes and changes arrive in each delta.',
   securedFields: 'Secured columns are synced only with a field security profile that grants the application user Read (and Update to push).',
 } as const;
+
+/** The client secret lives in the environment only: the variable the options name must be set. */
+export function clientSecretCheck(variable: string, env: PluginContext['env']): PluginCheck {
+  const secret = env[variable];
+  return secret
+    ? { secrets: [secret] }
+    : { problems: [`clientSecretEnv: environment variable ${variable} is not set (the client secret comes from the environment only)`] };
+}
 
 /** A short check (doctor): small pages and a short retry budget. */
 export const QUICK = { pageSize: 10, retry: { maxAttempts: 2, budgetMs: 20_000, requestTimeoutMs: 20_000 } } as const;

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { defineCrmPlugin } from '@crm-sync/core';
 import { envName } from '../config/schema.js';
-import { DATAVERSE_HINTS, pageSizeOption, QUICK, trafficEvent } from './dataverse.js';
+import { clientSecretCheck, DATAVERSE_HINTS, pageSizeOption, QUICK, trafficEvent } from './dataverse.js';
 
 const options = z.strictObject({
   /** e.g. https://contoso.crm.dynamics.com (no path). */
@@ -30,12 +30,7 @@ export const dynamicsPlugin = defineCrmPlugin({
   name: 'dynamics',
   description: 'Microsoft Dynamics 365 / Dataverse Web API (client credentials)',
   options,
-  check(cfg, { env }) {
-    const secret = env[cfg.clientSecretEnv];
-    return secret
-      ? { secrets: [secret] }
-      : { problems: [`clientSecretEnv: environment variable ${cfg.clientSecretEnv} is not set (the client secret comes from the environment only)`] };
-  },
+  check: (cfg, { env }) => clientSecretCheck(cfg.clientSecretEnv, env),
   describe: (cfg) => `Dynamics ${cfg.environmentUrl} (client ${cfg.clientId})`,
   async connect(cfg, { context, onEvent, quick }) {
     const { createDynamicsAdapter } = await import('@crm-sync/dynamics-adapter');

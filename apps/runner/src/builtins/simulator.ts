@@ -4,7 +4,7 @@ import { defineCrmPlugin, SyncError } from '@crm-sync/core';
 import type { DynamicsAdapterOptions } from '@crm-sync/dynamics-adapter';
 import type { SimulatorServer } from '@crm-sync/dynamics-simulator';
 import { envName } from '../config/schema.js';
-import { DATAVERSE_HINTS, pageSizeOption, QUICK, trafficEvent } from './dataverse.js';
+import { clientSecretCheck, DATAVERSE_HINTS, pageSizeOption, QUICK, trafficEvent } from './dataverse.js';
 import { startDemoEdits } from './sales-staff.js';
 
 const count = z.number().int().min(0);
@@ -104,13 +104,8 @@ export const simulatorPlugin = defineCrmPlugin({
   name: 'simulator',
   description: 'the simulated Dataverse org (standalone at crm.url, or in this process)',
   options,
-  check(cfg, { env }) {
-    if (cfg.clientSecretEnv === undefined) return {};
-    const secret = env[cfg.clientSecretEnv];
-    return secret
-      ? { secrets: [secret] }
-      : { problems: [`clientSecretEnv: environment variable ${cfg.clientSecretEnv} is not set (the client secret comes from the environment only)`] };
-  },
+  // Credentials of its own only when the config names a secret's variable.
+  check: (cfg, { env }) => (cfg.clientSecretEnv === undefined ? {} : clientSecretCheck(cfg.clientSecretEnv, env)),
   describe: (cfg) => `simulator ${cfg.url ?? '(in this process)'}, ${cfg.clientId ? `client ${cfg.clientId}` : `simulator sync user (${cfg.auth})`}`,
   async connect(cfg, { context, onEvent, quick }) {
     const server = cfg.url ? null : await startInProcess(cfg);
