@@ -28,6 +28,12 @@ export interface EmbeddedStoreOptions {
   schema?: string;
   /** Told what deserves a log line: a stale lock taken over, permissions tightened. Default: ignored. */
   onNotice?: (message: string) => void;
+  /**
+   * PostgreSQL's page cache inside the process (`shared_buffers`, e.g. `64MB`). Default `32MB`:
+   * PGlite's own 128MB is touched at start-up and held for good (a third of a runner's memory), and
+   * the operating system caches the data files anyway.
+   */
+  sharedBuffers?: string;
 }
 
 export interface EmbeddedStore extends SyncStore {
@@ -82,6 +88,10 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   if (options.schema !== undefined && (typeof options.schema !== 'string' || options.schema === '')) {
     throw configInvalid(`schema must be a non-empty name (got ${JSON.stringify(options.schema)})`, 'schema: must be a non-empty name');
   }
+  const sharedBuffers = options.sharedBuffers ?? '32MB';
+  if (typeof sharedBuffers !== 'string' || !/^\d+(kB|MB|GB)$/.test(sharedBuffers)) {
+    throw configInvalid(`sharedBuffers must be a size such as 32MB (got ${JSON.stringify(options.sharedBuffers)})`, 'sharedBuffers: a number with kB, MB or GB');
+  }
   const dataDir = resolve(options.dataDir);
   const schema = options.schema ?? 'crm_sync';
   const notice = options.onNotice ?? (() => undefined);
@@ -92,7 +102,11 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
     // Loaded here: users of the server store never load the WebAssembly build.
     const { PGlite } = await import('@electric-sql/pglite');
     // `file://`: always files on disk, whatever the path looks like (PGlite reads `memory://`, `idb://`).
-    const db = await PGlite.create({ dataDir: `file://${join(dataDir, PGDATA)}` });
+    const db = await PGlite.create({
+      dataDir: `file://${join(dataDir, PGDATA)}`,
+      // One backend in this process: slots for a hundred connections would only hold memory.
+      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${sharedBuffers}`, '-c', 'max_connections=8'],
+    });
     close = async () => {
       try {
         await db.close();

@@ -43,6 +43,8 @@ describe('createEmbeddedStore', () => {
       expect(store.capabilities).toEqual({ persistent: true, sharedAcrossProcesses: false, leases: false });
       expect(store.acquireLease).toBeUndefined();
       expect(store.migrated).toEqual([1, 2]);
+      const { rows } = await store.driver.query<{ shared_buffers: string }>("select current_setting('shared_buffers') as shared_buffers");
+      expect(rows[0]?.shared_buffers).toBe('32MB');
       await store.commit({ entity: 'contact', records: [{ id: 'c1', expectedRevision: 0, crmId: 'c1', fields: { lastname: 'Lovelace' } }], checkpoint: 'cp-1' });
     } finally {
       await store.close();
@@ -122,6 +124,8 @@ describe('createEmbeddedStore', () => {
       const bad = await createEmbeddedStore({ dataDir } as never).catch((e: unknown) => e);
       expect(isSyncError(bad, 'CONFIG_INVALID') && bad.message).toMatch(/dataDir must be a directory path/);
     }
+    const buffers = await createEmbeddedStore({ dataDir: freshDir(), sharedBuffers: 'lots' }).catch((e: unknown) => e);
+    expect(isSyncError(buffers, 'CONFIG_INVALID') && buffers.message).toMatch(/sharedBuffers must be a size such as 32MB \(got "lots"\)/);
     const open = freshDir();
     mkdirSync(open, { recursive: true, mode: 0o755 });
     const notices: string[] = [];
