@@ -1,7 +1,7 @@
 /**
  * Sizes of the default run (the ones BENCHMARKS.md reports) and of a quick run (`CRM_SYNC_BENCH_QUICK=1`) for trying
  * the suite out; only the default run's figures count. `CRM_SYNC_BENCH_RUNS` changes the number
- * of runs each median is taken over; `CRM_SYNC_BENCH_ONLY=pull,copy,tables,limits` picks suites.
+ * of runs each median is taken over; `CRM_SYNC_BENCH_ONLY=pull,copy,tables,limits,embedded` picks suites.
  */
 export const quick = process.env.CRM_SYNC_BENCH_QUICK === '1';
 /**
@@ -45,7 +45,7 @@ const small: typeof full = {
 const runs = Number(process.env.CRM_SYNC_BENCH_RUNS);
 export const sizes = { ...(quick ? small : full), ...(Number.isInteger(runs) && runs > 0 ? { runs } : {}) };
 
-export const SUITES = ['pull', 'copy', 'tables', 'limits'] as const;
+export const SUITES = ['pull', 'copy', 'tables', 'limits', 'embedded'] as const;
 export type Suite = (typeof SUITES)[number];
 const only = (process.env.CRM_SYNC_BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 export const suites: readonly Suite[] = only.length ? SUITES.filter((s) => only.includes(s)) : SUITES;

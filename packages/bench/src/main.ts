@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_LIMITS } from '@crm-sync/dynamics-simulator';
 import { startThrowawayPostgres } from '@crm-sync/postgres-tooling';
 import type { SyncEngine } from '@crm-sync/core';
-import { CLOCK_SCALE, holdAnswers, quick, ROW_COST, sizes, suites, WINDOW_SCALE } from './config.js';
+import { CLOCK_SCALE, holdAnswers, quick, ROW_COST, sizes, SUITES, suites, WINDOW_SCALE } from './config.js';
 import type { Figure, Run } from './lib/figure.js';
 import { log } from './lib/log.js';
 import { countingPool, postgresStore } from './lib/postgres.js';
@@ -16,6 +16,7 @@ import type { Report } from './lib/report.js';
 import { createRunner } from './lib/wiring.js';
 import { measureChanges } from './measures/changes.js';
 import { measureCopy } from './measures/copy.js';
+import { embeddedDirs, measureEmbeddedMemory, measureEmbeddedSync } from './measures/embedded.js';
 import { measureFanOut } from './measures/fan-out.js';
 import { measureInitialSync } from './measures/initial-sync.js';
 import { measureMemory } from './measures/memory.js';
@@ -124,6 +125,24 @@ try {
       await sim.stop();
     });
   }
+  if (suites.includes('embedded')) {
+    await suite('embedded store beside the PostgreSQL server store (items 1, 3, 4)', async () => {
+      const dirs = embeddedDirs();
+      cleanups.push(() => dirs.remove());
+      const sim = await simulator({ contacts: sizes.initialContacts, leads: sizes.initialContacts / 4, limits: { enabled: false } });
+      await suite('initial sync and quiet cycle, embedded and server (items 1, 4)', async () =>
+        figures.push(...(await measureEmbeddedSync({ sim, pool, runs: sizes.runs, dirs }))));
+      await sim.stop();
+      await suite(`peak RSS, embedded and server, ${n(sizes.smallTable)} and ${n(sizes.largeTable)} contacts (item 3)`, async () => {
+        const tables = [];
+        for (const contacts of [sizes.smallTable, sizes.largeTable]) {
+          tables.push({ sim: await simulator({ contacts, accounts: contacts / 1000, leads: 0, opportunities: 0, memberships: 0, limits: { enabled: false } }), contacts });
+        }
+        figures.push(...(await measureEmbeddedMemory({ databaseUrl: postgres.url, tables, dirs })));
+        for (const table of tables) await table.sim.stop();
+      });
+    });
+  }
   if (webApiOff && webApiOn) figures.push(...webApiFigures({ off: webApiOff, on: webApiOn }));
 
   const version = (await pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? '?';
@@ -137,7 +156,7 @@ try {
     errors,
   };
   printReport(report);
-  const complete = !quick && holdAnswers && suites.length === 4;
+  const complete = !quick && holdAnswers && suites.length === SUITES.length;
   writeJson(fileURLToPath(new URL(`../results/${complete ? 'latest' : 'partial'}.json`, import.meta.url)), report);
   if (complete) updateBenchmarksMd(fileURLToPath(new URL('../../../BENCHMARKS.md', import.meta.url)), report);
   process.exitCode = errors.length > 0 ? 1 : 0;

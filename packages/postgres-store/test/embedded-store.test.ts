@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -43,6 +43,8 @@ describe('createEmbeddedStore', () => {
       expect(store.capabilities).toEqual({ persistent: true, sharedAcrossProcesses: false, leases: false });
       expect(store.acquireLease).toBeUndefined();
       expect(store.migrated).toEqual([1, 2]);
+      const { rows } = await store.driver.query<{ shared_buffers: string }>("select current_setting('shared_buffers') as shared_buffers");
+      expect(rows[0]?.shared_buffers).toBe('16MB');
       await store.commit({ entity: 'contact', records: [{ id: 'c1', expectedRevision: 0, crmId: 'c1', fields: { lastname: 'Lovelace' } }], checkpoint: 'cp-1' });
     } finally {
       await store.close();
@@ -96,11 +98,16 @@ describe('createEmbeddedStore', () => {
     const lockFile = join(dataDir, LOCK_FILE);
     const pid = await deadPid();
     writeFileSync(lockFile, JSON.stringify({ pid, host: hostname(), startedAt: new Date().toISOString() }));
+    // It also died creating the database: its half-made copy goes, a whole one is made.
+    mkdirSync(join(dataDir, `pgdata.creating-${pid}`));
+    writeFileSync(join(dataDir, `pgdata.creating-${pid}`, 'PG_VERSION'), '18');
     const notices: string[] = [];
     const store = await createEmbeddedStore({ dataDir, onNotice: (m) => notices.push(m) });
     try {
       expect(notices).toEqual([`[embedded-store] took over the stale lock of ${dataDir}: process ${pid} is no longer running`]);
       expect(JSON.parse(readFileSync(lockFile, 'utf8')).pid).toBe(process.pid);
+      expect(readdirSync(dataDir).sort()).toEqual([LOCK_FILE, 'pgdata']);
+      await store.commit({ entity: 'lead', checkpoint: 'works' });
     } finally {
       await store.close();
     }
@@ -122,6 +129,8 @@ describe('createEmbeddedStore', () => {
       const bad = await createEmbeddedStore({ dataDir } as never).catch((e: unknown) => e);
       expect(isSyncError(bad, 'CONFIG_INVALID') && bad.message).toMatch(/dataDir must be a directory path/);
     }
+    const buffers = await createEmbeddedStore({ dataDir: freshDir(), sharedBuffers: 'lots' }).catch((e: unknown) => e);
+    expect(isSyncError(buffers, 'CONFIG_INVALID') && buffers.message).toMatch(/sharedBuffers must be a size such as 32MB \(got "lots"\)/);
     const open = freshDir();
     mkdirSync(open, { recursive: true, mode: 0o755 });
     const notices: string[] = [];
