@@ -255,6 +255,7 @@ const limitsSchema = z
     maxConcurrent: z.number().int().positive(),
     cost: z.object({ baseMs: z.number().nonnegative(), perRowMs: z.number().nonnegative(), perColumnMs: z.number().nonnegative(), perWriteMs: z.number().nonnegative() }).partial(),
     holdAnswers: z.boolean(),
+    dopHint: z.number().int().min(1).max(1000),
   })
   .partial();
 const faultsSchema = z.object({
