@@ -5,8 +5,11 @@ import type { SyncError } from '@crm-sync/core';
  * hold paging cookies or delta tokens) and nothing carries a secret or a token.
  */
 export type AdapterEvent =
-  /** One HTTP attempt finished (any status; `status` 0 = no response). */
-  | { type: 'request'; method: string; path: string; status: number; attempt: number; durationMs: number }
+  /**
+   * One HTTP attempt finished (any status; `status` 0 = no response). `dopHint`: the response's
+   * `x-ms-dop-hint`; `concurrency`: the requests the adapter now allows in flight after it.
+   */
+  | { type: 'request'; method: string; path: string; status: number; attempt: number; durationMs: number; dopHint?: number; concurrency?: number }
   /**
    * An attempt failed in a way worth retrying; the adapter waits `waitMs` and tries again.
    * `keyless-row`: a page held a row with no readable key (a change that would otherwise be lost).

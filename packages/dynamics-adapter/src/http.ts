@@ -45,6 +45,11 @@ export interface HttpClient {
   throttleCount(): number;
   /** Whether a response has carried the service protection headers (the service enforces limits). */
   limited(): boolean;
+  /**
+   * Requests allowed in flight now: the service's latest `x-ms-dop-hint`, never above `maxConcurrency`
+   * when it is set (50 when not); before any hint, `maxConcurrency` or 8.
+   */
+  concurrency(): number;
 }
 
 /** Replaceable for tests: time and randomness. */
@@ -92,14 +97,22 @@ async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   }
 }
 
-/** A FIFO semaphore: at most `max` requests in flight. */
-function createLimiter(max: number) {
+/** A FIFO semaphore: at most `max` requests in flight; `resize` changes `max` at any time. */
+function createLimiter(initial: number) {
+  let max = initial;
   let active = 0;
   const waiting: Array<{ grant: () => void }> = [];
+  // After a release or a larger max, slots go to waiters in order; a smaller max lets in-flight requests finish.
+  const drain = (): void => {
+    while (active < max && waiting.length > 0) {
+      active += 1;
+      waiting.shift()!.grant();
+    }
+  };
   return {
     async acquire(signal?: AbortSignal): Promise<void> {
       if (signal?.aborted) throw abortError(signal.reason);
-      if (active < max) {
+      if (active < max && waiting.length === 0) {
         active += 1;
         return;
       }
@@ -120,12 +133,27 @@ function createLimiter(max: number) {
       });
     },
     release(): void {
-      const next = waiting.shift();
-      // The slot passes straight to the next waiter, so `active` stays the same.
-      if (next) next.grant();
-      else active -= 1;
+      active -= 1;
+      drain();
+    },
+    resize(next: number): void {
+      max = next;
+      drain();
     },
   };
+}
+
+/** Requests in flight before the service has sent `x-ms-dop-hint`, when `maxConcurrency` is not set. */
+export const CONCURRENCY_BEFORE_HINT = 8;
+/** The most requests in flight a hint can ask for when `maxConcurrency` is not set (the concurrency limit is 52 or more). */
+export const CONCURRENCY_CEILING = 50;
+
+/** `x-ms-dop-hint` as a whole number of at least 1; null when absent or unreadable. */
+export function readDopHint(headers: Headers): number | null {
+  const raw = headers.get('x-ms-dop-hint');
+  if (raw === null || !/^\s*\d+\s*$/.test(raw)) return null;
+  const value = Number(raw);
+  return value >= 1 ? value : null;
 }
 
 /** `Retry-After` in ms: delta-seconds (possibly fractional) or an HTTP date; null when absent or unreadable. */
@@ -145,7 +173,17 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
   const now = input.deps?.now ?? (() => performance.now());
   const env = new URL(options.environmentUrl);
   const root = `${env.origin}${options.apiPath}/`;
-  const limiter = createLimiter(options.maxConcurrency);
+  const ceiling = options.maxConcurrency ?? CONCURRENCY_CEILING;
+  let concurrency = options.maxConcurrency ?? CONCURRENCY_BEFORE_HINT;
+  const limiter = createLimiter(concurrency);
+  /** Follows the service's recommended degree of parallelism as it changes; the configured maximum stays the bound. */
+  const followHint = (hint: number | null): void => {
+    if (hint === null) return;
+    const next = Math.min(ceiling, hint);
+    if (next === concurrency) return;
+    concurrency = next;
+    limiter.resize(next);
+  };
   const protection = options.serviceProtection ?? { pacing: false, windowMs: 300_000 };
   const pacer = createPacer({ enabled: protection.pacing, windowMs: protection.windowMs, now, sleep });
   // After a 429 every request waits: hammering a throttled server only extends Retry-After.
@@ -252,9 +290,13 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
 
       const status = response?.status ?? 0;
       const durationMs = now() - attemptStarted;
+      const dopHint = response ? readDopHint(response.headers) : null;
+      followHint(dopHint);
       if (response) answered = true;
       // A failed token request sent nothing to the Web API: no request to report.
-      if (!tokenFailure) emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(durationMs) });
+      if (!tokenFailure) {
+        emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(durationMs), ...(dopHint !== null ? { dopHint, concurrency } : {}) });
+      }
 
       if (response && (response.ok || request.pass?.(status))) {
         return { status, headers: response.headers, text };
@@ -350,5 +392,5 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
     return random() * cap;
   }
 
-  return { root, send, resolve, redact: redactor.redact, throttleCount: () => throttles, limited: pacer.limited };
+  return { root, send, resolve, redact: redactor.redact, throttleCount: () => throttles, limited: pacer.limited, concurrency: () => concurrency };
 }

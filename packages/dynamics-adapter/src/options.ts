@@ -51,8 +51,12 @@ export const adapterOptionsSchema = z.strictObject({
   fetch: fn<FetchLike>('fetch').optional(),
   /** Rows per page (Dataverse caps at 5,000 and ignores more). */
   pageSize: z.number().int().min(1).max(5_000).default(5_000),
-  /** Requests in flight at once; Dataverse rejects the 52nd concurrent request of a user. */
-  maxConcurrency: z.number().int().min(1).max(51).default(8),
+  /**
+   * The most requests in flight at once. The adapter follows the service's `x-ms-dop-hint` (its
+   * recommended degree of parallelism) as it changes, never above this; unset, the hint alone decides
+   * (at most 50; 8 before the first answer). Dataverse rejects the 52nd concurrent request of a user.
+   */
+  maxConcurrency: z.number().int().min(1).max(51).optional(),
   /** Writes per `$batch` request (Dataverse allows 1,000; smaller batches keep execution time low). */
   batchSize: z.number().int().min(1).max(1_000).default(100),
   retry: z
@@ -92,8 +96,11 @@ export const adapterOptionsSchema = z.strictObject({
   initialLoad: z
     .strictObject({
       parallel: z.union([z.boolean(), z.literal('auto')]).default('auto'),
-      /** Ranges read at once (the pool adapts below it on 429s); also bounded by `maxConcurrency`. */
-      maxRanges: z.number().int().min(1).max(50).default(4),
+      /**
+       * The most ranges read at once (the pool adapts below it on 429s). Always below the adapter's
+       * concurrency (one slot for the spine), so unset the ranges follow the `x-ms-dop-hint`.
+       */
+      maxRanges: z.number().int().min(1).max(50).optional(),
       /** Keys per spine page, i.e. rows per range (Dataverse pages at most 5,000). */
       rangeSize: z.number().int().min(1).max(5_000).default(5_000),
     })

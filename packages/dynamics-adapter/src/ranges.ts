@@ -27,7 +27,7 @@ import type { KeyRange } from './range-read.js';
 export interface RangeLoadContext {
   http: HttpClient;
   reader: ReturnType<typeof createPageReader>;
-  options: Pick<ResolvedOptions, 'pageSize' | 'maxConcurrency' | 'initialLoad'>;
+  options: Pick<ResolvedOptions, 'pageSize' | 'initialLoad'>;
   /** The checkpoint once the snapshot is complete (the deltaLink, or the watermark mode without one). */
   finish: (plan: Plan, deltaLink: string | null) => Checkpoint;
   /** A stored or returned link was refused: report it (a new snapshot follows). */
@@ -56,8 +56,11 @@ function createNotifier() {
 export function createRangeLoader(context: RangeLoadContext) {
   const { http, reader, options } = context;
   const rangeReader = createRangeReader({ http, reader, pageSize: options.pageSize });
-  // Leave the spine a slot when there are several.
-  const maxRanges = Math.max(1, Math.min(options.initialLoad.maxRanges, options.maxConcurrency > 1 ? options.maxConcurrency - 1 : 1));
+  // Sized from the adapter's concurrency as the service's hint moves it, leaving the spine a slot when there are several.
+  const maxRanges = (): number => {
+    const slots = http.concurrency();
+    return Math.max(1, Math.min(options.initialLoad.maxRanges ?? slots, slots > 1 ? slots - 1 : 1));
+  };
 
   async function* load(plan: Plan, resume: RangesCheckpoint | null, restarts: number): AsyncGenerator<ChangePage> {
     const snapshot = resume?.snapshot ?? randomUUID();
@@ -78,7 +81,7 @@ export function createRangeLoader(context: RangeLoadContext) {
     let failure = null as { error: unknown } | null;
     let rejected = null as SyncError | null;
     let active = 0;
-    let limit = maxRanges;
+    let limit = maxRanges();
     let throttles = http.throttleCount();
 
     const fail = (error: unknown) => {
@@ -89,7 +92,7 @@ export function createRangeLoader(context: RangeLoadContext) {
 
     // Workers: at most `limit` ranges in flight, and no more than `maxRanges` read but not yet yielded.
     const pump = () => {
-      while (!signal.aborted && active < limit && pending.length > 0 && done.length < maxRanges) {
+      while (!signal.aborted && active < Math.min(limit, maxRanges()) && pending.length > 0 && done.length < maxRanges()) {
         const range = pending.shift()!;
         active += 1;
         rangeReader
@@ -98,7 +101,7 @@ export function createRangeLoader(context: RangeLoadContext) {
             done.push({ range, pages });
             // AIMD: half as many after a 429, one more after a clean read (the pacer keeps the pool within the budget before that).
             const now = http.throttleCount();
-            limit = now > throttles ? Math.max(1, Math.floor(limit / 2)) : Math.min(maxRanges, limit + 1);
+            limit = now > throttles ? Math.max(1, Math.floor(limit / 2)) : Math.min(maxRanges(), limit + 1);
             throttles = now;
           }, fail)
           .finally(() => {
@@ -137,7 +140,7 @@ export function createRangeLoader(context: RangeLoadContext) {
         pump();
         changed.notify();
         // Stay a few ranges ahead of the workers, no more (their keys are held in memory).
-        while (page.nextLink && pending.length >= maxRanges && !signal.aborted) await changed.wait();
+        while (page.nextLink && pending.length >= maxRanges() && !signal.aborted) await changed.wait();
       }
     };
 

@@ -20,18 +20,20 @@ describe('options', () => {
     expect(options).toMatchObject({
       apiPath: '/api/data/v9.2',
       pageSize: 5000,
-      maxConcurrency: 8,
       batchSize: 100,
       retry: { maxAttempts: 10, budgetMs: 300_000 },
       reconcileEvery: 12,
-      initialLoad: { parallel: 'auto', maxRanges: 4, rangeSize: 5000 },
+      initialLoad: { parallel: 'auto', rangeSize: 5000 },
       serviceProtection: { pacing: true, windowMs: 300_000 },
     });
+    // Unset, the service's x-ms-dop-hint sizes the concurrency and the initial-load ranges.
+    expect(options.maxConcurrency).toBeUndefined();
+    expect(options.initialLoad.maxRanges).toBeUndefined();
   });
 
   it('validates the initial load and pacing options', () => {
     const base = { environmentUrl: 'https://org.crm.dynamics.com', auth: { kind: 'static-token', token: 't' } };
-    expect(parseOptions({ ...base, initialLoad: { parallel: true } }).initialLoad).toEqual({ parallel: true, maxRanges: 4, rangeSize: 5000 });
+    expect(parseOptions({ ...base, initialLoad: { parallel: true } }).initialLoad).toEqual({ parallel: true, rangeSize: 5000 });
     const error = configError({ ...base, initialLoad: { parallel: 'yes', maxRanges: 0, rangeSize: 5001 }, serviceProtection: { windowMs: 10 } });
     for (const path of ['initialLoad.parallel', 'initialLoad.maxRanges', 'initialLoad.rangeSize', 'serviceProtection.windowMs']) {
       expect(error.message).toContain(`${path}:`);

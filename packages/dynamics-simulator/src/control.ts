@@ -50,6 +50,13 @@ export interface SimulatorControl {
   updateRow(table: string, id: string, values: Record<string, unknown>, options?: WriteOptions): { id: string; etag: string };
   deleteRow(table: string, id: string, options?: WriteOptions): void;
   addColumn(table: string, column: ColumnInput): Record<string, unknown>;
+  /** Deletes a column and its values, as a maker deleting it in Power Apps. */
+  removeColumn(table: string, column: string): void;
+  /**
+   * Gives a custom column another type: deleted and created again under the same name (a new
+   * MetadataId, no values), the way a maker changes a column's type. Answers the new definition.
+   */
+  changeColumnType(table: string, column: ColumnInput): Record<string, unknown>;
   setFieldSecurity(change: FieldSecurityChange): void;
   /** Rows matching the OData filter are hidden from the user (null removes the rule). */
   setRowFilter(userId: string, table: string, filter: string | null): void;
@@ -158,13 +165,37 @@ export function createControl({ org, limits, faults, log }: ControlDependencies)
         throw controlFailure(400, (error as Error).message);
       }
     },
+    removeColumn: (tableName, columnName) => {
+      const table = tableOf(tableName);
+      if (!table.columns.has(columnName)) throw controlFailure(404, `Unknown column '${columnName}' on ${table.logicalName}.`);
+      try {
+        org.removeColumn(table.logicalName, columnName);
+      } catch (error) {
+        throw controlFailure(400, (error as Error).message);
+      }
+    },
+    changeColumnType: (tableName, input) => {
+      const table = tableOf(tableName);
+      const existing = table.columns.get(input.logicalName);
+      if (!existing) throw controlFailure(404, `Unknown column '${input.logicalName}' on ${table.logicalName}.`);
+      if (!existing.isCustom) throw controlFailure(400, `Column '${input.logicalName}' is a system column: only custom columns change type.`);
+      try {
+        org.removeColumn(table.logicalName, input.logicalName);
+        return attributeMetadata(table, org.addColumn(table.logicalName, input), true);
+      } catch (error) {
+        throw controlFailure(400, (error as Error).message);
+      }
+    },
     setFieldSecurity: (change) => {
       const table = tableOf(change.table);
       const column = table.columns.get(change.column);
       if (!column) throw controlFailure(404, `Unknown column '${change.column}' on ${table.logicalName}.`);
       if (change.secured !== undefined) {
         if (change.secured && !column.canBeSecured) throw controlFailure(400, `Column '${column.logicalName}' cannot be secured.`);
-        column.isSecured = change.secured;
+        if (column.isSecured !== change.secured) {
+          column.isSecured = change.secured;
+          org.touchColumn(table.logicalName, column.logicalName);
+        }
       }
       if (change.userId !== undefined) {
         org.setFieldPermission(userOf(change.userId), table.logicalName, column.logicalName, {
@@ -255,6 +286,7 @@ const limitsSchema = z
     maxConcurrent: z.number().int().positive(),
     cost: z.object({ baseMs: z.number().nonnegative(), perRowMs: z.number().nonnegative(), perColumnMs: z.number().nonnegative(), perWriteMs: z.number().nonnegative() }).partial(),
     holdAnswers: z.boolean(),
+    dopHint: z.number().int().min(1).max(1000),
   })
   .partial();
 const faultsSchema = z.object({
@@ -343,6 +375,18 @@ export async function handleControlRequest(control: SimulatorControl, request: R
         if (!table) break;
         const body = await readJson(request, columnSchema);
         return controlJson(201, control.addColumn(table, body as ColumnInput));
+      }
+      case 'DELETE columns': {
+        const [, table, column] = path;
+        if (!table || !column || path.length !== 3) break;
+        control.removeColumn(table, column);
+        return controlJson(204, undefined);
+      }
+      case 'PUT columns': {
+        const [, table, column] = path;
+        if (!table || !column || path.length !== 3) break;
+        const body = await readJson(request, columnSchema.omit({ logicalName: true }));
+        return controlJson(200, control.changeColumnType(table, { ...(body as Omit<ColumnInput, 'logicalName'>), logicalName: column }));
       }
       case 'PUT field-security': {
         const body = await readJson(request, fieldSecuritySchema);

@@ -21,6 +21,11 @@ export interface LimitSettings {
    * Off by default: answers come as fast as they are computed and tests stay fast.
    */
   holdAnswers: boolean;
+  /**
+   * The `x-ms-dop-hint` sent on every response: the recommended number of requests in parallel. It
+   * falls as the caller's window fills (see `dopHint()`); the real value varies by environment.
+   */
+  dopHint: number;
 }
 
 export const DEFAULT_LIMITS: LimitSettings = {
@@ -31,6 +36,7 @@ export const DEFAULT_LIMITS: LimitSettings = {
   maxConcurrent: 52,
   cost: { baseMs: 10, perRowMs: 0.4, perColumnMs: 0, perWriteMs: 25 },
   holdAnswers: false,
+  dopHint: 8,
 };
 
 export type LimitsInput = Partial<Omit<LimitSettings, 'cost'>> & { cost?: Partial<LimitSettings['cost']> };
@@ -54,6 +60,11 @@ export interface ServiceProtection {
   admit(userId: string): Admission | ODataError;
   /** The x-ms-ratelimit-* headers for a user; none while the limits are disabled (an org under no pressure). */
   headers(userId: string): Record<string, string>;
+  /**
+   * The recommended degree of parallelism for a user: the configured hint while its window is at most
+   * half used (requests, execution time or concurrent requests), then falling linearly to 1 as it fills.
+   */
+  dopHint(userId: string | null): number;
   executionMs(usage: { rows: number; columnValues: number; writes: number }): number;
   reset(): void;
 }
@@ -155,6 +166,18 @@ export function createServiceProtection(clock: Clock, initial: LimitsInput = {})
         'x-ms-ratelimit-burst-remaining-xrm-requests': String(Math.max(0, settings.maxRequests - window.requests.length)),
         'x-ms-ratelimit-time-remaining-xrm-requests': seconds.format(Math.max(0, settings.maxExecutionMs - window.executionTotal) / 1000),
       };
+    },
+    dopHint: (userId) => {
+      const hint = Math.max(1, Math.floor(settings.dopHint));
+      if (!settings.enabled || userId === null) return hint;
+      const window = windowOf(userId);
+      const load = Math.max(
+        settings.maxRequests > 0 ? window.requests.length / settings.maxRequests : 1,
+        settings.maxExecutionMs > 0 ? window.executionTotal / settings.maxExecutionMs : 1,
+        window.concurrent / settings.maxConcurrent,
+      );
+      if (load <= 0.5) return hint;
+      return Math.max(1, Math.floor(hint * Math.max(0, (1 - load) * 2)));
     },
     executionMs: (usage) =>
       settings.cost.baseMs + settings.cost.perRowMs * usage.rows + settings.cost.perColumnMs * usage.columnValues + settings.cost.perWriteMs * usage.writes,

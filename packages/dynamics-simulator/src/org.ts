@@ -85,6 +85,14 @@ export interface Org {
   /** Runs `work`; if it throws, every row change it made is undone (change sets). */
   atomically<T>(work: () => T): T;
   addColumn(table: string, input: ColumnInput): ColumnDefinition;
+  /** Deletes a column and its values (the primary key and primary name cannot go). */
+  removeColumn(table: string, column: string): ColumnDefinition;
+  /** A column definition changed in place (e.g. field security): its next metadata version. */
+  touchColumn(table: string, column: string): void;
+  /** Column definitions changed (upserted) or deleted after schema version `since`, oldest first. */
+  schemaChangesSince(since: number): SchemaChange[];
+  /** The latest schema version (RetrieveMetadataChanges' ServerVersionStamp carries it). */
+  schemaVersion(): number;
   fieldPermission(userId: string, table: string, column: ColumnDefinition): FieldPermission;
   setFieldPermission(userId: string, table: string, column: string, permission: FieldPermission | null): void;
   /** Secured columns with an explicit permission for the user (admins: all). */
@@ -101,6 +109,16 @@ export interface Org {
   quirks: QuirkSettings;
   /** Rows held in memory for run-time changes (the generated rows are not held). */
   overlaySize(): number;
+}
+
+/** One column definition change, for RetrieveMetadataChanges. */
+export interface SchemaChange {
+  version: number;
+  table: string;
+  column: string;
+  /** The column's MetadataId (a deleted column's id is only known from here). */
+  metadataId: string;
+  kind: 'upsert' | 'delete';
 }
 
 export interface OrgOptions {
@@ -134,6 +152,15 @@ export function createOrg(options: OrgOptions): Org {
     bySet.set(definition.entitySetName, definition);
   }
   let version = BASE_VERSION_CEILING;
+  // Column definition changes, in order (a deleted column is only known from its entry here).
+  let schemaVersion = 1;
+  const schemaLog: SchemaChange[] = [];
+  const noteSchema = (table: string, column: ColumnDefinition, kind: SchemaChange['kind']): void => {
+    schemaVersion += 1;
+    schemaLog.push({ version: schemaVersion, table, column: column.logicalName, metadataId: column.metadataId, kind });
+  };
+  // A column deleted and created again under the same name is a new column with a new MetadataId.
+  const generations = new Map<string, number>();
   let expiredBelowOrAt = 0;
   const newIds = createRandom(hash32(dataset.seed, 'new-row-ids'));
 
@@ -355,9 +382,32 @@ export function createOrg(options: OrgOptions): Org {
       if (definition.columns.has(input.logicalName)) throw new Error(`Column ${input.logicalName} already exists on ${table}`);
       const column = defineColumn(table, input);
       if (isLookup(column) && !column.targets?.length) throw new Error('A lookup column needs targets');
+      const generation = generations.get(`${table}.${input.logicalName}`);
+      if (generation !== undefined) column.metadataId = nameGuid('attribute', table, input.logicalName, generation);
       definition.columns.set(column.logicalName, column);
+      noteSchema(table, column, 'upsert');
       return column;
     },
+    removeColumn: (table, name) => {
+      const state = stateOf(table);
+      const column = state.definition.columns.get(name);
+      if (!column) throw new Error(`Unknown column '${name}' on ${table}`);
+      if (column.isPrimaryId || column.isPrimaryName) throw new Error(`Column '${name}' is the primary key or name of ${table} and cannot be deleted`);
+      state.definition.columns.delete(name);
+      // Deleting a column deletes its data.
+      for (const entry of state.overlay.values()) if (entry.row) delete entry.row[name];
+      const key = `${table}.${name}`;
+      generations.set(key, (generations.get(key) ?? 0) + 1);
+      noteSchema(table, column, 'delete');
+      return column;
+    },
+    touchColumn: (table, name) => {
+      const column = stateOf(table).definition.columns.get(name);
+      if (!column) throw new Error(`Unknown column '${name}' on ${table}`);
+      noteSchema(table, column, 'upsert');
+    },
+    schemaChangesSince: (since) => schemaLog.filter((change) => change.version > since),
+    schemaVersion: () => schemaVersion,
     fieldPermission,
     setFieldPermission: (userId, table, column, permission) => {
       let map = permissions.get(userId);

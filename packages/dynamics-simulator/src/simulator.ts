@@ -173,7 +173,15 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     }
   };
 
+  /** Every Web API answer carries the recommended degree of parallelism, as Dataverse's do. */
   const handleWebApi = async (request: Request, requestUrl: URL): Promise<Response> => {
+    const seen = { userId: null as string | null };
+    const response = await answerWebApi(request, requestUrl, seen);
+    if (response.type !== 'error') response.headers.set('x-ms-dop-hint', String(limits.dopHint(seen.userId)));
+    return response;
+  };
+
+  const answerWebApi = async (request: Request, requestUrl: URL, seen: { userId: string | null }): Promise<Response> => {
     const method = request.method.toUpperCase();
     const pathAndQuery = requestUrl.pathname + requestUrl.search;
     const userId = auth.authenticate(request);
@@ -181,6 +189,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       record({ method, url: request.url, status: 401, userId: null, fault: null, executionMs: 0, rows: 0 });
       return auth.unauthorized(requestUrl);
     }
+    seen.userId = userId;
     const admission = limits.admit(userId);
     if (isODataError(admission)) {
       record({ method, url: request.url, status: 429, userId, fault: 'limit', executionMs: 0, rows: 0 });

@@ -127,3 +127,42 @@ describe('service protection limits', () => {
     expect(response.headers.get('x-ms-ratelimit-burst-remaining-xrm-requests')).toBe('2');
   });
 });
+
+describe('degree of parallelism hint', () => {
+  const hint = (response: Response): number | null => {
+    const raw = response.headers.get('x-ms-dop-hint');
+    return raw === null ? null : Number(raw);
+  };
+
+  it('answers every request with x-ms-dop-hint: success, error, 401, with the limits on or off', async () => {
+    const org = await startOrg({ limits: { dopHint: 12 } });
+    expect(hint(await org.api('WhoAmI'))).toBe(12);
+    expect(hint(await org.api('nosuchset'))).toBe(12);
+    expect(hint(await org.api('WhoAmI', { token: null }))).toBe(12);
+    org.server.control.setLimits({ enabled: false });
+    expect(hint(await org.api('contacts?$select=fullname&$top=1'))).toBe(12);
+    // Configurable per org at run time, over the control API too.
+    expect((await org.control('limits', { method: 'PUT', body: JSON.stringify({ dopHint: 30 }) })).status).toBe(200);
+    expect(hint(await org.api('WhoAmI'))).toBe(30);
+    expect((await org.control('limits', { method: 'PUT', body: JSON.stringify({ dopHint: 0 }) })).status).toBe(400);
+  });
+
+  it('lowers the hint as the caller fills its window (a 429 too), and raises it again as the window slides', async () => {
+    const clock = createClock({ start: '2025-05-01T00:00:00Z', manual: true });
+    const org = await startOrg({ clock, limits: { maxRequests: 10, dopHint: 20 } });
+    const hints: number[] = [];
+    for (let i = 0; i < 12; i++) hints.push(hint(await org.api('WhoAmI'))!);
+    // Up to half the window: the full hint; then falling with the load; 1 once the window is full.
+    expect(hints.slice(0, 5)).toEqual([20, 20, 20, 20, 20]);
+    expect(hints[6]).toBeLessThan(20);
+    expect(hints[6]).toBeGreaterThan(1);
+    for (let i = 1; i < hints.length; i++) expect(hints[i]).toBeLessThanOrEqual(hints[i - 1]!);
+    const limited = await org.api('WhoAmI');
+    expect(limited.status).toBe(429);
+    expect(hint(limited)).toBe(1);
+    // Another user's window is empty: the full hint.
+    expect(hint(await org.api('WhoAmI', { token: org.server.simulator.tokens.admin }))).toBe(20);
+    clock.advance(300_000);
+    expect(hint(await org.api('WhoAmI'))).toBe(20);
+  });
+});

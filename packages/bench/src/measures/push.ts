@@ -12,7 +12,7 @@ import { perSecond } from '../lib/stats.js';
 import { createRunner, runCycleChecked } from '../lib/wiring.js';
 import type { SimulatorProcess } from '../simulator/process.js';
 
-const IN_FLIGHT = 8; // the adapter's default maxConcurrency
+const IN_FLIGHT = 8; // the adapter's concurrency before a hint, and the simulator's default x-ms-dop-hint
 
 /** Runs `work` over `items` with at most `limit` at once. */
 async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

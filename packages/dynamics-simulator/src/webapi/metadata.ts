@@ -137,7 +137,7 @@ export function attributeMetadata(table: TableDefinition, column: ColumnDefiniti
   return json;
 }
 
-function pick(json: Json, select: string[] | null): Json {
+export function pick(json: Json, select: string[] | null): Json {
   if (!select) return json;
   const out: Json = {};
   if ('@odata.type' in json) out['@odata.type'] = json['@odata.type'];

@@ -6,6 +6,7 @@ import { createEntity, deleteEntity, readEntity, upsertEntity } from './entity.j
 import { metadataDocument, retrievePrincipalAttributePrivileges, serviceDocument, whoAmI } from './functions.js';
 import { jsonResponse } from './http.js';
 import { readMetadata } from './metadata.js';
+import { retrieveMetadataChanges } from './metadata-changes.js';
 import { columnForProperty, isRowVisible, readCollection, readCount } from './query.js';
 import { serializeRow } from '../odata/serialize.js';
 
@@ -33,6 +34,10 @@ export function routeWebApi(context: WebApiContext, path: string): Response {
   if (head === 'WhoAmI' || head === 'WhoAmI()') {
     onlyGet(context);
     return whoAmI(context);
+  }
+  if (/^(Microsoft\.Dynamics\.CRM\.)?RetrieveMetadataChanges\(/.test(head)) {
+    onlyGet(context);
+    return retrieveMetadataChanges(context, head);
   }
   if (head.startsWith('EntityDefinitions')) {
     onlyGet(context);
