@@ -4,6 +4,7 @@ export type {
   CrmCapabilities,
   CrmCreate,
   CrmEntitySchema,
+  CrmSchemaChange,
   CrmField,
   FieldValueKind,
   CrmRecord,

@@ -8,6 +8,7 @@ import type { DynamicsAdapterOptions, FetchLike } from './options.js';
 import { createPageReader } from './pages.js';
 import { createPuller } from './pull.js';
 import { createRedactor } from './redact.js';
+import { createSchemaFeed } from './schema-changes.js';
 import { createWriter } from './write.js';
 
 /**
@@ -26,12 +27,14 @@ export function createDynamicsAdapter(input: DynamicsAdapterOptions): CrmAdapter
   const reader = createPageReader({ http, emit, readAhead: options.readAhead });
   const puller = createPuller({ http, metadata, reader, options, emit });
   const writer = createWriter({ http, metadata, options });
+  const schemaFeed = createSchemaFeed(http, metadata);
 
   return {
     name: 'dynamics',
     capabilities: { incrementalPull: true, batchWrites: true, createWithClientId: true },
     whoAmI: () => metadata.whoAmI(),
     describeEntity: async (entity, describeOptions) => (await metadata.describe(entity, describeOptions?.signal, describeOptions?.fresh)).schema,
+    schemaChanges: (entities, changeOptions) => schemaFeed.changes(entities, changeOptions?.signal),
     pullChanges: (entity, request) => puller.pullChanges(entity, request),
     readAll: (entity, request) => puller.readAll(entity, request),
     readRecords: (entity, request) => puller.readRecords(entity, request),

@@ -35,6 +35,12 @@ export interface MetadataService {
   /** Drops a table's cached definition (a request built from it was refused): the next use reads it again. */
   forget(entity: EntityDefinition): void;
   /**
+   * The column-change feed (RetrieveMetadataChanges) answered at `checkedAt`, covering every change
+   * since `since` (its baseline): definitions read after `since` stay valid past `maxAgeMs` while
+   * the feed keeps being read, since it drops the ones that change.
+   */
+  watched(since: number, checkedAt: number): void;
+  /**
    * Metadata that knows every one of `fields`: the cached one if it does, else the definition read again.
    * Throws FIELD_NOT_IN_CRM naming fields the CRM does not have.
    */
@@ -180,6 +186,7 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
   const securedAt = new Map<string, number>();
   const sets = new Map<string, Promise<string>>();
   const relationships = new Map<string, Promise<Map<string, string> | null>>();
+  let feed: { since: number; checkedAt: number } | null = null;
 
   const getJson = async (url: string, what: string, signal?: AbortSignal) => (await getJsonObject(http, url, what, signal)).body;
 
@@ -352,7 +359,9 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
   const current = async (entity: EntityDefinition, signal: AbortSignal | undefined, fresh = false): Promise<Described> => {
     const now = performance.now();
     const cached = definitions.get(entity.name);
-    const definition = !fresh && cached && now - cached.at <= maxAgeMs ? cached : await readDefinition(entity, signal);
+    // Fresh by age, or read since the change feed's baseline while the feed is read.
+    const covered = cached && feed !== null && cached.at >= feed.since && now - feed.checkedAt <= maxAgeMs;
+    const definition = !fresh && cached && (covered || now - cached.at <= maxAgeMs) ? cached : await readDefinition(entity, signal);
     const acc = definition.secured ? await accessSince(now - maxAgeMs, signal) : null;
     return build(definition, acc);
   };
@@ -478,5 +487,9 @@ export function createMetadataService(http: HttpClient, maxAgeMs: number): Metad
     return { navigationProperty: navigations?.get(`${attribute.logicalName}|${target}`) ?? fallback, targetEntitySet: targetSet };
   };
 
-  return { whoAmI, describe, confirmAccess, forget, resolveFields, binding, entitySet };
+  const watched = (since: number, checkedAt: number): void => {
+    feed = { since, checkedAt };
+  };
+
+  return { whoAmI, describe, confirmAccess, forget, watched, resolveFields, binding, entitySet };
 }

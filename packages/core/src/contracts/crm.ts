@@ -79,6 +79,23 @@ export interface CrmEntitySchema {
   changeTracking: boolean;
 }
 
+/**
+ * One change to a CRM column definition since the adapter last looked (R9): `added`, `removed`,
+ * `type-changed` (`previousType` → `type`: values of the old type must not be mixed with the new
+ * ones) or `security-changed` (`secured` now).
+ */
+export interface CrmSchemaChange {
+  entity: string;
+  field: string;
+  kind: 'added' | 'removed' | 'type-changed' | 'security-changed';
+  /** The CRM's type name now (not for `removed`). */
+  type?: string;
+  /** `type-changed`: the type before. */
+  previousType?: string;
+  /** Whether the column is secured by field security now (not for `removed`). */
+  secured?: boolean;
+}
+
 /** A lookup value with the entity it points to (polymorphic lookups need the target). */
 export interface LookupValue {
   id: string;
@@ -197,6 +214,15 @@ export interface CrmAdapter {
    * it, retries included (a graceful stop): the call rejects with ABORTED.
    */
   describeEntity(entity: EntityDefinition, options?: { fresh?: boolean; signal?: AbortSignal }): Promise<CrmEntitySchema>;
+  /**
+   * Optional: the column definitions of these entities changed since the previous call, with one
+   * cheap request for all of them (Dataverse: RetrieveMetadataChanges with a version stamp). The
+   * first call only sets the baseline and answers `[]`, as does a call whose entity list differs
+   * from the last one. After a change, `describeEntity` of that entity answers from a fresh read.
+   * The engine calls it once per cycle before describing the entities; without it, drift is found
+   * by comparing `describeEntity` answers (on the adapter's own cache schedule).
+   */
+  schemaChanges?(entities: readonly EntityDefinition[], options?: { signal?: AbortSignal }): Promise<CrmSchemaChange[]>;
   /** Changes since a checkpoint, page by page; never holds the whole table. */
   pullChanges(entity: EntityDefinition, request: PullRequest): AsyncIterable<ChangePage>;
   /**

@@ -29,6 +29,8 @@ export const stateKeys = {
   keyless: (entity: string) => `keyless:${entity}`,
   /** The CRM's column names when the entity was last planned in a cycle (schema drift, R9), JSON array. */
   knownColumns: (entity: string) => `fields:known:${entity}`,
+  /** Synced fields stopped because the CRM changed their type (R9), JSON object field -> why. */
+  stoppedFields: (entity: string) => `fields:stopped:${entity}`,
 };
 
 export interface EntityPlan {
@@ -52,13 +54,21 @@ export async function readJsonList(store: SyncStore, key: string): Promise<strin
   return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : null;
 }
 
+export async function readJsonRecord(store: SyncStore, key: string): Promise<Record<string, string>> {
+  const raw = await store.getState(key);
+  const parsed: unknown = raw === null ? null : JSON.parse(raw);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+  return Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
 /** R6, R9: reads the entity's metadata (`fresh`: not from the adapter's cache) and works out what syncs. */
 export async function planEntity(ctx: EngineContext, entity: EntityDefinition, fresh = false, signal?: AbortSignal): Promise<EntityPlan> {
   const schema = await ctx.adapter.describeEntity(entity, { ...(fresh ? { fresh } : {}), ...(signal ? { signal } : {}) });
   const configured = ctx.config.entities[entity.name]?.fields ?? 'all';
   const added = (await readJsonList(ctx.store, stateKeys.addedFields(entity.name))) ?? [];
   const selection = configured === 'all' ? 'all' : [...new Set([...configured, ...added])];
-  const plan = planFields(entity, schema, selection);
+  const stopped = await readJsonRecord(ctx.store, stateKeys.stoppedFields(entity.name));
+  const plan = planFields(entity, schema, selection, stopped);
   const filterField = entity.syncFilterField;
   const pullFields = [...plan.synced];
   if (filterField && !pullFields.includes(filterField) && schema.fields.some((f) => f.name === filterField && f.canRead)) {

@@ -7,6 +7,7 @@ import type { RunDeps } from './entity-run.js';
 import { EntityRun, failRun, prepareRun } from './entity-run.js';
 import { pullTurn } from './pull-turn.js';
 import { pushOutbox } from './push.js';
+import { readSchemaChanges } from './schema-changes.js';
 
 export interface CycleOptions {
   /** Only these entities (default: every enabled entity). */
@@ -88,6 +89,9 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions, finished:
       failed(run, again);
     }
   };
+  // R9: one read of the adapter's column-change feed for every entity, before any is planned.
+  const changes = await readSchemaChanges(ctx, runs.map((r) => r.entity), signal);
+  for (const run of runs) run.schemaChanges = changes.get(run.entity.name) ?? [];
   for (const run of runs) {
     if (stop.org || signal?.aborted) break;
     try {

@@ -19,6 +19,7 @@ import { applyLocalEdit, createLocalPerson, deleteLocalRecord } from './local.js
 import { backfillFields } from './quick-sync.js';
 import type { EngineTimer } from './scheduler.js';
 import { createScheduler, realTimer } from './scheduler.js';
+import { resumeStoppedField } from './schema-changes.js';
 
 export type { CycleOptions } from './cycle.js';
 
@@ -137,6 +138,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     addField: (entityName, field) =>
       exclusive(async () => {
         const entity = registry.get(entityName);
+        // A field stopped when the CRM changed its type syncs again, with its new type.
+        await resumeStoppedField(ctx, entityName, field);
         const before = await plan(entity, true);
         const decision = fieldAddition(entity, before.schema, before.plan, field);
         if (decision.kind === 'refused') throw new SyncError(decision.code, decision.reason, { details: { entity: entityName, field } });

@@ -3,6 +3,7 @@ import type { EntityDefinition } from '../entities.js';
 import { isSyncError } from '../errors.js';
 import type { EngineContext, EntityPlan } from './context.js';
 import { stateKeys } from './context.js';
+import type { CrmSchemaChange } from '../contracts/crm.js';
 import { noteSchemaDrift } from './drift.js';
 import type { EntityCycleSummary } from './events.js';
 import { emptySummary } from './events.js';
@@ -10,6 +11,7 @@ import type { Leases } from './leases.js';
 import { backfillFields } from './quick-sync.js';
 import { reconcileDeletes } from './reconcile.js';
 import { retryQuarantined } from './retry.js';
+import { stopRetypedFields } from './schema-changes.js';
 
 /** Where an entity's run of a cycle stands. */
 export type RunState =
@@ -40,6 +42,8 @@ export class EntityRun {
   state: RunState = { phase: 'planned' };
   /** Records the current full read created (its snapshot id and count): its reconciliation need not list them. */
   inserted: { snapshot: string; count: number } | null = null;
+  /** Column changes the adapter's feed reported for this entity this cycle (R9), told at its preparation. */
+  schemaChanges: CrmSchemaChange[] = [];
 
   constructor(
     readonly entity: EntityDefinition,
@@ -121,9 +125,12 @@ export async function prepareRun(deps: RunDeps, run: EntityRun, signal?: AbortSi
     run.end();
     return;
   }
+  await stopRetypedFields(ctx, name, run.schemaChanges);
   // The stop signal reaches the metadata reads and their retries too.
   const ep = await deps.plan(run.entity, false, signal);
-  await noteSchemaDrift(ctx, ep);
+  await noteSchemaDrift(ctx, ep, run.schemaChanges);
+  // Told once: a second preparation in the cycle (a replan) does not tell them again.
+  run.schemaChanges = [];
   const pendingSnapshot = await ctx.store.getState(stateKeys.reconcile(name));
   if (pendingSnapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, name, pendingSnapshot);
   if (ep.newFields.length > 0) run.summary.backfilled += await backfillFields(ctx, ep, ep.newFields, signal);

@@ -1,3 +1,4 @@
+import type { CrmSchemaChange } from '../contracts/crm.js';
 import type { SchemaDrift } from '../rules/drift.js';
 
 /** What one entity did in one cycle. */
@@ -54,8 +55,11 @@ export type SyncEvent =
   | { type: 'cycle-started'; at: string; entities: string[] }
   | { type: 'page-applied'; entity: string; pages: number; pulled: number; applied: number; recordsPerSecond: number }
   | { type: 'backfill-progress'; entity: string; fields: string[]; records: number }
-  /** R9: the CRM's columns or the synced fields changed since the last cycle (told once); `detail` in words. */
-  | ({ type: 'schema-drift'; entity: string; detail: string } & SchemaDrift)
+  /**
+   * R9: the CRM's columns or the synced fields changed since the last cycle (told once); `detail` in
+   * words. With `change`: one column change the adapter's feed reported, told on its own.
+   */
+  | ({ type: 'schema-drift'; entity: string; detail: string; change?: CrmSchemaChange } & SchemaDrift)
   | { type: 'pushed'; entity: string; pushed: number; created: number; failed: number }
   | { type: 'entity-finished'; summary: EntityCycleSummary }
   | { type: 'entity-failed'; entity: string; code: string; message: string }

@@ -37,12 +37,13 @@ export function schemaDrift(
   return added.length + removed.length + unsynced.length === 0 ? null : { added, removed, unsynced };
 }
 
-const REASONS: Record<FieldExclusionReason | 'removed-from-crm', string> = {
+export const REASONS: Record<FieldExclusionReason | 'removed-from-crm', string> = {
   'not-selected': 'not selected: add it to the sync with `crm-sync fields add`',
   'not-valid-for-read': 'not valid for read',
   'secured-no-read-privilege': 'secured column, the sync user has no read privilege; local values are kept',
   'system-column': 'CRM bookkeeping column, synced only when named',
   'removed-from-crm': 'no longer in the CRM; local values are kept',
+  'type-changed': 'the CRM changed its type, so its sync stopped; local values are kept (`crm-sync fields add` syncs the new type)',
 };
 
 /** The drift in words, for the activity log and the runner's log. */

@@ -2,7 +2,7 @@ import type { CrmEntitySchema, CrmField } from '../contracts/crm.js';
 import type { EntityDefinition } from '../entities.js';
 
 /** Why a CRM field is not synced (R6). */
-export type FieldExclusionReason = 'not-selected' | 'not-valid-for-read' | 'secured-no-read-privilege' | 'system-column';
+export type FieldExclusionReason = 'not-selected' | 'not-valid-for-read' | 'secured-no-read-privilege' | 'system-column' | 'type-changed';
 
 /** Lookups are pulled (their target is set in the CRM) but never pushed. */
 function isLookup(field: CrmField): boolean {
@@ -37,6 +37,8 @@ export function planFields(
   entity: EntityDefinition,
   schema: CrmEntitySchema,
   selection: readonly string[] | 'all',
+  /** Fields stopped because the CRM changed their type (R9), with why: left out until added again. */
+  stopped: Readonly<Record<string, string>> = {},
 ): FieldPlan {
   const selected = selection === 'all' ? null : new Set(selection);
   const plan: FieldPlan = { synced: [], pushable: [], excluded: [], unknown: [] };
@@ -48,6 +50,8 @@ export function planFields(
         reason: field.secured ? 'secured-no-read-privilege' : 'not-valid-for-read',
         ...(field.reason ? { detail: field.reason } : {}),
       });
+    } else if (stopped[field.name] !== undefined) {
+      plan.excluded.push({ field: field.name, reason: 'type-changed', detail: stopped[field.name]! });
     } else if (selected && !selected.has(field.name)) {
       plan.excluded.push({ field: field.name, reason: 'not-selected' });
     } else if (!selected && field.systemMaintained === true) {
