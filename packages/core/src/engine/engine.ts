@@ -12,6 +12,8 @@ import type { EngineContext, EntityPlan } from './context.js';
 import { planEntity, readJsonList, stateKeys } from './context.js';
 import type { CycleDeps, CycleOptions } from './cycle.js';
 import { runCycle } from './cycle.js';
+import type { DryRunOptions, DryRunReport } from './dry-run.js';
+import { dryRunCycle } from './dry-run.js';
 import type { CycleSummary, SyncEvent } from './events.js';
 import { createLeases } from './leases.js';
 import type { LocalEdit } from './local.js';
@@ -44,6 +46,11 @@ export interface SyncEngine {
   readonly registry: EntityRegistry;
   /** One cycle (R3, R16): per entity Quick Sync of new fields, pull pages, reconcile deletes, push. */
   runCycle(options?: CycleOptions): Promise<CycleSummary>;
+  /**
+   * A whole cycle's reads and rules with nothing written on either side (no store commit, no CRM
+   * write, no lease, no events): what the next cycle would do, per entity. Runs after the cycle in progress.
+   */
+  dryRun(options?: DryRunOptions): Promise<DryRunReport>;
   /** R6, R9: fresh metadata and what syncs, with the reason for each field left out. */
   fieldPlan(entity: string): Promise<FieldPlan & { changeTracking: boolean }>;
   /**
@@ -127,6 +134,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     },
 
     runCycle: (cycleOptions) => exclusive(() => cycle(cycleOptions)),
+
+    dryRun: (dryOptions) => exclusive(() => dryRunCycle(deps, dryOptions)),
 
     async fieldPlan(entityName) {
       // Asked for by a person (a schema refresh, R9): never from a cache.
