@@ -242,6 +242,53 @@ document.getElementById('run-cycle').addEventListener('click', async (event) => 
   }
 });
 
+function renderPlan(plan) {
+  const rows = plan.entities.map((e) => {
+    const changeDataValues = e.fanOuts.items.reduce((n, f) => n + f.changeDataValues, 0);
+    const cells = [e.created.total, e.updated.total, e.pushes.total, e.collisions.total, e.deletes.total];
+    return el(
+      'tr',
+      { 'data-entity': e.entity },
+      el('td', {}, e.entity),
+      el('td', { class: e.summary.status === 'ok' ? '' : 'bad' }, e.summary.error ? `${e.summary.status}: ${e.summary.error.code}` : e.summary.status),
+      ...cells.map((n) => el('td', { class: 'num' }, number.format(n))),
+      el('td', { class: 'num' }, `${number.format(e.fanOuts.total)} (${number.format(changeDataValues)})`),
+      el('td', { class: 'num', title: e.skippedFields.map((f) => `${f.field}: ${f.reason}`).join('\n') }, number.format(e.skippedFields.length)),
+      el('td', { class: 'num' }, `${number.format(e.crmRequests.reads)} / ${number.format(e.crmRequests.writes)}`),
+    );
+  });
+  document.querySelector('#plan tbody').replaceChildren(...rows);
+  const details = [];
+  for (const e of plan.entities) {
+    for (const p of e.pushes.items) details.push([el('strong', {}, `${p.kind} in the CRM`), ` ${e.entity} ${shortId(p.id)}: ${Object.keys(p.fields).join(', ')}`]);
+    for (const c of e.collisions.items) {
+      details.push([el('strong', {}, `${e.entity}.${c.field}`), ` ${shortId(c.recordId)}: local ${value(c.localValue)} vs CRM ${value(c.crmValue)} `, el('span', { class: `winner ${c.winner}` }, `${c.winner} wins`)]);
+    }
+    for (const d of e.deletes.items) details.push([el('strong', {}, 'flag deleted'), ` ${e.entity} ${shortId(d.id)}`]);
+  }
+  renderFeed('plan-details', details, (line) => line, 'Nothing to push, no collisions, no deletes.');
+  document.getElementById('plan-note').textContent = `${time(plan.finishedAt)}: nothing was written to the store or the CRM`;
+  document.getElementById('plan-panel').hidden = false;
+}
+
+document.getElementById('dry-run').addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    const response = await api('/api/v1/cycles', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dryRun: true }) });
+    renderPlan(await response.json());
+  } catch (error) {
+    document.getElementById('plan-note').textContent = `failed: ${error.message}`;
+    document.getElementById('plan-panel').hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+document.getElementById('plan-close').addEventListener('click', () => {
+  document.getElementById('plan-panel').hidden = true;
+});
+
 document.getElementById('errors-csv').addEventListener('click', async () => {
   const blob = new Blob([await (await api('/api/v1/errors?format=csv')).text()], { type: 'text/csv' });
   const link = el('a', { href: window.URL.createObjectURL(blob), download: 'sync-errors.csv' });

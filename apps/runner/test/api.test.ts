@@ -85,6 +85,40 @@ describe('HTTP API', () => {
     expect(one.json.activities).toContainEqual(expect.objectContaining({ type: 'change-data-value', source: 'local', field: 'subject', newValue: 'Edited through the API' }));
   });
 
+  it('plans a cycle with dryRun, writing nothing on either side; the real cycle after it does what the plan said', async () => {
+    const leadId = await someId('lead', 3);
+    const contactId = await someId('contact', 2);
+    expect((await api.patch(`/api/v1/entities/lead/records/${leadId}`, { fields: { subject: 'Planned push' } })).status).toBe(200);
+    sim.control.updateRow('contact', contactId, { jobtitle: 'Planned pull' });
+    const lead = (await api.get(`/api/v1/entities/lead/records/${leadId}`)).json.record;
+    const contact = (await api.get(`/api/v1/entities/contact/records/${contactId}`)).json.record;
+    const cycles = (await api.get('/api/v1/cycles')).json.items.length;
+    const since = sim.control.requestLog().at(-1)?.seq ?? 0;
+    const plan = await api.post('/api/v1/cycles', { entities: ['contact', 'lead'], dryRun: true });
+    expect(plan.status).toBe(200);
+    expect(plan.json.dryRun).toBe(true);
+    // Nothing was sent to the CRM but reads, and nothing changed in the store.
+    const requests = sim.control.requestLog({ since });
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(sim.control.getRow('lead', leadId)?.subject).not.toBe('Planned push');
+    expect((await api.get(`/api/v1/entities/lead/records/${leadId}`)).json.record).toEqual(lead);
+    expect((await api.get(`/api/v1/entities/contact/records/${contactId}`)).json.record).toEqual(contact);
+    expect((await api.get('/api/v1/cycles')).json.items.length).toBe(cycles);
+    const of = (entity: string) => plan.json.entities.find((e: { entity: string }) => e.entity === entity);
+    expect(of('lead').pushes.items).toEqual([{ id: leadId, kind: 'update', fields: { subject: 'Planned push' } }]);
+    expect(of('lead').crmRequests.writes).toBe(1);
+    expect(of('contact').updated.items).toEqual([{ id: contactId, fields: ['jobtitle'] }]);
+    expect(of('contact').skippedFields.length).toBeGreaterThan(0);
+
+    const real = await api.post('/api/v1/cycles', { entities: ['contact', 'lead'] });
+    for (const summary of real.json.entities) {
+      const planned = of(summary.entity).summary;
+      for (const key of ['status', 'pulled', 'applied', 'pushed', 'created', 'collisions', 'deleted', 'quarantined']) expect(summary[key], `${summary.entity}.${key}`).toBe(planned[key]);
+    }
+    expect(sim.control.getRow('lead', leadId)?.subject).toBe('Planned push');
+  });
+
   it('applies a local account edit to every contact of the account and never pushes it', async () => {
     const contacts = (await api.get('/api/v1/entities/contact/records?limit=1000')).json.items as { id: string; accountId: string | null }[];
     const accountId = contacts.find((c) => c.accountId !== null)?.accountId as string;
@@ -122,6 +156,7 @@ describe('HTTP API', () => {
       [422, api.post('/api/v1/entities/account/fields', { field: 'no_such_column' }), 'does not exist in the CRM'],
       [404, api.get('/api/v1/entities/nope/fields'), 'Unknown entity'],
       [400, api.get('/api/v1/collisions?limit=0'), 'query.limit'],
+      [400, api.post('/api/v1/cycles', { dryRun: true, wait: false }), 'wait cannot be false'],
     ];
     for (const [status, pending, text] of cases) {
       const response = await pending;

@@ -110,6 +110,9 @@ describe('bad API requests', () => {
     ['add a field given as a number', 'POST', '/api/v1/entities/contact/fields', { field: 5 }],
     ['add a field to an unknown entity', 'POST', '/api/v1/entities/nope/fields', { field: 'x' }],
     ['start a cycle of an unknown entity', 'POST', '/api/v1/cycles', { entities: ['nope'] }],
+    ['a dry run given as text', 'POST', '/api/v1/cycles', { dryRun: 'yes' }],
+    ['a dry run that would not wait for its plan', 'POST', '/api/v1/cycles', { dryRun: true, wait: false }],
+    ['a dry run of an unknown entity', 'POST', '/api/v1/cycles', { dryRun: true, entities: ['nope'] }],
     ['quarantine in an unknown format', 'GET', '/api/v1/quarantine?format=xml'],
     ['collisions with a negative limit', 'GET', '/api/v1/collisions?limit=-1'],
   ];

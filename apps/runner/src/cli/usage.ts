@@ -5,6 +5,8 @@ Usage: crm-sync <command> [options]
 Commands:
   start                         Scheduler, HTTP API and dashboard (no config: the demo with a simulated org)
   sync --once [--entity E]...   One sync cycle (all entities, or the ones named), then exit
+  sync --dry-run [--entity E]... What a cycle would do (creates, updates, pushes, collisions, deletes,
+                                fan-outs, skipped fields, CRM calls), writing nothing on either side
   status                        Last cycle and per-entity counts of a running runner (or of the database)
   fields list [E]               Fields per entity: synced, pushed, and every field left out with the reason
   fields add E F                Add field F of entity E to the sync and backfill it (Quick Sync)
