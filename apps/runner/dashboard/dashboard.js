@@ -152,6 +152,7 @@ const ACTIVITY_TEXT = {
   collision: 'Collision',
   'quick-sync': 'Quick Sync',
   'schema-drift': 'CRM schema changed',
+  replay: 'Replay',
 };
 
 function renderFeed(id, items, line, empty) {
@@ -193,7 +194,14 @@ function renderErrors(items) {
   renderFeed(
     'errors',
     items,
-    (e) => [el('span', { class: 'when' }, time(e.at)), el('strong', {}, `${e.entity} ${e.type}`), ` ${shortId(e.recordId)}: `, el('span', { class: 'bad' }, e.message)],
+    (e) => [
+      el('span', { class: 'when' }, time(e.at)),
+      el('strong', {}, `${e.entity} ${e.type}`),
+      ` ${shortId(e.recordId)}: `,
+      el('span', { class: 'bad' }, e.message),
+      // A quarantined record or refused push can be retried once its cause is fixed.
+      e.seq === null ? '' : el('button', { type: 'button', class: 'link replay', 'data-seq': String(e.seq), title: 'Retry it now' }, 'Replay'),
+    ],
     'No sync errors.',
   );
 }
@@ -287,6 +295,38 @@ document.getElementById('dry-run').addEventListener('click', async (event) => {
 
 document.getElementById('plan-close').addEventListener('click', () => {
   document.getElementById('plan-panel').hidden = true;
+});
+
+/** Retries quarantine entries and says what became of them. */
+async function replay(filter) {
+  const result = document.getElementById('replay-result');
+  try {
+    const response = await api('/api/v1/quarantine/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(filter) });
+    const report = await response.json();
+    const open = report.entries.filter((e) => e.outcome !== 'applied').map((e) => `${e.entity} ${shortId(e.recordId)}: ${e.reason}`);
+    result.textContent = `Replayed ${report.matched}: ${report.applied} applied, ${report.failed} still failing, ${report.skipped} skipped.${open.length ? ` ${open.join('; ')}` : ''}`;
+  } catch (error) {
+    result.textContent = `Replay failed: ${error.message}`;
+  }
+  result.hidden = false;
+  await refresh();
+}
+
+document.getElementById('errors').addEventListener('click', async (event) => {
+  const button = event.target.closest('button.replay');
+  if (!button) return;
+  button.disabled = true;
+  await replay({ ids: [Number(button.dataset.seq)] });
+});
+
+document.getElementById('replay-all').addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    await replay({ until: new Date().toISOString() });
+  } finally {
+    button.disabled = false;
+  }
 });
 
 document.getElementById('errors-csv').addEventListener('click', async () => {

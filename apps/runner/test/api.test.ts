@@ -44,6 +44,7 @@ describe('HTTP API', () => {
       '/api/v1/quarantine',
       '/api/v1/errors',
       '/api/v1/cycles',
+      '/api/v1/quarantine/replay',
       '/api/v1/entities/{entity}/fields',
       '/metrics',
     ]) {
@@ -264,6 +265,43 @@ describe('HTTP API', () => {
     expect(csv.text).toContain(leadId);
     const quarantineCsv = await api.get('/api/v1/quarantine?format=csv');
     expect(quarantineCsv.text).toContain(leadId);
+  });
+
+  it('replays refused pushes once the cause is fixed: the fixed one is applied and resolved, a still-broken one stays open', async () => {
+    const [fixed, broken] = [await someId('lead', 4), await someId('lead', 5)];
+    for (const id of [fixed, broken]) expect((await api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { telephone1: '+1 555 0177 ext 34' } })).status).toBe(200);
+    const restore = lowerMaxLength(sim, 'lead', 'telephone1', 10);
+    let restored = false;
+    try {
+      expect((await api.post('/api/v1/cycles', { entities: ['lead'] })).json.entities[0].quarantined).toBe(2);
+      const entries = (await api.get('/api/v1/quarantine?entity=lead&limit=1000')).json.items as { seq: number; recordId: string }[];
+      const seqOf = (id: string) => entries.filter((q) => q.recordId === id).at(-1)?.seq as number;
+      const errors = (await api.get('/api/v1/errors?limit=1000')).json.items as { seq: number | null; recordId: string | null }[];
+      expect(errors.find((e) => e.recordId === fixed)?.seq).toBe(seqOf(fixed));
+
+      // Still too long for the CRM: the replay (through the CLI and the runner) fails and the entry stays open.
+      const still = await runCli(['errors', 'replay', '--id', String(seqOf(broken)), '--json', '--url', runner.url], cleanEnv());
+      expect(still.code, still.stderr).toBe(1);
+      expect(JSON.parse(still.stdout)).toMatchObject({ matched: 1, applied: 0, failed: 1, entries: [{ seq: seqOf(broken), outcome: 'failed', reason: expect.stringContaining('telephone1') }] });
+      restore();
+      restored = true;
+      const replayed = await api.post('/api/v1/quarantine/replay', { ids: [seqOf(fixed)] });
+      expect(replayed.status).toBe(200);
+      expect(replayed.json).toMatchObject({ matched: 1, applied: 1, failed: 0, entries: [{ seq: seqOf(fixed), recordId: fixed, direction: 'push', outcome: 'applied', reason: null }] });
+      expect(sim.control.getRow('lead', fixed)?.telephone1).toBe('+1 555 0177 ext 34');
+      const open = (await api.get('/api/v1/quarantine?entity=lead&limit=1000')).json.items as { seq: number; recordId: string; reason: string }[];
+      expect(open.some((q) => q.recordId === fixed)).toBe(false);
+      expect(open.filter((q) => q.recordId === broken).length).toBeGreaterThan(0);
+      expect(sim.control.getRow('lead', broken)?.telephone1).not.toBe('+1 555 0177 ext 34');
+      const log = await api.get(`/api/v1/entities/lead/records/${fixed}/activities?latest=true&limit=1`);
+      expect(log.json.items[0]).toMatchObject({ type: 'replay', source: 'sync', detail: `replay of quarantine entry ${seqOf(fixed)} (push): applied` });
+      // Ids that name no open entry (the one just applied): 404, nothing retried.
+      const again = await api.post('/api/v1/quarantine/replay', { ids: [seqOf(fixed)] });
+      expect(again.status).toBe(404);
+      expect(again.json.error).toMatchObject({ code: 'QUARANTINE_ENTRY_UNKNOWN', message: expect.stringContaining(String(seqOf(fixed))) });
+    } finally {
+      if (!restored) restore();
+    }
   });
 
   it('lists fields with reasons and adds one with Quick Sync', async () => {

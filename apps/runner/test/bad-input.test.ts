@@ -114,6 +114,15 @@ describe('bad API requests', () => {
     ['a dry run that would not wait for its plan', 'POST', '/api/v1/cycles', { dryRun: true, wait: false }],
     ['a dry run of an unknown entity', 'POST', '/api/v1/cycles', { dryRun: true, entities: ['nope'] }],
     ['quarantine in an unknown format', 'GET', '/api/v1/quarantine?format=xml'],
+    ['a replay that names no entries', 'POST', '/api/v1/quarantine/replay', {}],
+    ['a replay without a body', 'POST', '/api/v1/quarantine/replay', ''],
+    ['a replay of id 0', 'POST', '/api/v1/quarantine/replay', { ids: [0] }],
+    ['a replay of ids given as text', 'POST', '/api/v1/quarantine/replay', { ids: ['12'] }],
+    ['a replay of an id no entry has', 'POST', '/api/v1/quarantine/replay', { ids: [987_654] }],
+    ['a replay of an unknown entity', 'POST', '/api/v1/quarantine/replay', { entity: 'contacts' }],
+    ['a replay since a time that is not one', 'POST', '/api/v1/quarantine/replay', { since: 'yesterday' }],
+    ['a replay until a time before since', 'POST', '/api/v1/quarantine/replay', { since: '2026-12-05T10:00:00Z', until: '2026-12-05T09:00:00Z' }],
+    ['a replay with an unknown key', 'POST', '/api/v1/quarantine/replay', { entity: 'lead', everything: true }],
     ['collisions with a negative limit', 'GET', '/api/v1/collisions?limit=-1'],
   ];
 

@@ -49,6 +49,21 @@ describe('crm-sync sync --once', () => {
     expect(human.stdout).toContain('Dry run: nothing was written to the store or the CRM');
   });
 
+  it('refuses an errors replay that names nothing, or names it badly, with exit code 2', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const cases: Array<[string[], string]> = [
+      [[], 'Name the entries to replay'],
+      [['--id', 'abc'], '--id "abc" is not a quarantine entry id'],
+      [['--since', 'yesterday'], '--since "yesterday" is not an ISO-8601 time'],
+      [['--since', '2026-12-05T10:00:00Z', '--until', '2026-12-05T09:00:00Z'], '--until (2026-12-05T09:00:00.000Z) must be after --since'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(['errors', 'replay', ...args, '--config', config]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toContain(message);
+    }
+  });
+
   it('syncs only the entities named with --entity', async () => {
     const config = writeConfig(simulatorConfig(sim));
     const result = await runCli(['sync', '--once', '--json', '--entity', 'lead', '--config', config]);

@@ -172,4 +172,21 @@ describe('dashboard in Chromium', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
   });
+
+  it('replays a refused push from the sync errors once its cause is fixed', async () => {
+    // The lead refused above (telephone1 too long for the shortened column); the column is back to its length.
+    const entry = ((await api.get('/api/v1/errors?limit=100')).json.items as { seq: number | null; entity: string; type: string; recordId: string }[])
+      .find((e) => e.entity === 'lead' && e.type === 'push');
+    expect(entry?.seq).toBeTypeOf('number');
+    const button = page.locator(`#errors button.replay[data-seq="${entry!.seq}"]`);
+    await expect.poll(() => button.count(), { timeout: 15_000 }).toBe(1);
+    expect(await button.textContent()).toBe('Replay');
+    await button.click();
+    await expect.poll(() => page.locator('#replay-result').textContent(), { timeout: 30_000 }).toContain('Replayed 1: 1 applied, 0 still failing, 0 skipped.');
+    expect(sim.control.getRow('lead', entry!.recordId)?.telephone1).toBe('+31 20 555 0142');
+    await expect.poll(() => page.locator(`#errors button.replay[data-seq="${entry!.seq}"]`).count(), { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => cell('lead', 'errors').textContent(), { timeout: 15_000 }).toBe('0');
+    const log = await api.get(`/api/v1/entities/lead/records/${entry!.recordId}/activities?latest=true&limit=1`);
+    expect(log.json.items[0]).toMatchObject({ type: 'replay', detail: `replay of quarantine entry ${entry!.seq} (push): applied` });
+  });
 });

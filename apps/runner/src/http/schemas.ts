@@ -85,6 +85,7 @@ export const quarantineEntrySchema = z
 
 export const syncErrorSchema = z
   .object({
+    seq: z.number().nullable().meta({ description: 'The quarantine entry (to replay it); null for a failed entity run.' }),
     at: z.string(),
     entity: z.string(),
     recordId: z.string().nullable(),
