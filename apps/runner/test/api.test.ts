@@ -372,6 +372,11 @@ describe('bound beyond loopback', () => {
         expect(response.status, path).toBe(401);
         expect(response.headers.get('www-authenticate')).toContain('Bearer');
       }
+      // The dry run and the replay too: neither runs nor retries anything without the token.
+      for (const [path, body] of [['/api/v1/cycles', { dryRun: true }], ['/api/v1/quarantine/replay', { entity: 'lead' }]] as const) {
+        const response = await anonymous.post(path, body);
+        expect(response.status, path).toBe(401);
+      }
       expect((await apiClient(open.url, 'wrong-token-of-some-length').get('/api/v1/status')).status).toBe(401);
       expect((await apiClient(open.url, token).get('/api/v1/status')).status).toBe(200);
     } finally {

@@ -77,10 +77,19 @@ async function replayPulls(ctx: EngineContext, ep: EntityPlan, entries: Quaranti
   await applyRows(ctx, ep, result.rows);
 }
 
-/** Puts the fields of refused pushes back in the outbox (a refused create marked for sync again) and pushes those records alone. */
-async function replayPushes(ctx: EngineContext, ep: EntityPlan, entries: QuarantineEntry[]): Promise<void> {
+/**
+ * Puts the fields of refused pushes back in the outbox (a refused create marked for sync again) and
+ * pushes those records alone. Entries of records that are gone or deleted in the CRM are skipped, with why.
+ */
+async function replayPushes(ctx: EngineContext, ep: EntityPlan, entries: QuarantineEntry[], skipped: Map<number, string>): Promise<void> {
   const ids = [...new Set(entries.map((q) => q.recordId).filter((id): id is string => id !== null))];
   if (ids.length === 0) return;
+  const found = new Map((await ctx.store.getRecords(ep.entity.name, ids)).map((r) => [r.id, r]));
+  for (const q of entries) {
+    const record = q.recordId === null ? undefined : found.get(q.recordId);
+    if (!record) skipped.set(q.seq, 'the record is no longer in the store');
+    else if (record.crmDeleted) skipped.set(q.seq, 'the record was deleted in the CRM (R12): there is nothing to push to');
+  }
   await commitWithRetry(ctx, async () => {
     const records: RecordWrite[] = [];
     for (const record of await ctx.store.getRecords(ep.entity.name, ids)) {
@@ -134,7 +143,7 @@ export async function replayQuarantine(deps: CycleDeps, filter: ReplayFilter): P
     const pulls = list.filter((q) => q.direction === 'pull' && q.recordId !== null);
     if (!ctx.adapter.readRecords) skip(pulls, `the ${ctx.adapter.name} adapter cannot read rows by id`);
     else await replayPulls(ctx, ep, pulls, why);
-    await replayPushes(ctx, ep, list.filter((q) => q.direction === 'push'));
+    await replayPushes(ctx, ep, list.filter((q) => q.direction === 'push' && q.recordId !== null), skipped);
   }
   // The outcome is what the store now holds: an entry is applied only if a batch resolved it.
   const outcomes: ReplayOutcome[] = [];
