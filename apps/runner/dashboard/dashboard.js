@@ -152,6 +152,7 @@ const ACTIVITY_TEXT = {
   collision: 'Collision',
   'quick-sync': 'Quick Sync',
   'schema-drift': 'CRM schema changed',
+  replay: 'Replay',
 };
 
 function renderFeed(id, items, line, empty) {
@@ -193,7 +194,14 @@ function renderErrors(items) {
   renderFeed(
     'errors',
     items,
-    (e) => [el('span', { class: 'when' }, time(e.at)), el('strong', {}, `${e.entity} ${e.type}`), ` ${shortId(e.recordId)}: `, el('span', { class: 'bad' }, e.message)],
+    (e) => [
+      el('span', { class: 'when' }, time(e.at)),
+      el('strong', {}, `${e.entity} ${e.type}`),
+      ` ${shortId(e.recordId)}: `,
+      el('span', { class: 'bad' }, e.message),
+      // A quarantined record or refused push can be retried once its cause is fixed.
+      e.seq === null ? '' : el('button', { type: 'button', class: 'link replay', 'data-seq': String(e.seq), title: 'Retry it now' }, 'Replay'),
+    ],
     'No sync errors.',
   );
 }
@@ -239,6 +247,85 @@ document.getElementById('run-cycle').addEventListener('click', async (event) => 
   } finally {
     button.disabled = false;
     await refresh();
+  }
+});
+
+function renderPlan(plan) {
+  const rows = plan.entities.map((e) => {
+    const changeDataValues = e.fanOuts.items.reduce((n, f) => n + f.changeDataValues, 0);
+    const cells = [e.created.total, e.updated.total, e.pushes.total, e.collisions.total, e.deletes.total];
+    return el(
+      'tr',
+      { 'data-entity': e.entity },
+      el('td', {}, e.entity),
+      el('td', { class: e.summary.status === 'ok' ? '' : 'bad' }, e.summary.error ? `${e.summary.status}: ${e.summary.error.code}` : e.summary.status),
+      ...cells.map((n) => el('td', { class: 'num' }, number.format(n))),
+      el('td', { class: 'num' }, `${number.format(e.fanOuts.total)} (${number.format(changeDataValues)})`),
+      el('td', { class: 'num', title: e.skippedFields.map((f) => `${f.field}: ${f.reason}`).join('\n') }, number.format(e.skippedFields.length)),
+      el('td', { class: 'num' }, `${number.format(e.crmRequests.reads)} / ${number.format(e.crmRequests.writes)}`),
+    );
+  });
+  document.querySelector('#plan tbody').replaceChildren(...rows);
+  const details = [];
+  for (const e of plan.entities) {
+    for (const p of e.pushes.items) details.push([el('strong', {}, `${p.kind} in the CRM`), ` ${e.entity} ${shortId(p.id)}: ${Object.keys(p.fields).join(', ')}`]);
+    for (const c of e.collisions.items) {
+      details.push([el('strong', {}, `${e.entity}.${c.field}`), ` ${shortId(c.recordId)}: local ${value(c.localValue)} vs CRM ${value(c.crmValue)} `, el('span', { class: `winner ${c.winner}` }, `${c.winner} wins`)]);
+    }
+    for (const d of e.deletes.items) details.push([el('strong', {}, 'flag deleted'), ` ${e.entity} ${shortId(d.id)}`]);
+  }
+  renderFeed('plan-details', details, (line) => line, 'Nothing to push, no collisions, no deletes.');
+  document.getElementById('plan-note').textContent = `${time(plan.finishedAt)}: nothing was written to the store or the CRM`;
+  document.getElementById('plan-panel').hidden = false;
+}
+
+document.getElementById('dry-run').addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    const response = await api('/api/v1/cycles', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dryRun: true }) });
+    renderPlan(await response.json());
+  } catch (error) {
+    document.getElementById('plan-note').textContent = `failed: ${error.message}`;
+    document.getElementById('plan-panel').hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+document.getElementById('plan-close').addEventListener('click', () => {
+  document.getElementById('plan-panel').hidden = true;
+});
+
+/** Retries quarantine entries and says what became of them. */
+async function replay(filter) {
+  const result = document.getElementById('replay-result');
+  try {
+    const response = await api('/api/v1/quarantine/replay', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(filter) });
+    const report = await response.json();
+    const open = report.entries.filter((e) => e.outcome !== 'applied').map((e) => `${e.entity} ${shortId(e.recordId)}: ${e.reason}`);
+    result.textContent = `Replayed ${report.matched}: ${report.applied} applied, ${report.failed} still failing, ${report.skipped} skipped.${open.length ? ` ${open.join('; ')}` : ''}`;
+  } catch (error) {
+    result.textContent = `Replay failed: ${error.message}`;
+  }
+  result.hidden = false;
+  await refresh();
+}
+
+document.getElementById('errors').addEventListener('click', async (event) => {
+  const button = event.target.closest('button.replay');
+  if (!button) return;
+  button.disabled = true;
+  await replay({ ids: [Number(button.dataset.seq)] });
+});
+
+document.getElementById('replay-all').addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    await replay({ until: new Date().toISOString() });
+  } finally {
+    button.disabled = false;
   }
 });
 

@@ -44,6 +44,7 @@ describe('HTTP API', () => {
       '/api/v1/quarantine',
       '/api/v1/errors',
       '/api/v1/cycles',
+      '/api/v1/quarantine/replay',
       '/api/v1/entities/{entity}/fields',
       '/metrics',
     ]) {
@@ -85,6 +86,40 @@ describe('HTTP API', () => {
     expect(one.json.activities).toContainEqual(expect.objectContaining({ type: 'change-data-value', source: 'local', field: 'subject', newValue: 'Edited through the API' }));
   });
 
+  it('plans a cycle with dryRun, writing nothing on either side; the real cycle after it does what the plan said', async () => {
+    const leadId = await someId('lead', 3);
+    const contactId = await someId('contact', 2);
+    expect((await api.patch(`/api/v1/entities/lead/records/${leadId}`, { fields: { subject: 'Planned push' } })).status).toBe(200);
+    sim.control.updateRow('contact', contactId, { jobtitle: 'Planned pull' });
+    const lead = (await api.get(`/api/v1/entities/lead/records/${leadId}`)).json.record;
+    const contact = (await api.get(`/api/v1/entities/contact/records/${contactId}`)).json.record;
+    const cycles = (await api.get('/api/v1/cycles')).json.items.length;
+    const since = sim.control.requestLog().at(-1)?.seq ?? 0;
+    const plan = await api.post('/api/v1/cycles', { entities: ['contact', 'lead'], dryRun: true });
+    expect(plan.status).toBe(200);
+    expect(plan.json.dryRun).toBe(true);
+    // Nothing was sent to the CRM but reads, and nothing changed in the store.
+    const requests = sim.control.requestLog({ since });
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(sim.control.getRow('lead', leadId)?.subject).not.toBe('Planned push');
+    expect((await api.get(`/api/v1/entities/lead/records/${leadId}`)).json.record).toEqual(lead);
+    expect((await api.get(`/api/v1/entities/contact/records/${contactId}`)).json.record).toEqual(contact);
+    expect((await api.get('/api/v1/cycles')).json.items.length).toBe(cycles);
+    const of = (entity: string) => plan.json.entities.find((e: { entity: string }) => e.entity === entity);
+    expect(of('lead').pushes.items).toEqual([{ id: leadId, kind: 'update', fields: { subject: 'Planned push' } }]);
+    expect(of('lead').crmRequests.writes).toBe(1);
+    expect(of('contact').updated.items).toEqual([{ id: contactId, fields: ['jobtitle'] }]);
+    expect(of('contact').skippedFields.length).toBeGreaterThan(0);
+
+    const real = await api.post('/api/v1/cycles', { entities: ['contact', 'lead'] });
+    for (const summary of real.json.entities) {
+      const planned = of(summary.entity).summary;
+      for (const key of ['status', 'pulled', 'applied', 'pushed', 'created', 'collisions', 'deleted', 'quarantined']) expect(summary[key], `${summary.entity}.${key}`).toBe(planned[key]);
+    }
+    expect(sim.control.getRow('lead', leadId)?.subject).toBe('Planned push');
+  });
+
   it('applies a local account edit to every contact of the account and never pushes it', async () => {
     const contacts = (await api.get('/api/v1/entities/contact/records?limit=1000')).json.items as { id: string; accountId: string | null }[];
     const accountId = contacts.find((c) => c.accountId !== null)?.accountId as string;
@@ -122,6 +157,7 @@ describe('HTTP API', () => {
       [422, api.post('/api/v1/entities/account/fields', { field: 'no_such_column' }), 'does not exist in the CRM'],
       [404, api.get('/api/v1/entities/nope/fields'), 'Unknown entity'],
       [400, api.get('/api/v1/collisions?limit=0'), 'query.limit'],
+      [400, api.post('/api/v1/cycles', { dryRun: true, wait: false }), 'wait cannot be false'],
     ];
     for (const [status, pending, text] of cases) {
       const response = await pending;
@@ -231,6 +267,43 @@ describe('HTTP API', () => {
     expect(quarantineCsv.text).toContain(leadId);
   });
 
+  it('replays refused pushes once the cause is fixed: the fixed one is applied and resolved, a still-broken one stays open', async () => {
+    const [fixed, broken] = [await someId('lead', 4), await someId('lead', 5)];
+    for (const id of [fixed, broken]) expect((await api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { telephone1: '+1 555 0177 ext 34' } })).status).toBe(200);
+    const restore = lowerMaxLength(sim, 'lead', 'telephone1', 10);
+    let restored = false;
+    try {
+      expect((await api.post('/api/v1/cycles', { entities: ['lead'] })).json.entities[0].quarantined).toBe(2);
+      const entries = (await api.get('/api/v1/quarantine?entity=lead&limit=1000')).json.items as { seq: number; recordId: string }[];
+      const seqOf = (id: string) => entries.filter((q) => q.recordId === id).at(-1)?.seq as number;
+      const errors = (await api.get('/api/v1/errors?limit=1000')).json.items as { seq: number | null; recordId: string | null }[];
+      expect(errors.find((e) => e.recordId === fixed)?.seq).toBe(seqOf(fixed));
+
+      // Still too long for the CRM: the replay (through the CLI and the runner) fails and the entry stays open.
+      const still = await runCli(['errors', 'replay', '--id', String(seqOf(broken)), '--json', '--url', runner.url], cleanEnv());
+      expect(still.code, still.stderr).toBe(1);
+      expect(JSON.parse(still.stdout)).toMatchObject({ matched: 1, applied: 0, failed: 1, entries: [{ seq: seqOf(broken), outcome: 'failed', reason: expect.stringContaining('telephone1') }] });
+      restore();
+      restored = true;
+      const replayed = await api.post('/api/v1/quarantine/replay', { ids: [seqOf(fixed)] });
+      expect(replayed.status).toBe(200);
+      expect(replayed.json).toMatchObject({ matched: 1, applied: 1, failed: 0, entries: [{ seq: seqOf(fixed), recordId: fixed, direction: 'push', outcome: 'applied', reason: null }] });
+      expect(sim.control.getRow('lead', fixed)?.telephone1).toBe('+1 555 0177 ext 34');
+      const open = (await api.get('/api/v1/quarantine?entity=lead&limit=1000')).json.items as { seq: number; recordId: string; reason: string }[];
+      expect(open.some((q) => q.recordId === fixed)).toBe(false);
+      expect(open.filter((q) => q.recordId === broken).length).toBeGreaterThan(0);
+      expect(sim.control.getRow('lead', broken)?.telephone1).not.toBe('+1 555 0177 ext 34');
+      const log = await api.get(`/api/v1/entities/lead/records/${fixed}/activities?latest=true&limit=1`);
+      expect(log.json.items[0]).toMatchObject({ type: 'replay', source: 'sync', detail: `replay of quarantine entry ${seqOf(fixed)} (push): applied` });
+      // Ids that name no open entry (the one just applied): 404, nothing retried.
+      const again = await api.post('/api/v1/quarantine/replay', { ids: [seqOf(fixed)] });
+      expect(again.status).toBe(404);
+      expect(again.json.error).toMatchObject({ code: 'QUARANTINE_ENTRY_UNKNOWN', message: expect.stringContaining(String(seqOf(fixed))) });
+    } finally {
+      if (!restored) restore();
+    }
+  });
+
   it('lists fields with reasons and adds one with Quick Sync', async () => {
     const plan = await api.get('/api/v1/entities/contact/fields');
     expect(plan.json.excluded).toContainEqual(expect.objectContaining({ field: 'new_creditlimit', reason: 'secured-no-read-privilege' }));
@@ -298,6 +371,11 @@ describe('bound beyond loopback', () => {
         const response = await anonymous.get(path);
         expect(response.status, path).toBe(401);
         expect(response.headers.get('www-authenticate')).toContain('Bearer');
+      }
+      // The dry run and the replay too: neither runs nor retries anything without the token.
+      for (const [path, body] of [['/api/v1/cycles', { dryRun: true }], ['/api/v1/quarantine/replay', { entity: 'lead' }]] as const) {
+        const response = await anonymous.post(path, body);
+        expect(response.status, path).toBe(401);
       }
       expect((await apiClient(open.url, 'wrong-token-of-some-length').get('/api/v1/status')).status).toBe(401);
       expect((await apiClient(open.url, token).get('/api/v1/status')).status).toBe(200);

@@ -33,6 +33,37 @@ describe('crm-sync sync --once', () => {
     }
   });
 
+  it('plans a cycle with --dry-run and writes nothing to the CRM', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const since = sim.control.requestLog().at(-1)?.seq ?? 0;
+    const result = await runCli(['sync', '--dry-run', '--json', '--entity', 'lead', '--config', config]);
+    expect(result.code, result.stderr).toBe(0);
+    const plan = JSON.parse(result.stdout) as { dryRun: boolean; entities: { entity: string; created: { total: number }; summary: { applied: number; filtered: number } }[] };
+    expect(plan.dryRun).toBe(true);
+    expect(plan.entities.map((e) => e.entity)).toEqual(['lead']);
+    expect(plan.entities[0]?.created.total).toBe(expectedSynced(sim, 'lead'));
+    expect(sim.control.requestLog({ since }).filter((r) => r.method !== 'GET')).toEqual([]);
+    const human = await runCli(['sync', '--dry-run', '--entity', 'team', '--config', config]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^entity\s+status\s+create\s+update\s+push/m);
+    expect(human.stdout).toContain('Dry run: nothing was written to the store or the CRM');
+  });
+
+  it('refuses an errors replay that names nothing, or names it badly, with exit code 2', async () => {
+    const config = writeConfig(simulatorConfig(sim));
+    const cases: Array<[string[], string]> = [
+      [[], 'Name the entries to replay'],
+      [['--id', 'abc'], '--id "abc" is not a quarantine entry id'],
+      [['--since', 'yesterday'], '--since "yesterday" is not an ISO-8601 time'],
+      [['--since', '2026-12-05T10:00:00Z', '--until', '2026-12-05T09:00:00Z'], '--until (2026-12-05T09:00:00.000Z) must be after --since'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(['errors', 'replay', ...args, '--config', config]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toContain(message);
+    }
+  });
+
   it('syncs only the entities named with --entity', async () => {
     const config = writeConfig(simulatorConfig(sim));
     const result = await runCli(['sync', '--once', '--json', '--entity', 'lead', '--config', config]);

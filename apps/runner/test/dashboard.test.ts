@@ -122,6 +122,30 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => page.locator('#history-chart g.cycle').count(), { timeout: 15_000 }).toBe(before + 1);
   });
 
+  it('shows the plan of a dry run from its button, beside "Run a cycle now", with nothing written', async () => {
+    const leadId = (await api.get('/api/v1/entities/lead/records?limit=2')).json.items[1].id as string;
+    expect((await api.patch(`/api/v1/entities/lead/records/${leadId}`, { fields: { subject: 'Planned in the dashboard' } })).status).toBe(200);
+    const record = (await api.get(`/api/v1/entities/lead/records/${leadId}`)).json.record;
+    const cycles = (await api.get('/api/v1/cycles')).json.items.length as number;
+    const since = sim.control.requestLog().at(-1)?.seq ?? 0;
+    expect(await page.locator('.actions button').allTextContents()).toEqual(['Run a cycle now', 'Dry run']);
+    await page.click('#dry-run');
+    await expect.poll(() => page.locator('#plan-panel').isVisible(), { timeout: 30_000 }).toBe(true);
+    await expect.poll(() => page.locator('#plan-note').textContent(), { timeout: 30_000 }).toContain('nothing was written');
+    const push = page.locator('#plan tr[data-entity="lead"] td').nth(4);
+    expect(await push.textContent()).toBe('1');
+    expect(await page.locator('#plan-details').textContent()).toContain(`update in the CRM lead …${leadId.slice(-8)}: subject`);
+    expect(await page.locator('#plan tbody tr').count()).toBe((await api.get('/api/v1/status')).json.entities.length);
+    // Nothing written: no CRM write, the record still pending, no cycle recorded.
+    expect(sim.control.requestLog({ since }).filter((r) => r.method !== 'GET')).toEqual([]);
+    expect((await api.get(`/api/v1/entities/lead/records/${leadId}`)).json.record).toEqual(record);
+    expect((await api.get('/api/v1/cycles')).json.items.length).toBe(cycles);
+    await page.click('#plan-close');
+    expect(await page.locator('#plan-panel').isVisible()).toBe(false);
+    // The cycle that follows pushes what the plan said.
+    expect((await api.post('/api/v1/cycles', { entities: ['lead'] })).json.entities[0].pushed).toBe(1);
+  });
+
   it('lists collisions and sync errors, and takes the README screenshot', async () => {
     const { dataset } = sim.simulator;
     const staff = sim.simulator.users.staff;
@@ -147,5 +171,22 @@ describe('dashboard in Chromium', () => {
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
+  });
+
+  it('replays a refused push from the sync errors once its cause is fixed', async () => {
+    // The lead refused above (telephone1 too long for the shortened column); the column is back to its length.
+    const entry = ((await api.get('/api/v1/errors?limit=100')).json.items as { seq: number | null; entity: string; type: string; recordId: string }[])
+      .find((e) => e.entity === 'lead' && e.type === 'push');
+    expect(entry?.seq).toBeTypeOf('number');
+    const button = page.locator(`#errors button.replay[data-seq="${entry!.seq}"]`);
+    await expect.poll(() => button.count(), { timeout: 15_000 }).toBe(1);
+    expect(await button.textContent()).toBe('Replay');
+    await button.click();
+    await expect.poll(() => page.locator('#replay-result').textContent(), { timeout: 30_000 }).toContain('Replayed 1: 1 applied, 0 still failing, 0 skipped.');
+    expect(sim.control.getRow('lead', entry!.recordId)?.telephone1).toBe('+31 20 555 0142');
+    await expect.poll(() => page.locator(`#errors button.replay[data-seq="${entry!.seq}"]`).count(), { timeout: 15_000 }).toBe(0);
+    await expect.poll(() => cell('lead', 'errors').textContent(), { timeout: 15_000 }).toBe('0');
+    const log = await api.get(`/api/v1/entities/lead/records/${entry!.recordId}/activities?latest=true&limit=1`);
+    expect(log.json.items[0]).toMatchObject({ type: 'replay', detail: `replay of quarantine entry ${entry!.seq} (push): applied` });
   });
 });

@@ -24,6 +24,8 @@ export const errorCodes = {
   FIELD_VALUE_INVALID: 'Field value would be refused by the CRM',
   /** R12: the record was deleted in the CRM, so a local change of its CRM fields could never be pushed. */
   RECORD_CRM_DELETED: 'Record was deleted in the CRM',
+  /** A replay named quarantine entries by id that are not open (unknown, or resolved already); nothing was retried. */
+  QUARANTINE_ENTRY_UNKNOWN: 'No such open quarantine entry',
   /** A record changed in the store between read and commit; nothing of the batch was written. */
   STORE_CONFLICT: 'Record changed concurrently',
   /** The runner no longer holds the entity's lease (it expired and another runner took it); nothing was written. */

@@ -99,6 +99,8 @@ export {
 } from './rules/account.js';
 export { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from './rules/records.js';
 export { createSyncEngine } from './engine/engine.js';
+export type { ReplayFilter, ReplayOutcome, ReplayReport } from './engine/replay.js';
+export type { DryRunOptions, DryRunReport, EntityPlanReport, PlanList } from './engine/dry-run.js';
 export type { AddFieldResult, CycleOptions, SyncEngine, SyncEngineOptions } from './engine/engine.js';
 export type { CycleSummary, EntityCycleSummary, SyncEvent } from './engine/events.js';
 export type { EngineTimer } from './engine/scheduler.js';

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   fields: async () => (await import('../commands/fields.js')).fieldsCommand,
   doctor: async () => (await import('../commands/doctor.js')).doctorCommand,
   migrate: async () => (await import('../commands/migrate.js')).migrateCommand,
+  errors: async () => (await import('../commands/errors.js')).errorsCommand,
   export: async () => (await import('../commands/transfer.js')).exportCommand,
   import: async () => (await import('../commands/transfer.js')).importCommand,
   ...builtInCommands,

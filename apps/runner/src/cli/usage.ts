@@ -5,9 +5,13 @@ Usage: crm-sync <command> [options]
 Commands:
   start                         Scheduler, HTTP API and dashboard (no config: the demo with a simulated org)
   sync --once [--entity E]...   One sync cycle (all entities, or the ones named), then exit
+  sync --dry-run [--entity E]... What a cycle would do (creates, updates, pushes, collisions, deletes,
+                                fan-outs, skipped fields, CRM calls), writing nothing on either side
   status                        Last cycle and per-entity counts of a running runner (or of the database)
   fields list [E]               Fields per entity: synced, pushed, and every field left out with the reason
   fields add E F                Add field F of entity E to the sync and backfill it (Quick Sync)
+  errors replay [--id N]... [--entity E] [--reason TEXT] [--since TIME] [--until TIME] [--all]
+                                Retry quarantined records and refused pushes once the cause is fixed
   doctor                        Check credentials, WhoAmI, privileges, change tracking, field access, store
   simulator                     Run the standalone simulated Dataverse org (see crm-sync simulator --help)
   migrate                       Apply the store's pending migrations (postgres, embedded)
@@ -25,7 +29,7 @@ start options:
       --port <n>                HTTP port (default 8787; 0 = any free port)
       --host <addr>             Bind address (default 127.0.0.1; others need CRM_SYNC_API_TOKEN)
 
-status and fields options:
+status, fields and errors options:
       --url <url>               A running runner's address (default: the server address of the config)
 
 Exit codes: 0 done, 1 failed (a sync error, a doctor check, ...), 2 bad usage or configuration,

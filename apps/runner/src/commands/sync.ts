@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { CycleSummary } from '@crm-sync/core';
+import type { CycleSummary, DryRunReport } from '@crm-sync/core';
 import { commonOptions, prepare } from '../cli/prepare.js';
 import { EXIT, cliExit, writeJson } from '../cli/io.js';
 import type { CliIo } from '../cli/io.js';
@@ -9,13 +9,14 @@ import { createRuntime, statsByEntity } from '../wiring/runtime.js';
 import { formatTable } from '../cli/table.js';
 
 /**
+ * `crm-sync sync --dry-run [--entity E]... [--json]`: the plan of a cycle, nothing written on either side; exit 0.
  * `crm-sync sync --once [--entity E]... [--json]`: one cycle; exit 0 when every entity finished, 1 when
  * one failed, 128 + the signal's number when a signal stopped it first (130 for SIGINT, 143 for SIGTERM).
  */
 export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { ...commonOptions, once: { type: 'boolean' }, entity: { type: 'string', short: 'e', multiple: true }, json: { type: 'boolean' } },
+    options: { ...commonOptions, once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, entity: { type: 'string', short: 'e', multiple: true }, json: { type: 'boolean' } },
     strict: true,
   });
   const { loaded, logger, redactor } = await prepare(io, values);
@@ -33,6 +34,12 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
       if (!runtime.engine.registry.has(name)) {
         throw cliExit(EXIT.usage, `Unknown entity "${name}"; known: ${runtime.engine.registry.all.map((e) => e.name).join(', ')}`);
       }
+    }
+    if (values['dry-run']) {
+      const plan = await runtime.engine.dryRun(wanted.length > 0 ? { entities: wanted } : {});
+      if (values.json) writeJson(io, plan);
+      else io.stdout.write(humanPlan(plan));
+      return plan.ok ? EXIT.ok : EXIT.failed;
     }
     const summary = await runtime.engine.runCycle({ ...(wanted.length > 0 ? { entities: wanted } : {}), signal: controller.signal });
     const entities = summary.entities.map((e) => e.entity);
@@ -68,4 +75,27 @@ function humanSummary(summary: CycleSummary, stats: Record<string, { records: nu
   const seconds = (summary.durationMs / 1000).toFixed(1);
   if (summary.interrupted) return `${table}\nCycle interrupted after ${seconds} s: ${resume}.\n`;
   return `${table}\nCycle ${summary.ok ? 'finished' : 'did not finish'} in ${seconds} s\n`;
+}
+
+/** The plan in a table, then each push and collision on a line of its own (as many as the plan lists). */
+function humanPlan(plan: DryRunReport): string {
+  const rows = plan.entities.map((e) => [
+    e.entity, e.summary.status, e.created.total, e.updated.total, e.pushes.total, e.collisions.total, e.deletes.total,
+    `${e.fanOuts.total} (${e.fanOuts.items.reduce((n, f) => n + f.changeDataValues, 0)})`, e.skippedFields.length,
+    `${e.crmRequests.reads}/${e.crmRequests.writes}`, e.summary.error ? `${e.summary.error.code}: ${e.summary.error.message}` : '',
+  ]);
+  const table = formatTable(
+    ['entity', 'status', 'create', 'update', 'push', 'collisions', 'deletes', 'fan-outs (change data values)', 'skipped fields', 'CRM reads/writes', 'error'],
+    rows,
+  );
+  const lines: string[] = [];
+  for (const e of plan.entities) {
+    for (const p of e.pushes.items) lines.push(`${e.entity} ${p.id}: ${p.kind} in the CRM: ${Object.keys(p.fields).join(', ')}`);
+    for (const c of e.collisions.items) {
+      lines.push(`${e.entity} ${c.recordId}: collision on ${c.field}: local ${JSON.stringify(c.localValue)}, CRM ${JSON.stringify(c.crmValue)}, ${c.winner} wins`);
+    }
+    for (const d of e.deletes.items) lines.push(`${e.entity} ${d.id}: would be flagged as deleted in the CRM${d.detail ? ` (${d.detail})` : ''}`);
+  }
+  const details = lines.length > 0 ? `\n${lines.join('\n')}\n` : '';
+  return `${table}${details}\nDry run: nothing was written to the store or the CRM (${(plan.durationMs / 1000).toFixed(1)} s of reads).\n`;
 }

@@ -10,6 +10,7 @@ import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerFieldRoutes } from './routes/fields.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerRecordRoutes } from './routes/records.js';
+import { registerReplayRoutes } from './routes/replay.js';
 import { registerSystemRoutes } from './routes/system.js';
 
 export type ApiApp = OpenAPIHono;
@@ -53,6 +54,7 @@ export function createApiApp(runtime: Runtime): ApiApp {
   registerLogRoutes(app, runtime);
   registerCycleRoutes(app, runtime);
   registerFieldRoutes(app, runtime);
+  registerReplayRoutes(app, runtime);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

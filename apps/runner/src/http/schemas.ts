@@ -48,7 +48,7 @@ export const activitySchema = z
     at: z.string(),
     entity: z.string(),
     recordId: z.string(),
-    type: z.enum(['change-data-value', 'new-person', 'crm-deleted', 'local-deleted', 'crm-created', 'sync-failed', 'collision', 'quick-sync', 'schema-drift']),
+    type: z.enum(['change-data-value', 'new-person', 'crm-deleted', 'local-deleted', 'crm-created', 'sync-failed', 'collision', 'quick-sync', 'schema-drift', 'replay']),
     source: z.enum(['crm', 'local', 'sync']),
     field: z.string().nullable(),
     oldValue: fieldValueSchema,
@@ -85,6 +85,7 @@ export const quarantineEntrySchema = z
 
 export const syncErrorSchema = z
   .object({
+    seq: z.number().nullable().meta({ description: 'The quarantine entry (to replay it); null for a failed entity run.' }),
     at: z.string(),
     entity: z.string(),
     recordId: z.string().nullable(),
@@ -127,6 +128,33 @@ export const cycleSummarySchema = z
     entities: z.array(entityCycleSummarySchema),
   })
   .meta({ id: 'CycleSummary' });
+
+const planList = <T extends z.ZodType>(item: T) =>
+  z.object({ total: z.number().meta({ description: 'How many there are.' }), items: z.array(item).meta({ description: 'The first of them (200 at most).' }) });
+
+export const dryRunReportSchema = z
+  .object({
+    dryRun: z.literal(true),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    durationMs: z.number().meta({ description: "How long the dry run's reads took: about what the real cycle costs, plus its writes." }),
+    ok: z.boolean(),
+    entities: z.array(
+      z.object({
+        entity: z.string(),
+        summary: entityCycleSummarySchema.meta({ description: 'The counts the real cycle would report.' }),
+        created: planList(z.object({ id: z.string(), fields: z.array(z.string()) })).meta({ description: 'Local records that would be created.' }),
+        updated: planList(z.object({ id: z.string(), fields: z.array(z.string()) })).meta({ description: 'Local records whose fields would change.' }),
+        pushes: planList(z.object({ id: z.string(), kind: z.enum(['update', 'create']), fields: fieldMapSchema })).meta({ description: 'Writes to the CRM.' }),
+        collisions: planList(z.object({ recordId: z.string(), field: z.string(), localValue: fieldValueSchema, crmValue: fieldValueSchema, winner: z.enum(['local', 'crm']) })),
+        deletes: planList(z.object({ id: z.string(), detail: z.string().nullable() })).meta({ description: 'Records that would be flagged as deleted in the CRM.' }),
+        fanOuts: planList(z.object({ entity: z.string(), accountId: z.string(), records: z.number(), changeDataValues: z.number() })),
+        skippedFields: z.array(z.object({ field: z.string(), reason: z.string() })),
+        crmRequests: z.object({ reads: z.number(), writes: z.number() }).meta({ description: 'CRM calls: reads made by the dry run, writes the cycle would send.' }),
+      }),
+    ),
+  })
+  .meta({ id: 'DryRunReport', description: 'What a cycle would do; nothing was written on either side.' });
 
 export const entityStatusSchema = z
   .object({

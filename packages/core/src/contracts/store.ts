@@ -94,7 +94,9 @@ export type ActivityType =
   | 'collision'
   | 'quick-sync'
   /** The CRM's columns or the synced fields changed (R9): new, removed or no longer readable columns. */
-  | 'schema-drift';
+  | 'schema-drift'
+  /** A quarantine entry retried on demand, with its outcome in `detail` (applied, or why it is still open). */
+  | 'replay';
 
 /** An entry of a record's activity log (Marketo's Activity Log). */
 export interface ActivityInput {

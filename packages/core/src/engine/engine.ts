@@ -12,11 +12,15 @@ import type { EngineContext, EntityPlan } from './context.js';
 import { planEntity, readJsonList, stateKeys } from './context.js';
 import type { CycleDeps, CycleOptions } from './cycle.js';
 import { runCycle } from './cycle.js';
+import type { DryRunOptions, DryRunReport } from './dry-run.js';
+import { dryRunCycle } from './dry-run.js';
 import type { CycleSummary, SyncEvent } from './events.js';
 import { createLeases } from './leases.js';
 import type { LocalEdit } from './local.js';
 import { applyLocalEdit, createLocalPerson, deleteLocalRecord } from './local.js';
 import { backfillFields } from './quick-sync.js';
+import type { ReplayFilter, ReplayReport } from './replay.js';
+import { replayQuarantine } from './replay.js';
 import type { EngineTimer } from './scheduler.js';
 import { createScheduler, realTimer } from './scheduler.js';
 import { resumeStoppedField } from './schema-changes.js';
@@ -45,6 +49,18 @@ export interface SyncEngine {
   readonly registry: EntityRegistry;
   /** One cycle (R3, R16): per entity Quick Sync of new fields, pull pages, reconcile deletes, push. */
   runCycle(options?: CycleOptions): Promise<CycleSummary>;
+  /**
+   * A whole cycle's reads and rules with nothing written on either side (no store commit, no CRM
+   * write, no lease, no events): what the next cycle would do, per entity. Runs after the cycle in progress.
+   */
+  dryRun(options?: DryRunOptions): Promise<DryRunReport>;
+  /**
+   * Retries open quarantine entries on demand (by ids, entity, reason, time range): rows a pull could
+   * not apply are read again, refused pushes sent again. Only an entry applied is resolved; each
+   * outcome is logged as a `replay` activity. Runs after the cycle in progress. Ids that name no open
+   * entry: QUARANTINE_ENTRY_UNKNOWN, nothing retried.
+   */
+  replay(filter: ReplayFilter): Promise<ReplayReport>;
   /** R6, R9: fresh metadata and what syncs, with the reason for each field left out. */
   fieldPlan(entity: string): Promise<FieldPlan & { changeTracking: boolean }>;
   /**
@@ -128,6 +144,13 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     },
 
     runCycle: (cycleOptions) => exclusive(() => cycle(cycleOptions)),
+
+    dryRun: (dryOptions) => exclusive(() => dryRunCycle(deps, dryOptions)),
+
+    replay: (filter) => {
+      if (filter.entity !== undefined) registry.get(filter.entity); // ENTITY_UNKNOWN before anything else
+      return exclusive(() => replayQuarantine(deps, filter));
+    },
 
     async fieldPlan(entityName) {
       // Asked for by a person (a schema refresh, R9): never from a cache.

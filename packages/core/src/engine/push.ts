@@ -48,9 +48,9 @@ const unknownCreate = (error: unknown): string =>
  * is quarantined with the CRM's reason and logged on its activity (nothing is retried forever). A
  * pending field the sync user can no longer update is quarantined on its own and the record's other
  * changes are still pushed: held back when the plan already knows, sent again without it when the
- * adapter refuses it.
+ * adapter refuses it. With `only`, just those records of the outbox are pushed (a replay).
  */
-export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: AbortSignal): Promise<PushCounts> {
+export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: AbortSignal, only?: ReadonlySet<string>): Promise<PushCounts> {
   const { entity, plan } = ep;
   const counts: PushCounts = { pushed: 0, created: 0, collisions: 0, quarantined: 0 };
   if (!syncsBothWays(entity)) return counts; // R1
@@ -61,6 +61,7 @@ export async function pushOutbox(ctx: EngineContext, ep: EntityPlan, signal?: Ab
     if (signal?.aborted) return page.items.length > 0 ? { ...counts, stopped: true } : counts;
     const sent: Sent[] = [];
     for (const record of page.items) {
+      if (only && !only.has(record.id)) continue; // a replay pushes the records it names alone
       if (!passesSyncFilter(entity, record.fields)) continue; // R11: a filtered record is not synced
       const action = pushAction(entity, record); // R14
       if (action.kind === 'none') {

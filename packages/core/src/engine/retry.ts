@@ -1,3 +1,4 @@
+import type { CrmRecord } from '../contracts/crm.js';
 import type { EngineContext, EntityPlan } from './context.js';
 import { commitWithRetry } from './context.js';
 import { buildPageBatch } from './pull.js';
@@ -39,15 +40,23 @@ async function retryOnce(ctx: EngineContext, ep: EntityPlan, signal?: AbortSigna
   if (ids.size === 0) return { applied: 0, remaining: 0 };
   const result = await read(ep.entity, { ids: [...ids].slice(0, MAX_PER_CYCLE), fields: ep.pullFields, ...(signal ? { signal } : {}) });
   const remaining = result.rejected.length;
-  if (result.rows.length === 0) return { applied: 0, remaining };
+  return { applied: await applyRows(ctx, ep, result.rows), remaining };
+}
+
+/**
+ * Applies rows re-read from the CRM as a pull would (merge, echoes, fan-outs) without moving the
+ * checkpoint; the open pull entries of the rows that apply are resolved. Returns records applied.
+ */
+export async function applyRows(ctx: EngineContext, ep: EntityPlan, rows: CrmRecord[]): Promise<number> {
+  if (rows.length === 0) return 0;
   const checkpoint = await ctx.store.getCheckpoint(ep.entity.name);
   let applied = 0;
   await commitWithRetry(ctx, async () => {
     // Still-bad rows keep their open entry: no new one is added for them.
-    const built = await buildPageBatch(ctx, ep, { upserts: result.rows, deletes: [], rejected: [], checkpoint: checkpoint ?? '', snapshot: null });
+    const built = await buildPageBatch(ctx, ep, { upserts: rows, deletes: [], rejected: [], checkpoint: checkpoint ?? '', snapshot: null });
     applied = built.counts.applied;
     const { checkpoint: _unchanged, ...batch } = built.batch;
     return batch;
   });
-  return { applied, remaining };
+  return applied;
 }

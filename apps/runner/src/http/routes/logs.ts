@@ -120,8 +120,8 @@ export function registerLogRoutes(app: OpenAPIHono, runtime: Runtime): void {
     const quarantined = await latestEntries((o) => store.listQuarantine({ ...filter, ...o }), q.limit);
     const failures = runtime.history.failures().filter((f) => !filter.entity || f.entity === filter.entity);
     const items = [
-      ...quarantined.map((e) => ({ at: e.at, entity: e.entity, recordId: e.recordId, type: e.direction, code: 'QUARANTINED', message: e.reason })),
-      ...failures.map((f) => ({ at: f.at, entity: f.entity, recordId: null, type: 'entity' as const, code: f.code, message: runtime.redactor.redact(f.message) })),
+      ...quarantined.map((e) => ({ seq: e.seq, at: e.at, entity: e.entity, recordId: e.recordId, type: e.direction, code: 'QUARANTINED', message: e.reason })),
+      ...failures.map((f) => ({ seq: null, at: f.at, entity: f.entity, recordId: null, type: 'entity' as const, code: f.code, message: runtime.redactor.redact(f.message) })),
     ]
       .sort((a, b) => b.at.localeCompare(a.at))
       .slice(0, q.limit);
