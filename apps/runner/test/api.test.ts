@@ -118,6 +118,11 @@ describe('HTTP API', () => {
       for (const key of ['status', 'pulled', 'applied', 'pushed', 'created', 'collisions', 'deleted', 'quarantined']) expect(summary[key], `${summary.entity}.${key}`).toBe(planned[key]);
     }
     expect(sim.control.getRow('lead', leadId)?.subject).toBe('Planned push');
+
+    // The CLI plans through the running runner, whose store is synced: nothing to create (a store of its own would create every lead).
+    const cli = await runCli(['sync', '--dry-run', '--json', '--entity', 'lead', '--url', runner.url], cleanEnv());
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout).entities[0]).toMatchObject({ entity: 'lead', created: { total: 0 }, pushes: { total: 0 } });
   });
 
   it('applies a local account edit to every contact of the account and never pushes it', async () => {
