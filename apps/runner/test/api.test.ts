@@ -118,6 +118,11 @@ describe('HTTP API', () => {
       for (const key of ['status', 'pulled', 'applied', 'pushed', 'created', 'collisions', 'deleted', 'quarantined']) expect(summary[key], `${summary.entity}.${key}`).toBe(planned[key]);
     }
     expect(sim.control.getRow('lead', leadId)?.subject).toBe('Planned push');
+
+    // The CLI plans through the running runner, whose store is synced: nothing to create (a store of its own would create every lead).
+    const cli = await runCli(['sync', '--dry-run', '--json', '--entity', 'lead', '--url', runner.url], cleanEnv());
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout).entities[0]).toMatchObject({ entity: 'lead', created: { total: 0 }, pushes: { total: 0 } });
   });
 
   it('applies a local account edit to every contact of the account and never pushes it', async () => {
@@ -268,6 +273,7 @@ describe('HTTP API', () => {
   });
 
   it('replays refused pushes once the cause is fixed: the fixed one is applied and resolved, a still-broken one stays open', async () => {
+    const startedAt = new Date(Date.now() - 1_000).toISOString();
     const [fixed, broken] = [await someId('lead', 4), await someId('lead', 5)];
     for (const id of [fixed, broken]) expect((await api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { telephone1: '+1 555 0177 ext 34' } })).status).toBe(200);
     const restore = lowerMaxLength(sim, 'lead', 'telephone1', 10);
@@ -299,6 +305,18 @@ describe('HTTP API', () => {
       const again = await api.post('/api/v1/quarantine/replay', { ids: [seqOf(fixed)] });
       expect(again.status).toBe(404);
       expect(again.json.error).toMatchObject({ code: 'QUARANTINE_ENTRY_UNKNOWN', message: expect.stringContaining(String(seqOf(fixed))) });
+      // By entity, reason (any case) and time: the broken one, now that the column is long enough again, goes
+      // through (with any other lead refused for that length since this test began: they go through too).
+      const byReason = await api.post('/api/v1/quarantine/replay', { entity: 'lead', reason: 'MAXIMUM ALLOWED LENGTH', since: startedAt });
+      expect(byReason.status).toBe(200);
+      expect(byReason.json.entries.length).toBeGreaterThan(0);
+      const outcomes = byReason.json.entries as { recordId: string; outcome: string; reason: string | null }[];
+      expect(outcomes.filter((e) => e.outcome !== 'applied')).toEqual([]);
+      expect(outcomes.some((e) => e.recordId === broken)).toBe(true);
+      expect(outcomes.some((e) => e.recordId === fixed)).toBe(false);
+      expect(sim.control.getRow('lead', broken)?.telephone1).toBe('+1 555 0177 ext 34');
+      const left = (await api.get('/api/v1/quarantine?entity=lead&limit=1000')).json.items as { recordId: string }[];
+      expect(left.some((q) => q.recordId === broken)).toBe(false);
     } finally {
       if (!restored) restore();
     }

@@ -188,5 +188,11 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => cell('lead', 'errors').textContent(), { timeout: 15_000 }).toBe('0');
     const log = await api.get(`/api/v1/entities/lead/records/${entry!.recordId}/activities?latest=true&limit=1`);
     expect(log.json.items[0]).toMatchObject({ type: 'replay', detail: `replay of quarantine entry ${entry!.seq} (push): applied` });
+
+    // "Replay all" retries every open entry and says what became of them.
+    const open = (await api.get('/api/v1/quarantine?limit=1000')).json.items.length as number;
+    await page.evaluate("document.getElementById('replay-result').textContent = ''");
+    await page.click('#replay-all');
+    await expect.poll(() => page.locator('#replay-result').textContent(), { timeout: 30_000 }).toMatch(new RegExp(`^Replayed ${open}: `));
   });
 });

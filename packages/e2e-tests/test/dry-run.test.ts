@@ -1,6 +1,7 @@
 import type { CycleSummary, DryRunReport, SyncStore } from '@crm-sync/core';
+import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fakeCrmWithEmbeddedStore, fakeCrmWithMemoryStore } from '../src/harness.js';
+import { fakeCrmWithEmbeddedStore, fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from '../src/harness.js';
 import type { World } from '../src/world.js';
 import { createWorld, newId } from '../src/world.js';
 
@@ -42,7 +43,7 @@ const counts = (s: CycleSummary['entities'][number]) => {
   return rest;
 };
 
-describe.each([fakeCrmWithMemoryStore, fakeCrmWithEmbeddedStore])('dry run: $name', (harness) => {
+describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl()), fakeCrmWithEmbeddedStore])('dry run: $name', (harness) => {
   let world: World | undefined;
   afterEach(async () => world?.close());
 
@@ -106,5 +107,24 @@ describe.each([fakeCrmWithMemoryStore, fakeCrmWithEmbeddedStore])('dry run: $nam
     // Nothing left to do: the plan of the next cycle is empty.
     const next = await w.engine.dryRun({ entities: ['lead'] });
     expect(next.entities.map((e) => [e.entity, e.pushes.total, e.created.total, e.updated.total])).toEqual([['lead', 0, 0, 0]]);
+  });
+
+  it('plans the deletes of a full read from what its pages would have stored (R12 reconciliation)', async () => {
+    const w = (world = await createWorld(harness));
+    const ids = Array.from({ length: 60 }, () => newId());
+    for (const id of ids) await w.crm.put('contact', id, { lastname: id.slice(0, 6) });
+    await w.cycle();
+    // The delta token expires and the CRM forgets the delete: only a full read (two pages) finds it.
+    await w.crm.remove('contact', ids[7] as string);
+    await w.crm.expireTokensAndForgetDeletes();
+    const before = await storeContents(w.store);
+    const plan = await w.engine.dryRun({ entities: ['contact'] });
+    expect(await storeContents(w.store)).toEqual(before);
+    const contact = plan.entities[0];
+    expect(contact?.summary).toMatchObject({ status: 'ok', deleted: 1, pages: 2 });
+    expect(contact?.deletes.items).toEqual([{ id: ids[7], detail: 'not found in a full read of the CRM' }]);
+    const real = await w.cycle(['contact']);
+    expect(counts(real.entities[0] as CycleSummary['entities'][number])).toEqual(counts(contact?.summary as CycleSummary['entities'][number]));
+    expect((await w.local('contact', ids[7] as string))?.crmDeleted).toBe(true);
   });
 });

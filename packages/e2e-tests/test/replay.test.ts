@@ -1,7 +1,8 @@
 import { createSyncEngine, isSyncError } from '@crm-sync/core';
 import type { ChangePage, CrmAdapter, SyncEngine } from '@crm-sync/core';
+import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { afterEach, describe, expect, it } from 'vitest';
-import { customEntities, fakeCrmWithEmbeddedStore, fakeCrmWithMemoryStore } from '../src/harness.js';
+import { customEntities, fakeCrmWithEmbeddedStore, fakeCrmWithMemoryStore, fakeCrmWithPostgresStore } from '../src/harness.js';
 import type { World } from '../src/world.js';
 import { createWorld, newId } from '../src/world.js';
 
@@ -42,7 +43,7 @@ function faultyCrm(base: CrmAdapter) {
   return { adapter, refused, unreadable };
 }
 
-describe.each([fakeCrmWithMemoryStore, fakeCrmWithEmbeddedStore])('replay of quarantined records: $name', (harness) => {
+describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl()), fakeCrmWithEmbeddedStore])('replay of quarantined records: $name', (harness) => {
   let world: World | undefined;
   let engine: SyncEngine | undefined;
   afterEach(async () => {

@@ -29,7 +29,7 @@ start options:
       --port <n>                HTTP port (default 8787; 0 = any free port)
       --host <addr>             Bind address (default 127.0.0.1; others need CRM_SYNC_API_TOKEN)
 
-status, fields and errors options:
+status, fields, errors and sync --dry-run options:
       --url <url>               A running runner's address (default: the server address of the config)
 
 Exit codes: 0 done, 1 failed (a sync error, a doctor check, ...), 2 bad usage or configuration,

@@ -4,22 +4,37 @@ import type { CycleSummary, DryRunReport } from '@crm-sync/core';
 import { commonOptions, prepare } from '../cli/prepare.js';
 import { EXIT, cliExit, writeJson } from '../cli/io.js';
 import type { CliIo } from '../cli/io.js';
+import { findRunner } from '../cli/runner-client.js';
 import { onStopSignal } from '../cli/signals.js';
 import { createRuntime, statsByEntity } from '../wiring/runtime.js';
 import { formatTable } from '../cli/table.js';
 
 /**
- * `crm-sync sync --dry-run [--entity E]... [--json]`: the plan of a cycle, nothing written on either side; exit 0.
+ * `crm-sync sync --dry-run [--entity E]... [--json] [--url URL]`: the plan of a cycle, nothing written on either
+ * side, through the running runner when one answers (its store is the one the next cycle writes); exit 0.
  * `crm-sync sync --once [--entity E]... [--json]`: one cycle; exit 0 when every entity finished, 1 when
  * one failed, 128 + the signal's number when a signal stopped it first (130 for SIGINT, 143 for SIGTERM).
  */
 export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { ...commonOptions, once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, entity: { type: 'string', short: 'e', multiple: true }, json: { type: 'boolean' } },
+    options: {
+      ...commonOptions, once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, entity: { type: 'string', short: 'e', multiple: true },
+      json: { type: 'boolean' }, url: { type: 'string' },
+    },
     strict: true,
   });
+  if (values.url !== undefined && !values['dry-run']) throw cliExit(EXIT.usage, '--url goes with --dry-run: sync --once runs the cycle in this process');
   const { loaded, logger, redactor } = await prepare(io, values);
+  if (values['dry-run']) {
+    // A running runner's store is the one its next cycle writes (a memory store lives only in that process).
+    const runner = await findRunner(loaded, values.url);
+    if (runner) {
+      const entities = values.entity ?? [];
+      const plan = (await runner.request('POST', '/api/v1/cycles', { dryRun: true, ...(entities.length > 0 ? { entities } : {}) })) as DryRunReport;
+      return printPlan(io, plan, values.json === true);
+    }
+  }
   const runtime = await createRuntime({ loaded, logger, redactor });
   const controller = new AbortController();
   let stoppedBy: NodeJS.Signals | null = null;
@@ -36,10 +51,7 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
       }
     }
     if (values['dry-run']) {
-      const plan = await runtime.engine.dryRun(wanted.length > 0 ? { entities: wanted } : {});
-      if (values.json) writeJson(io, plan);
-      else io.stdout.write(humanPlan(plan));
-      return plan.ok ? EXIT.ok : EXIT.failed;
+      return printPlan(io, await runtime.engine.dryRun(wanted.length > 0 ? { entities: wanted } : {}), values.json === true);
     }
     const summary = await runtime.engine.runCycle({ ...(wanted.length > 0 ? { entities: wanted } : {}), signal: controller.signal });
     const entities = summary.entities.map((e) => e.entity);
@@ -75,6 +87,12 @@ function humanSummary(summary: CycleSummary, stats: Record<string, { records: nu
   const seconds = (summary.durationMs / 1000).toFixed(1);
   if (summary.interrupted) return `${table}\nCycle interrupted after ${seconds} s: ${resume}.\n`;
   return `${table}\nCycle ${summary.ok ? 'finished' : 'did not finish'} in ${seconds} s\n`;
+}
+
+function printPlan(io: CliIo, plan: DryRunReport, json: boolean): number {
+  if (json) writeJson(io, plan);
+  else io.stdout.write(humanPlan(plan));
+  return plan.ok ? EXIT.ok : EXIT.failed;
 }
 
 /** The plan in a table, then each push and collision on a line of its own (as many as the plan lists). */

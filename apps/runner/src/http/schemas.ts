@@ -148,7 +148,7 @@ export const dryRunReportSchema = z
         pushes: planList(z.object({ id: z.string(), kind: z.enum(['update', 'create']), fields: fieldMapSchema })).meta({ description: 'Writes to the CRM.' }),
         collisions: planList(z.object({ recordId: z.string(), field: z.string(), localValue: fieldValueSchema, crmValue: fieldValueSchema, winner: z.enum(['local', 'crm']) })),
         deletes: planList(z.object({ id: z.string(), detail: z.string().nullable() })).meta({ description: 'Records that would be flagged as deleted in the CRM.' }),
-        fanOuts: planList(z.object({ entity: z.string(), accountId: z.string(), records: z.number(), changeDataValues: z.number() })),
+        fanOuts: planList(z.object({ entity: z.string(), accountId: z.string(), records: z.number(), changeDataValues: z.number().meta({ description: 'Change Data Value entries it logs, at most.' }) })),
         skippedFields: z.array(z.object({ field: z.string(), reason: z.string() })),
         crmRequests: z.object({ reads: z.number(), writes: z.number() }).meta({ description: 'CRM calls: reads made by the dry run, writes the cycle would send.' }),
       }),

@@ -31,7 +31,10 @@ export interface EntityPlanReport {
   collisions: PlanList<{ recordId: string; field: string; localValue: FieldValue; crmValue: FieldValue; winner: 'local' | 'crm' }>;
   /** R12: records that would be flagged as deleted in the CRM. */
   deletes: PlanList<{ id: string; detail: string | null }>;
-  /** R4, R7: account values copied to the records linked to an account, and the Change Data Value entries that logs. */
+  /**
+   * R4, R7: account values copied to the records linked to an account, and the Change Data Value
+   * entries that logs: at most `changeDataValues` (a record whose company value already is the new one logs none).
+   */
   fanOuts: PlanList<{ entity: string; accountId: string; records: number; changeDataValues: number }>;
   /** R6, R8: CRM fields left out of the sync and selected names the CRM lacks, each with why. */
   skippedFields: Array<{ field: string; reason: string }>;

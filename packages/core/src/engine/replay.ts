@@ -69,11 +69,17 @@ async function replayPulls(ctx: EngineContext, ep: EntityPlan, entries: Quaranti
   const read = ctx.adapter.readRecords?.bind(ctx.adapter);
   const ids = [...new Set(entries.map((q) => q.recordId).filter((id): id is string => id !== null))];
   if (!read || ids.length === 0) return;
-  const result = await read(ep.entity, { ids, fields: ep.pullFields });
+  // An entry names the local record when there is one, whose CRM id may differ (a person created by a CRM that chose the id).
+  const crmIdOf = new Map(ids.map((id) => [id, id]));
+  for (const r of await ctx.store.getRecords(ep.entity.name, ids)) if (r.crmId !== null) crmIdOf.set(r.id, r.crmId);
+  const result = await read(ep.entity, { ids: [...new Set(crmIdOf.values())], fields: ep.pullFields });
   const reasons = new Map<string, string>();
   for (const r of result.rejected) if (r.id !== null) reasons.set(r.id, r.reason);
   for (const id of result.missing) reasons.set(id, 'the row is no longer in the CRM, or hidden from the sync user');
-  for (const q of entries) if (q.recordId !== null && reasons.has(q.recordId)) why.set(q.seq, reasons.get(q.recordId) as string);
+  for (const q of entries) {
+    const reason = q.recordId === null ? undefined : reasons.get(crmIdOf.get(q.recordId) ?? q.recordId);
+    if (reason !== undefined) why.set(q.seq, reason);
+  }
   await applyRows(ctx, ep, result.rows);
 }
 
