@@ -101,5 +101,7 @@ export { accountIdOf, isEcho, passesSyncFilter, shouldFlagCrmDelete } from './ru
 export { createSyncEngine } from './engine/engine.js';
 export type { AddFieldResult, CycleOptions, SyncEngine, SyncEngineOptions } from './engine/engine.js';
 export type { CycleSummary, EntityCycleSummary, SyncEvent } from './engine/events.js';
+export { changeTokenAge, describeTokenAge } from './engine/token-age.js';
+export type { ChangeTokenAge } from './engine/token-age.js';
 export type { EngineTimer } from './engine/scheduler.js';
 export type { LocalEdit } from './engine/local.js';
