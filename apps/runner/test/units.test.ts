@@ -11,6 +11,7 @@ import { latestEntries } from '../src/http/tail.js';
 import { createLogger } from '../src/log/logger.js';
 import { progressLine } from '../src/log/progress.js';
 import { createRedactor } from '../src/log/redactor.js';
+import { changeTokenCheck } from '../src/commands/doctor.js';
 import { createMetrics } from '../src/metrics.js';
 import { statusReport } from '../src/status-report.js';
 import { writeConfig } from './helpers/runner-process.js';
@@ -239,5 +240,13 @@ describe('change-token age in status and metrics', () => {
     expect(text).toMatch(/^crm_sync_change_token_age_seconds\{entity="contact"\} 5184\d\d$/m);
     // Never read: no age to report.
     expect(text).not.toMatch(/crm_sync_change_token_age_seconds\{entity="account"\}/);
+
+    const warned = await changeTokenCheck(store, loaded.config, new Date());
+    expect(warned).toMatchObject({ name: 'change tokens', status: 'warn', hint: expect.stringContaining('crm-sync start') });
+    expect(warned.detail).toMatch(/^contact: the last complete read was 6\.0 days ago/);
+    expect(warned.detail).not.toMatch(/lead/);
+    // Once the contact is read again, every entity passes.
+    await store.commit({ entity: 'contact', state: { 'pull:last-read:contact': new Date().toISOString() } });
+    expect(await changeTokenCheck(store, loaded.config, new Date())).toMatchObject({ status: 'pass' });
   });
 });

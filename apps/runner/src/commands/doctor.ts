@@ -8,6 +8,7 @@ import type { CliIo } from '../cli/io.js';
 import type { CrmConnection } from '@crm-sync/core';
 import { pluginContext } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import type { RunnerConfig } from '../config/schema.js';
 import { connectCrm, describeCrm, pluginLog } from '../wiring/crm.js';
 import { describeStore, openStore } from '../wiring/store.js';
 import { hint } from './doctor-hints.js';
@@ -69,9 +70,8 @@ async function storeStep({ loaded, logger }: Prepared): Promise<DoctorStep> {
   }
 }
 
-/** Entities whose change token is getting old (about 7 days unused expire it): warned before it does. */
+/** The `change tokens` step: opens the store (no migrations) and checks it. */
 async function changeTokenStep({ loaded }: Prepared): Promise<DoctorStep> {
-  const { config } = loaded;
   let store: SyncStore;
   try {
     store = await openStore(loaded, { migrate: false });
@@ -79,20 +79,25 @@ async function changeTokenStep({ loaded }: Prepared): Promise<DoctorStep> {
     return { name: 'change tokens', status: 'skip', detail: 'the store does not open' };
   }
   try {
-    const registry = createEntityRegistry({ custom: config.sync.customEntities, syncFilterField: config.sync.syncFilterField });
-    const now = new Date();
-    const old: string[] = [];
-    for (const entity of registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false)) {
-      const age = await changeTokenAge(store, entity.name, now, config.sync.changeTokenWarnAfterMs);
-      if (age.old) old.push(describeTokenAge(age));
-    }
-    if (old.length === 0) return { name: 'change tokens', status: 'pass', detail: `every entity read within ${(config.sync.changeTokenWarnAfterMs / 86_400_000).toFixed(1)} days (or not read yet)` };
-    return { name: 'change tokens', status: 'warn', detail: old.join('; '), hint: 'Start the runner (crm-sync start) or run crm-sync sync: an expired token makes the next cycle read every row again.' };
+    return await changeTokenCheck(store, loaded.config, new Date());
   } catch (error) {
     return { name: 'change tokens', status: 'skip', detail: message(error) };
   } finally {
     await store.close().catch(() => undefined);
   }
+}
+
+/** Entities whose change token is getting old (about 7 days unused expire it): warned before it does. */
+export async function changeTokenCheck(store: SyncStore, config: RunnerConfig, now: Date): Promise<DoctorStep> {
+  const registry = createEntityRegistry({ custom: config.sync.customEntities, syncFilterField: config.sync.syncFilterField });
+  const old: string[] = [];
+  for (const entity of registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false)) {
+    const age = await changeTokenAge(store, entity.name, now, config.sync.changeTokenWarnAfterMs);
+    if (age.old) old.push(describeTokenAge(age));
+  }
+  const days = (config.sync.changeTokenWarnAfterMs / 86_400_000).toFixed(1);
+  if (old.length === 0) return { name: 'change tokens', status: 'pass', detail: `every entity read within ${days} days (or not read yet)` };
+  return { name: 'change tokens', status: 'warn', detail: old.join('; '), hint: 'Start the runner (crm-sync start) or run crm-sync sync: an expired token makes the next cycle read every row again.' };
 }
 
 async function crmSteps({ loaded, logger }: Prepared, add: (step: DoctorStep) => void): Promise<void> {
