@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { changeTokenAge } from '@crm-sync/core';
 import type { CrmTrafficEvent, SyncEvent, SyncStore } from '@crm-sync/core';
 
 export interface Metrics {
@@ -12,7 +13,8 @@ export interface Metrics {
 }
 
 /** Prometheus metrics on a registry of their own (nothing global, no default process metrics). */
-export function createMetrics(store: SyncStore, entities: readonly string[]): Metrics {
+/** `changeTokenWarnAfterMs`: the config's threshold for an old change token. */
+export function createMetrics(store: SyncStore, entities: readonly string[], changeTokenWarnAfterMs = 5 * 86_400_000): Metrics {
   const registry = new Registry();
   const registers = [registry];
   const cycles = new Counter({ name: 'crm_sync_cycles_total', help: 'Finished sync cycles by outcome (ok, interrupted by a graceful stop, failed).', labelNames: ['status'], registers });
@@ -32,6 +34,8 @@ export function createMetrics(store: SyncStore, entities: readonly string[]): Me
   });
   const records = new Gauge({ name: 'crm_sync_entity_records', help: 'Local records per entity.', labelNames: ['entity'], registers });
   const pending = new Gauge({ name: 'crm_sync_pending_pushes', help: 'Local records with changes not yet in the CRM.', labelNames: ['entity'], registers });
+  const tokenAge = new Gauge({ name: 'crm_sync_change_token_age_seconds', help: 'Seconds since the entity was last read to its end (its change token expires after about 7 days unused); absent before the first read.', labelNames: ['entity'], registers });
+  const tokenOld = new Gauge({ name: 'crm_sync_change_token_old', help: '1 when the change token is older than sync.changeTokenWarnAfterMs, else 0.', labelNames: ['entity'], registers });
   const openQuarantine = new Gauge({ name: 'crm_sync_quarantine_open', help: 'Open quarantine entries per entity.', labelNames: ['entity'], registers });
 
   // Every entity shows up from the first scrape, at zero.
@@ -68,6 +72,9 @@ export function createMetrics(store: SyncStore, entities: readonly string[]): Me
         records.set({ entity }, stats.records);
         pending.set({ entity }, stats.pending);
         openQuarantine.set({ entity }, stats.quarantined);
+        const age = await changeTokenAge(store, entity, new Date(), changeTokenWarnAfterMs);
+        if (age.ageMs !== null) tokenAge.set({ entity }, Math.round(age.ageMs / 1000));
+        tokenOld.set({ entity }, age.old ? 1 : 0);
       }
       return registry.metrics();
     },

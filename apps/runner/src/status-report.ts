@@ -1,4 +1,5 @@
-import type { CycleSummary, EntityCycleSummary, EntityRegistry, StoreStats, SyncStore } from '@crm-sync/core';
+import { changeTokenAge } from '@crm-sync/core';
+import type { ChangeTokenAge, CycleSummary, EntityCycleSummary, EntityRegistry, StoreStats, SyncStore } from '@crm-sync/core';
 import type { RunnerConfig } from './config/schema.js';
 import type { CycleHistory } from './history.js';
 import type { RunnerState } from './wiring/runtime.js';
@@ -13,6 +14,8 @@ export interface EntityStatus {
   lastRun: (EntityCycleSummary & { finishedAt: string }) | null;
   /** CRM rows the sync filter (R11) left out in this runner's cycles; null without a running runner. */
   filteredSinceStart: number | null;
+  /** The change token's age: the last complete read, and whether it is older than `sync.changeTokenWarnAfterMs`. */
+  changeToken: Omit<ChangeTokenAge, 'entity'>;
 }
 
 export interface StatusReport {
@@ -47,8 +50,11 @@ export interface StatusSources {
 /** The runner's status: what runs, the last cycle and per-entity counts. */
 export async function statusReport(s: StatusSources): Promise<StatusReport> {
   const entities: EntityStatus[] = [];
+  const now = new Date();
   for (const name of s.entities) {
     const def = s.registry.get(name);
+    const age = await changeTokenAge(s.store, name, now, s.config.sync.changeTokenWarnAfterMs);
+    const changeToken = { lastReadAt: age.lastReadAt, ageMs: age.ageMs, old: age.old };
     entities.push({
       entity: name,
       direction: def.direction,
@@ -57,6 +63,7 @@ export async function statusReport(s: StatusSources): Promise<StatusReport> {
       stats: await s.store.stats(name),
       lastRun: s.history?.lastRun(name) ?? null,
       filteredSinceStart: s.history ? s.history.filteredSinceStart(name) : null,
+      changeToken,
     });
   }
   return {

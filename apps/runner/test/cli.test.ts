@@ -190,7 +190,7 @@ describe('crm-sync doctor', () => {
     const config = writeConfig(simulatorConfig(sim));
     const result = await runCli(['doctor', '--config', config]);
     expect(result.code).toBe(0);
-    for (const step of ['config', 'store', 'credentials', 'whoami', 'read contact', 'change tracking contact', 'fields contact', 'read lead']) {
+    for (const step of ['config', 'store', 'change tokens', 'credentials', 'whoami', 'read contact', 'change tracking contact', 'fields contact', 'read lead']) {
       expect(result.stdout).toMatch(new RegExp(`^PASS  ${step}\\s`, 'm'));
     }
     expect(result.stdout).toMatch(/secured without read privilege: new_creditlimit/);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createEntityRegistry } from '@crm-sync/core';
 import { createMemoryStore } from '@crm-sync/memory-store';
 import { USAGE } from '../src/cli/usage.js';
 import { ENV_SETTING_NAMES } from '../src/config/env.js';
@@ -10,6 +11,9 @@ import { latestEntries } from '../src/http/tail.js';
 import { createLogger } from '../src/log/logger.js';
 import { progressLine } from '../src/log/progress.js';
 import { createRedactor } from '../src/log/redactor.js';
+import { changeTokenCheck } from '../src/commands/doctor.js';
+import { createMetrics } from '../src/metrics.js';
+import { statusReport } from '../src/status-report.js';
 import { writeConfig } from './helpers/runner-process.js';
 
 const failure = async (fn: () => unknown): Promise<string> => {
@@ -206,5 +210,43 @@ describe('heap growth', () => {
     expect(tightenHeap(['--heap-growing-percent=50'], '')).toBe(false);
     expect(tightenHeap([], '--max-old-space-size=512 --heap_growing_percent=10')).toBe(false);
     expect(tightenHeap(['--enable-source-maps'], '--max-old-space-size=512')).toBe(true);
+  });
+});
+
+describe('change-token age in status and metrics', () => {
+  it('shows each entity\'s last complete read, and flags the ones older than sync.changeTokenWarnAfterMs', async () => {
+    const store = createMemoryStore();
+    const day = 86_400_000;
+    // The engine writes this state when an entity's pull is read to its end (the e2e token-age test covers that).
+    await store.commit({ entity: 'contact', state: { 'pull:last-read:contact': new Date(Date.now() - 6 * day).toISOString() } });
+    await store.commit({ entity: 'lead', state: { 'pull:last-read:lead': new Date(Date.now() - day).toISOString() } });
+    const loaded = await loadConfig({ env: {} });
+    expect(loaded.config.sync.changeTokenWarnAfterMs).toBe(5 * day);
+    const registry = createEntityRegistry();
+    const report = await statusReport({
+      config: loaded.config, demo: true, crm: { kind: 'simulator', url: 'simulated' }, registry, entities: ['contact', 'lead', 'account'], store,
+      storeDescription: 'memory', history: null, state: null,
+    });
+    const token = (entity: string) => report.entities.find((e) => e.entity === entity)?.changeToken;
+    expect(token('contact')).toMatchObject({ old: true });
+    expect(token('contact')?.ageMs).toBeGreaterThanOrEqual(6 * day);
+    expect(token('lead')).toMatchObject({ old: false });
+    expect(token('account')).toEqual({ lastReadAt: null, ageMs: null, old: false });
+
+    const metrics = createMetrics(store, ['contact', 'lead', 'account'], loaded.config.sync.changeTokenWarnAfterMs);
+    const text = await metrics.render();
+    expect(text).toMatch(/^crm_sync_change_token_old\{entity="contact"\} 1$/m);
+    expect(text).toMatch(/^crm_sync_change_token_old\{entity="lead"\} 0$/m);
+    expect(text).toMatch(/^crm_sync_change_token_age_seconds\{entity="contact"\} 5184\d\d$/m);
+    // Never read: no age to report.
+    expect(text).not.toMatch(/crm_sync_change_token_age_seconds\{entity="account"\}/);
+
+    const warned = await changeTokenCheck(store, loaded.config, new Date());
+    expect(warned).toMatchObject({ name: 'change tokens', status: 'warn', hint: expect.stringContaining('crm-sync start') });
+    expect(warned.detail).toMatch(/^contact: the last complete read was 6\.0 days ago/);
+    expect(warned.detail).not.toMatch(/lead/);
+    // Once the contact is read again, every entity passes.
+    await store.commit({ entity: 'contact', state: { 'pull:last-read:contact': new Date().toISOString() } });
+    expect(await changeTokenCheck(store, loaded.config, new Date())).toMatchObject({ status: 'pass' });
   });
 });

@@ -45,6 +45,12 @@ export const syncConfigSchema = z
    */
   reconcileMaxDeleteShare: z.number().min(0).max(1).default(0.5),
   /**
+   * A change token (Dataverse delta token) unused for about 7 days expires and the next cycle reads
+   * the whole table again. An entity whose last complete read is older than this is warned about (a
+   * `change-token-old` event at its next cycle, the runner's status, metrics and doctor). Default 5 days.
+   */
+  changeTokenWarnAfterMs: z.number().int().min(60_000).default(5 * 86_400_000),
+  /**
    * Several runners on one store: how long a runner's claim on an entity lasts without renewal
    * (renewed at every commit). A crashed runner's entities are taken over after this long.
    * Default: twice the interval plus a minute.

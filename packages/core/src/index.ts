@@ -103,5 +103,7 @@ export type { ReplayFilter, ReplayOutcome, ReplayReport } from './engine/replay.
 export type { DryRunOptions, DryRunReport, EntityPlanReport, PlanList } from './engine/dry-run.js';
 export type { AddFieldResult, CycleOptions, SyncEngine, SyncEngineOptions } from './engine/engine.js';
 export type { CycleSummary, EntityCycleSummary, SyncEvent } from './engine/events.js';
+export { changeTokenAge, describeTokenAge } from './engine/token-age.js';
+export type { ChangeTokenAge } from './engine/token-age.js';
 export type { EngineTimer } from './engine/scheduler.js';
 export type { LocalEdit } from './engine/local.js';

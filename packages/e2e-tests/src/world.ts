@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Activity, CycleSummary, LocalRecord, SyncConfigInput, SyncEngine, SyncStore } from '@crm-sync/core';
+import type { Activity, CycleSummary, LocalRecord, SyncConfigInput, SyncEngine, SyncEngineOptions, SyncStore } from '@crm-sync/core';
 import { createSyncEngine } from '@crm-sync/core';
 import type { CrmHarness, Harness } from './harness.js';
 import { customEntities } from './harness.js';
@@ -17,10 +17,11 @@ export interface World {
 
 export const newId = (): string => randomUUID();
 
-export async function createWorld(harness: Harness, config: SyncConfigInput = {}): Promise<World> {
+/** `engine`: the engine's clock and event listener (a simulator's clock, to age change tokens). */
+export async function createWorld(harness: Harness, config: SyncConfigInput = {}, engineOptions: Pick<SyncEngineOptions, 'now' | 'onEvent'> = {}): Promise<World> {
   const crm = await harness.crm();
   const store = await harness.store();
-  const engine = createSyncEngine({ adapter: crm.adapter, store, config: { customEntities, ...config } });
+  const engine = createSyncEngine({ adapter: crm.adapter, store, config: { customEntities, ...config }, ...engineOptions });
   return {
     crm,
     store,

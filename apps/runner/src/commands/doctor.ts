@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { createEntityRegistry, isSyncError, planFields } from '@crm-sync/core';
-import type { EntityDefinition } from '@crm-sync/core';
+import { changeTokenAge, createEntityRegistry, describeTokenAge, isSyncError, planFields } from '@crm-sync/core';
+import type { EntityDefinition, SyncStore } from '@crm-sync/core';
 import { commonOptions, prepare } from '../cli/prepare.js';
 import type { Prepared } from '../cli/prepare.js';
 import { EXIT, writeJson } from '../cli/io.js';
@@ -8,8 +8,9 @@ import type { CliIo } from '../cli/io.js';
 import type { CrmConnection } from '@crm-sync/core';
 import { pluginContext } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import type { RunnerConfig } from '../config/schema.js';
 import { connectCrm, describeCrm, pluginLog } from '../wiring/crm.js';
-import { describeStore } from '../wiring/store.js';
+import { describeStore, openStore } from '../wiring/store.js';
 import { hint } from './doctor-hints.js';
 
 export interface DoctorStep {
@@ -39,6 +40,7 @@ export async function doctorCommand(args: string[], io: CliIo): Promise<number> 
     detail: `${prepared.loaded.file ?? (prepared.loaded.demo ? 'demo defaults' : 'environment')}: ${describeCrm(prepared.loaded)}, store ${describeStore(prepared.loaded)}`,
   });
   add(await storeStep(prepared));
+  add(await changeTokenStep(prepared));
   await crmSteps(prepared, add);
   const failed = steps.filter((s) => s.status === 'fail').length;
   const warned = steps.filter((s) => s.status === 'warn').length;
@@ -66,6 +68,36 @@ async function storeStep({ loaded, logger }: Prepared): Promise<DoctorStep> {
   } catch (error) {
     return { name: 'store', status: 'fail', detail: message(error), hint: hint(loaded, 'store') };
   }
+}
+
+/** The `change tokens` step: opens the store (no migrations) and checks it. */
+async function changeTokenStep({ loaded }: Prepared): Promise<DoctorStep> {
+  let store: SyncStore;
+  try {
+    store = await openStore(loaded, { migrate: false });
+  } catch {
+    return { name: 'change tokens', status: 'skip', detail: 'the store does not open' };
+  }
+  try {
+    return await changeTokenCheck(store, loaded.config, new Date());
+  } catch (error) {
+    return { name: 'change tokens', status: 'skip', detail: message(error) };
+  } finally {
+    await store.close().catch(() => undefined);
+  }
+}
+
+/** Entities whose change token is getting old (about 7 days unused expire it): warned before it does. */
+export async function changeTokenCheck(store: SyncStore, config: RunnerConfig, now: Date): Promise<DoctorStep> {
+  const registry = createEntityRegistry({ custom: config.sync.customEntities, syncFilterField: config.sync.syncFilterField });
+  const old: string[] = [];
+  for (const entity of registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false)) {
+    const age = await changeTokenAge(store, entity.name, now, config.sync.changeTokenWarnAfterMs);
+    if (age.old) old.push(describeTokenAge(age));
+  }
+  const days = (config.sync.changeTokenWarnAfterMs / 86_400_000).toFixed(1);
+  if (old.length === 0) return { name: 'change tokens', status: 'pass', detail: `every entity read within ${days} days (or not read yet)` };
+  return { name: 'change tokens', status: 'warn', detail: old.join('; '), hint: 'Start the runner (crm-sync start) or run crm-sync sync: an expired token makes the next cycle read every row again.' };
 }
 
 async function crmSteps({ loaded, logger }: Prepared, add: (step: DoctorStep) => void): Promise<void> {

@@ -83,5 +83,9 @@ function humanStatus(report: StatusReport, source: string): string {
     e.entity, e.direction === 'both' ? 'both ways' : 'from CRM', e.lastRun?.status ?? '-', e.lastRun?.pulled ?? 0,
     (e.lastRun?.pushed ?? 0) + (e.lastRun?.created ?? 0), e.stats.records, e.stats.pending, e.stats.quarantined, e.stats.crmDeleted,
   ]);
+  // A change token unused for about 7 days expires: say so before it does.
+  const old = report.entities.filter((e) => e.changeToken.old);
+  for (const e of old) lines.push(`Warning:     ${e.entity}: last complete read ${e.changeToken.lastReadAt} (${((e.changeToken.ageMs ?? 0) / 86_400_000).toFixed(1)} days ago); its change token expires after about 7 days unused`);
+  if (old.length > 0) lines.push('');
   return `${lines.join('\n')}\n${formatTable(['entity', 'direction', 'last run', 'pulled', 'pushed', 'records', 'pending', 'quarantined', 'crm-deleted'], rows)}`;
 }

@@ -166,6 +166,9 @@ export const entityStatusSchema = z
     lastRun: entityCycleSummarySchema.extend({ finishedAt: z.string() }).nullable(),
     /** CRM rows the sync filter (R11) left out, summed over this runner's cycles; null without a running runner. */
     filteredSinceStart: z.number().nullable(),
+    changeToken: z
+      .object({ lastReadAt: z.string().nullable(), ageMs: z.number().nullable(), old: z.boolean() })
+      .meta({ description: 'The last complete read of the entity (its change token expires after about 7 days unused); `old` once older than sync.changeTokenWarnAfterMs.' }),
   })
   .meta({ id: 'EntityStatus' });
 

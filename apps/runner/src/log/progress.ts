@@ -47,6 +47,10 @@ export function createProgressReporter(logger: Logger, totals: (entity: string) 
           entity: event.entity, fields: event.fields, records: event.records,
         });
         break;
+      case 'change-token-old':
+        logger.endProgress();
+        logger.warn('change token getting old', { entity: event.entity, detail: event.detail });
+        break;
       case 'schema-drift':
         logger.endProgress();
         logger.warn('CRM schema changed', { entity: event.entity, detail: event.detail });

@@ -90,7 +90,7 @@ export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions
     throw error;
   }
   const entities = engine.registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false).map((e) => e.name);
-  const built = createMetrics(store, entities);
+  const built = createMetrics(store, entities, config.sync.changeTokenWarnAfterMs);
   metrics = built;
   sinks.crm = (event) => {
     built.onCrmEvent(event);

@@ -31,6 +31,8 @@ export const stateKeys = {
   knownColumns: (entity: string) => `fields:known:${entity}`,
   /** Synced fields stopped because the CRM changed their type (R9), JSON object field -> why. */
   stoppedFields: (entity: string) => `fields:stopped:${entity}`,
+  /** When the entity's last pull read to its end was opened (ISO): the age of its change token. */
+  lastRead: (entity: string) => `pull:last-read:${entity}`,
 };
 
 export interface EntityPlan {

@@ -12,6 +12,7 @@ import { backfillFields } from './quick-sync.js';
 import { reconcileDeletes } from './reconcile.js';
 import { retryQuarantined } from './retry.js';
 import { stopRetypedFields } from './schema-changes.js';
+import { changeTokenAge, describeTokenAge } from './token-age.js';
 
 /** Where an entity's run of a cycle stands. */
 export type RunState =
@@ -44,6 +45,8 @@ export class EntityRun {
   inserted: { snapshot: string; count: number } | null = null;
   /** Column changes the adapter's feed reported for this entity this cycle (R9), told at its preparation. */
   schemaChanges: CrmSchemaChange[] = [];
+  /** When its current pull was opened: stored as the change token's age once it is read to its end. */
+  pullOpenedAt: Date | null = null;
 
   constructor(
     readonly entity: EntityDefinition,
@@ -140,6 +143,9 @@ export async function prepareRun(deps: RunDeps, run: EntityRun, signal?: AbortSi
     await ctx.store.commit({ entity: name, state: { [stateKeys.syncedFields(name)]: ep.syncedState } });
   }
   const checkpoint = await ctx.store.getCheckpoint(name);
+  const age = await changeTokenAge(ctx.store, name, ctx.now(), ctx.config.changeTokenWarnAfterMs);
+  if (age.old && checkpoint !== null) ctx.emit({ type: 'change-token-old', ...age, detail: describeTokenAge(age) });
+  run.pullOpenedAt = ctx.now();
   const assumeNew = checkpoint === null && (await ctx.store.stats(name)).records === 0;
   const pages = ctx.adapter.pullChanges(run.entity, { checkpoint, fields: ep.pullFields, ...(signal ? { signal } : {}) });
   run.state = { phase: 'pulling', plan: ep, pages: pages[Symbol.asyncIterator](), ahead: undefined, assumeNew };

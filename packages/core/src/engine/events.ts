@@ -1,5 +1,6 @@
 import type { CrmSchemaChange } from '../contracts/crm.js';
 import type { SchemaDrift } from '../rules/drift.js';
+import type { ChangeTokenAge } from './token-age.js';
 
 /** What one entity did in one cycle. */
 export interface EntityCycleSummary {
@@ -60,6 +61,8 @@ export type SyncEvent =
    * words. With `change`: one column change the adapter's feed reported, told on its own.
    */
   | ({ type: 'schema-drift'; entity: string; detail: string; change?: CrmSchemaChange } & SchemaDrift)
+  /** The entity's change token is older than `changeTokenWarnAfterMs` (see `changeTokenAge`); `detail` in words. */
+  | ({ type: 'change-token-old'; detail: string } & ChangeTokenAge)
   | { type: 'pushed'; entity: string; pushed: number; created: number; failed: number }
   | { type: 'entity-finished'; summary: EntityCycleSummary }
   | { type: 'entity-failed'; entity: string; code: string; message: string }

@@ -72,6 +72,8 @@ export async function pullTurn(deps: RunDeps, run: EntityRun, budget: number, si
       if (next.done) {
         await pipeline.settle();
         run.state = { phase: 'pulled', plan: ep };
+        // Read to its end: the change token is as new as this pull (its age warns before it expires).
+        if (run.pullOpenedAt) await ctx.store.commit({ entity: run.entity.name, state: { [stateKeys.lastRead(run.entity.name)]: run.pullOpenedAt.toISOString() } });
         const snapshot = await ctx.store.getState(stateKeys.reconcile(run.entity.name));
         const inserted = run.inserted?.snapshot === snapshot ? run.inserted.count : 0;
         if (snapshot !== null) run.summary.deleted += await reconcileDeletes(ctx, run.entity.name, snapshot, inserted);
