@@ -95,7 +95,10 @@ describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl(
     expect((await w.crm.get('lead', broken))?.subject).toBeUndefined();
     const all = (await w.store.listQuarantine({ limit: 100, includeResolved: true })).items;
     expect(all.find((q) => q.recordId === fixed)?.resolvedAt).not.toBeNull();
-    expect(all.filter((q) => q.recordId === broken).every((q) => q.resolvedAt === null)).toBe(true);
+    // Every entry of the still-broken record stays open (a failed replay may add one with the CRM's current reason).
+    const brokenEntries = all.filter((q) => q.recordId === broken);
+    expect(brokenEntries.length).toBeGreaterThan(0);
+    expect(brokenEntries.every((q) => q.resolvedAt === null)).toBe(true);
     expect((await w.activities('lead', fixed)).at(-1)).toMatchObject({ type: 'replay', source: 'sync', detail: expect.stringMatching(/\(push\): applied$/) as unknown as string });
     expect((await w.activities('lead', broken)).at(-1)?.detail).toMatch(/\(push\): failed: A CRM validation rule refused/);
 
