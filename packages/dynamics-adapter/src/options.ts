@@ -97,8 +97,8 @@ export const adapterOptionsSchema = z.strictObject({
     .strictObject({
       parallel: z.union([z.boolean(), z.literal('auto')]).default('auto'),
       /**
-       * The most ranges read at once (the pool adapts below it on 429s). Always below the adapter's
-       * concurrency (one slot for the spine), so unset the ranges follow the `x-ms-dop-hint`.
+       * The most ranges read at once (the pool adapts below it on 429s; default 4). Always below the
+       * adapter's concurrency (one slot for the spine), so a lower `x-ms-dop-hint` lowers it.
        */
       maxRanges: z.number().int().min(1).max(50).optional(),
       /** Keys per spine page, i.e. rows per range (Dataverse pages at most 5,000). */

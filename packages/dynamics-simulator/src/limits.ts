@@ -171,9 +171,11 @@ export function createServiceProtection(clock: Clock, initial: LimitsInput = {})
       const hint = Math.max(1, Math.floor(settings.dopHint));
       if (!settings.enabled || userId === null) return hint;
       const window = windowOf(userId);
+      // Pressure the hint stands for: requests and requests in flight. Execution time is left out: a
+      // client that paces itself by the remaining execution time (the ratelimit headers) runs near
+      // that budget by design, and a hint falling with it would starve a load the limits allow.
       const load = Math.max(
         settings.maxRequests > 0 ? window.requests.length / settings.maxRequests : 1,
-        settings.maxExecutionMs > 0 ? window.executionTotal / settings.maxExecutionMs : 1,
         window.concurrent / settings.maxConcurrent,
       );
       if (load <= 0.5) return hint;
