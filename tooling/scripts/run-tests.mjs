@@ -57,10 +57,25 @@ for (const p of packages) {
     `${p.name}: ${report.numPassedTests} passed, ${report.numFailedTests + brokenSuites} failed` +
       (report.numPendingTests ? `, ${report.numPendingTests} skipped` : ''),
   );
+  // Name every failure in the summary: CI logs keep only the tail, and a count alone hides the cause.
+  for (const file of report.testResults) {
+    const rel = file.name.startsWith(p.path) ? file.name.slice(p.path.length + 1) : file.name;
+    if (file.status === 'failed' && file.assertionResults.length === 0) {
+      lines.push(`  FAILED ${rel}: ${firstLine(file.message)}`);
+    }
+    for (const t of file.assertionResults.filter((a) => a.status === 'failed')) {
+      lines.push(`  FAILED ${rel} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`);
+    }
+  }
 }
 if (turbo.status !== 0 && failed === 0) {
   failed += 1;
   lines.push(`turbo exited with ${turbo.status}`);
+}
+
+function firstLine(message) {
+  const line = String(message ?? '').split('\n').find((l) => l.trim() !== '') ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
 }
 
 console.log('\nTest summary');

@@ -80,21 +80,28 @@ describe('dashboard in Chromium', () => {
     try {
       for (const width of widths) {
         await page.setViewportSize({ width, height: 900 });
-        const facts = await page.locator('#runner dt').evaluateAll((labels) =>
-          labels.map((dt) => {
-            // Runs in the page (this package's types have no DOM library).
-            type Range = { selectNodeContents(node: unknown): void; getClientRects(): ArrayLike<{ top: number }> };
-            const { document } = globalThis as unknown as { document: { createRange(): Range } };
-            const dd = dt.nextElementSibling as unknown as typeof dt;
+        // Queried and measured in one page task: a locator's evaluateAll queries first and evaluates in
+        // a second round trip, and a status refresh in between measures detached nodes (all zeros).
+        const facts = await page.evaluate(() => {
+          // Runs in the page (this package's types have no DOM library).
+          type Box = { top: number; bottom: number };
+          type Node = { textContent: string | null; nextElementSibling: Node; getBoundingClientRect(): Box };
+          type Range = { selectNodeContents(node: unknown): void; getClientRects(): ArrayLike<{ top: number }> };
+          const { document } = globalThis as unknown as { document: { createRange(): Range; querySelectorAll(s: string): ArrayLike<Node> } };
+          return Array.from(document.querySelectorAll('#runner dt'), (dt) => {
+            const dd = dt.nextElementSibling;
             const range = document.createRange();
             range.selectNodeContents(dd);
             const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size;
             const label = dt.getBoundingClientRect();
             const value = dd.getBoundingClientRect();
             return { label: dt.textContent, value: dd.textContent, lines, sameLine: value.top < label.bottom && label.top < value.bottom };
-          }),
-        );
-        for (const label of ['Last cycle', 'Next cycle']) {
+          });
+        });
+        // The daily request count (every CRM request of the first cycle) and the share of the DOP hint.
+        expect(facts.find((f) => f.label === 'Requests 24 h')?.value).toMatch(/^[1-9][\d,]*$/);
+        expect(facts.find((f) => f.label === 'Parallel')?.value).toMatch(/^\d+ of \d+$/);
+        for (const label of ['Last cycle', 'Next cycle', 'Requests 24 h']) {
           // The value's text on one line, and on the line of its label.
           expect(facts.find((f) => f.label === label), `${label} at ${width} px`).toMatchObject({ lines: 1, sameLine: true });
         }
@@ -194,5 +201,35 @@ describe('dashboard in Chromium', () => {
     await page.evaluate("document.getElementById('replay-result').textContent = ''");
     await page.click('#replay-all');
     await expect.poll(() => page.locator('#replay-result').textContent(), { timeout: 30_000 }).toMatch(new RegExp(`^Replayed ${open}: `));
+  });
+  it('opens a record from a collision and shows why a field holds its value: each step oldest first, with its rule and side', async () => {
+    // The contact whose jobtitle collided above: created from the CRM, edited locally, then the CRM's value won (R2).
+    const collision = ((await api.get('/api/v1/collisions?limit=100')).json.items as { entity: string; field: string; recordId: string }[])
+      .find((c) => c.entity === 'contact' && c.field === 'jobtitle');
+    const id = collision!.recordId;
+    const link = page.locator(`#collisions button.record[data-id="${id}"]`).first();
+    await expect.poll(() => link.count(), { timeout: 15_000 }).toBe(1);
+    await link.click();
+    await expect.poll(() => page.locator('#record-panel').isVisible(), { timeout: 15_000 }).toBe(true);
+    expect(await page.locator('#record-title').textContent()).toBe(`contact ${id}`);
+    const rows = page.locator('#field-history tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(3);
+    expect(await page.locator('#history-title').textContent()).toBe('History of jobtitle');
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-rule')))).toEqual(['create', 'local-edit', 'collision']);
+    const cells = async (n: number) => (await rows.nth(n).locator('td').allTextContents()).slice(1);
+    expect(await cells(1)).toEqual(['local edit', 'local', '"Purchasing Lead"', '']);
+    expect(await cells(2)).toEqual(['collision', 'CRM', '"Head of Purchasing"', 'local "Purchasing Lead" vs CRM "Head of Purchasing": CRM won']);
+
+    // Another field of the record view: an account field the contact shows, changed in the CRM on its account (a fan-out, R4).
+    const accountId = (await api.get(`/api/v1/entities/contact/records/${id}`)).json.record.accountId as string;
+    expect(accountId).toBeTypeOf('string');
+    sim.control.updateRow('account', accountId, { address1_city: 'Utrecht' }, { asUser: sim.simulator.users.staff[0]!.id });
+    expect((await api.post('/api/v1/cycles', { entities: ['account'] })).status).toBe(200);
+    await link.click(); // open it again: the record view shows the values of now
+    await page.locator('#record-fields button.history[data-field="company.address1_city"]').click();
+    await expect.poll(() => page.locator('#history-title').textContent(), { timeout: 15_000 }).toBe('History of company.address1_city');
+    await expect.poll(async () => (await page.locator('#field-history tbody tr').last().locator('td').allTextContents()).slice(1, 4), { timeout: 15_000 })
+      .toEqual(['account fan-out', 'CRM', '"Utrecht"']);
+    expect(await page.locator('#field-history tbody tr').first().getAttribute('data-rule')).toBe('create');
   });
 });
