@@ -41,6 +41,13 @@ const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : '–');
 const value = (v) => (v === null || v === undefined ? '∅' : typeof v === 'string' ? `"${v.length > 40 ? `${v.slice(0, 39)}…` : v}"` : String(v));
 const shortId = (id) => (id && id.length > 12 ? `…${id.slice(-8)}` : id || '–');
 
+function requestsFact(requests) {
+  if (!requests) return '–';
+  const count = requests.budget === null ? requests.used.toLocaleString() : `${requests.used.toLocaleString()} of ${requests.budget.toLocaleString()}`;
+  if (requests.state === 'spent') return `${count}: budget spent, waiting until ${time(requests.roomAt)}`;
+  return requests.state === 'slowed' ? `${count}: cycles slowed down` : count;
+}
+
 function renderRunner(status) {
   const r = status.runner;
   const mode = document.getElementById('mode');
@@ -52,7 +59,11 @@ function renderRunner(status) {
     ['Interval', `${Math.round(r.intervalMs / 1000)} s`],
     ['Last cycle', status.lastCycle ? `${time(status.lastCycle.finishedAt)} (${outcome(status.lastCycle)}, ${(status.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'],
     ['Next cycle', r.cycleInProgress ? 'running now' : r.nextCycleAt ? time(r.nextCycleAt) : '–'],
+    // The daily request budget: the count, and what it does to the schedule when it does something.
+    ['Requests 24 h', requestsFact(status.requests)],
   ];
+  const p = status.parallelism;
+  if (p && p.recommended !== null) facts.push(['Parallel', `${p.concurrency ?? '?'} of ${p.recommended}${p.runnersSharingOrg > 1 ? ` (${p.runnersSharingOrg} runners)` : ''}`]);
   // Each label and its value in one group that wraps as a whole, never between them or inside the value.
   document.getElementById('runner').replaceChildren(...facts.map(([k, v]) => el('div', { class: 'fact' }, el('dt', {}, k), el('dd', {}, v))));
 }
@@ -155,6 +166,14 @@ const ACTIVITY_TEXT = {
   replay: 'Replay',
 };
 
+/** A record id that opens the record view (and, given a field, that field's history). */
+function recordLink(entity, id, field) {
+  if (!id || id === '*') return shortId(id);
+  const attrs = { type: 'button', class: 'link record', 'data-entity': entity, 'data-id': id, title: 'Open the record and its field history' };
+  if (field) attrs['data-field'] = field;
+  return el('button', attrs, shortId(id));
+}
+
 function renderFeed(id, items, line, empty) {
   const list = document.getElementById(id);
   list.replaceChildren(...(items.length ? items.map((item) => el('li', {}, ...line(item))) : [el('li', { class: 'muted' }, empty)]));
@@ -168,7 +187,8 @@ function renderActivities(items) {
       el('span', { class: 'when' }, time(a.at)),
       el('span', { class: `source ${a.source}` }, a.source),
       el('strong', {}, ACTIVITY_TEXT[a.type] || a.type),
-      ` ${a.entity} ${shortId(a.recordId)}`,
+      ` ${a.entity} `,
+      recordLink(a.entity, a.recordId, a.field),
       a.field ? el('span', { class: 'change' }, ` ${a.field}: ${value(a.oldValue)} → ${value(a.newValue)}`) : '',
       a.detail ? el('span', { class: 'muted' }, ` ${a.detail}`) : '',
     ],
@@ -183,7 +203,9 @@ function renderCollisions(items) {
     (c) => [
       el('span', { class: 'when' }, time(c.at)),
       el('strong', {}, `${c.entity}.${c.field}`),
-      ` ${shortId(c.recordId)}: local ${value(c.localValue)} vs CRM ${value(c.crmValue)} `,
+      ' ',
+      recordLink(c.entity, c.recordId, c.field),
+      `: local ${value(c.localValue)} vs CRM ${value(c.crmValue)} `,
       el('span', { class: `winner ${c.winner}` }, `${c.winner} wins`),
     ],
     'No collisions.',
@@ -333,6 +355,84 @@ document.getElementById('errors-csv').addEventListener('click', async () => {
   const blob = new Blob([await (await api('/api/v1/errors?format=csv')).text()], { type: 'text/csv' });
   const link = el('a', { href: window.URL.createObjectURL(blob), download: 'sync-errors.csv' });
   link.click();
+});
+
+const RULE_TEXT = {
+  create: 'created', pull: 'pull', push: 'push', collision: 'collision', 'fan-out': 'account fan-out', 'quick-sync': 'Quick Sync',
+  'local-edit': 'local edit', 'account-link': 'account link', 'sync-filter': 'sync filter',
+};
+
+/** The record view: its fields (and the account fields it shows), each with a link to its history. */
+async function openRecord(entity, id, field) {
+  const { record } = await getJson(`/api/v1/entities/${encodeURIComponent(entity)}/records/${encodeURIComponent(id)}?activities=0`);
+  const names = [...Object.keys(record.fields).sort(), ...Object.keys(record.company).sort().map((k) => `company.${k}`)];
+  const held = (name) => (name.startsWith('company.') ? record.company[name.slice(8)] : record.fields[name]);
+  document.getElementById('record-title').textContent = `${entity} ${id}`;
+  document.querySelector('#record-fields tbody').replaceChildren(
+    ...names.map((name) =>
+      el('tr', { 'data-field': name }, el('td', {}, name), el('td', {}, value(held(name))), el('td', {}, el('button', { type: 'button', class: 'link history', 'data-field': name }, 'history'))),
+    ),
+  );
+  const panel = document.getElementById('record-panel');
+  panel.dataset.entity = entity;
+  panel.dataset.id = id;
+  panel.hidden = false;
+  document.getElementById('history-title').hidden = true;
+  document.getElementById('field-history').hidden = true;
+  if (field) await showHistory(entity, id, field);
+  panel.scrollIntoView();
+}
+
+/** Why a field holds its value: every step, oldest first. */
+async function showHistory(entity, id, field) {
+  const path = `/api/v1/entities/${encodeURIComponent(entity)}/records/${encodeURIComponent(id)}/fields/${encodeURIComponent(field)}/history`;
+  const steps = [];
+  let next = null;
+  do {
+    const page = await getJson(`${path}?limit=1000${next === null ? '' : `&after=${next}`}`);
+    steps.push(...page.steps);
+    next = page.next;
+  } while (next !== null);
+  const title = document.getElementById('history-title');
+  title.textContent = `History of ${field}`;
+  title.hidden = false;
+  const rows = steps.map((s) =>
+    el(
+      'tr',
+      { 'data-rule': s.rule },
+      el('td', {}, s.at ? new Date(s.at).toLocaleString() : 'before history'),
+      el('td', {}, RULE_TEXT[s.rule] || s.rule),
+      el('td', { class: `source ${s.side}` }, s.side === 'crm' ? 'CRM' : 'local'),
+      el('td', {}, value(s.value)),
+      el('td', { class: 'muted' }, s.collision ? `local ${value(s.collision.localValue)} vs CRM ${value(s.collision.crmValue)}: ${s.collision.winner === 'crm' ? 'CRM' : 'local'} won` : s.detail || ''),
+    ),
+  );
+  const table = document.getElementById('field-history');
+  table.querySelector('tbody').replaceChildren(...rows);
+  table.hidden = false;
+}
+
+document.addEventListener('click', async (event) => {
+  const link = event.target.closest('button.record');
+  if (link) {
+    await openRecord(link.dataset.entity, link.dataset.id, link.dataset.field).catch((error) => {
+      document.getElementById('record-title').textContent = `failed: ${error.message}`;
+      document.getElementById('record-panel').hidden = false;
+    });
+    return;
+  }
+  const history = event.target.closest('#record-fields button.history');
+  if (history) {
+    const panel = document.getElementById('record-panel');
+    await showHistory(panel.dataset.entity, panel.dataset.id, history.dataset.field).catch((error) => {
+      document.getElementById('history-title').textContent = `failed: ${error.message}`;
+      document.getElementById('history-title').hidden = false;
+    });
+  }
+});
+
+document.getElementById('record-close').addEventListener('click', () => {
+  document.getElementById('record-panel').hidden = true;
 });
 
 document.getElementById('token-form').addEventListener('submit', (event) => {

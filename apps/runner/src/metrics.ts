@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { changeTokenAge } from '@crm-sync/core';
-import type { CrmTrafficEvent, SyncEvent, SyncStore } from '@crm-sync/core';
+import type { CrmTrafficEvent, RequestUsage, SyncEvent, SyncStore } from '@crm-sync/core';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -12,9 +12,19 @@ export interface Metrics {
   readonly contentType: string;
 }
 
-/** Prometheus metrics on a registry of their own (nothing global, no default process metrics). */
-/** `changeTokenWarnAfterMs`: the config's threshold for an old change token. */
-export function createMetrics(store: SyncStore, entities: readonly string[], changeTokenWarnAfterMs = 5 * 86_400_000): Metrics {
+/** What the metrics read from the engine when scraped. */
+export interface MetricSources {
+  /** The daily request count and its budget (every runner on the store). */
+  usage?: () => Promise<RequestUsage>;
+  /** Runners sharing the CRM org (lease owners). */
+  runners?: () => number;
+}
+
+/**
+ * Prometheus metrics on a registry of their own (nothing global, no default process metrics).
+ * `changeTokenWarnAfterMs`: the config's threshold for an old change token.
+ */
+export function createMetrics(store: SyncStore, entities: readonly string[], changeTokenWarnAfterMs = 5 * 86_400_000, sources: MetricSources = {}): Metrics {
   const registry = new Registry();
   const registers = [registry];
   const cycles = new Counter({ name: 'crm_sync_cycles_total', help: 'Finished sync cycles by outcome (ok, interrupted by a graceful stop, failed).', labelNames: ['status'], registers });
@@ -37,6 +47,13 @@ export function createMetrics(store: SyncStore, entities: readonly string[], cha
   const tokenAge = new Gauge({ name: 'crm_sync_change_token_age_seconds', help: 'Seconds since the entity was last read to its end (its change token expires after about 7 days unused); absent before the first read.', labelNames: ['entity'], registers });
   const tokenOld = new Gauge({ name: 'crm_sync_change_token_old', help: '1 when the change token is older than sync.changeTokenWarnAfterMs, else 0.', labelNames: ['entity'], registers });
   const openQuarantine = new Gauge({ name: 'crm_sync_quarantine_open', help: 'Open quarantine entries per entity.', labelNames: ['entity'], registers });
+  const dailyRequests = new Gauge({ name: 'crm_sync_daily_requests', help: 'CRM requests in the rolling 24 hours, every runner on the store together (a batch counts its operations).', registers });
+  const dailyBudget = new Gauge({ name: 'crm_sync_daily_request_budget', help: 'crm.dailyRequestBudget: the most CRM requests per rolling 24 hours (absent when not set).', registers });
+  const budgetSlowed = new Gauge({ name: 'crm_sync_request_budget_slowed', help: '1 while the daily request budget slows cycles down (from 80% of it) or holds them (spent), else 0.', registers });
+  const budgetSpent = new Gauge({ name: 'crm_sync_request_budget_spent', help: '1 while the daily request budget is spent (no cycle starts until the window frees room), else 0.', registers });
+  const dopHint = new Gauge({ name: 'crm_sync_crm_parallelism_recommended', help: "The CRM's latest recommended number of parallel requests (Dataverse x-ms-dop-hint), for the whole org.", registers });
+  const concurrency = new Gauge({ name: 'crm_sync_crm_concurrency', help: "Requests this runner's adapter allows in flight: its share of the recommended parallelism, within crm.maxConcurrency.", registers });
+  const runners = new Gauge({ name: 'crm_sync_runners_sharing_org', help: 'Runners sharing the CRM org (this one and the other holders of unexpired leases) as of the last cycle.', registers });
 
   // Every entity shows up from the first scrape, at zero.
   for (const entity of entities) {
@@ -63,7 +80,11 @@ export function createMetrics(store: SyncStore, entities: readonly string[], cha
     },
     onCrmEvent(event) {
       if (event.type === 'throttled') throttled.inc();
-      else if (event.type === 'request') requests.inc({ status: event.status === 0 ? 'none' : `${Math.floor(event.status / 100)}xx` });
+      else if (event.type === 'request') {
+        requests.inc({ status: event.status === 0 ? 'none' : `${Math.floor(event.status / 100)}xx` });
+        if (event.parallelism !== undefined) dopHint.set(event.parallelism);
+        if (event.concurrency !== undefined) concurrency.set(event.concurrency);
+      }
       else if (event.type === 'retry') retries.inc({ reason: event.reason });
     },
     async render() {
@@ -76,6 +97,14 @@ export function createMetrics(store: SyncStore, entities: readonly string[], cha
         if (age.ageMs !== null) tokenAge.set({ entity }, Math.round(age.ageMs / 1000));
         tokenOld.set({ entity }, age.old ? 1 : 0);
       }
+      if (sources.usage) {
+        const usage = await sources.usage();
+        dailyRequests.set(usage.used);
+        if (usage.budget !== null) dailyBudget.set(usage.budget);
+        budgetSlowed.set(usage.state === 'ok' ? 0 : 1);
+        budgetSpent.set(usage.state === 'spent' ? 1 : 0);
+      }
+      if (sources.runners) runners.set(sources.runners());
       return registry.metrics();
     },
   };

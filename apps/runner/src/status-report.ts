@@ -1,5 +1,6 @@
-import { changeTokenAge } from '@crm-sync/core';
-import type { ChangeTokenAge, CycleSummary, EntityCycleSummary, EntityRegistry, StoreStats, SyncStore } from '@crm-sync/core';
+import { changeTokenAge, describeUsage, readRequestUsage } from '@crm-sync/core';
+import type { ChangeTokenAge, CycleSummary, EntityCycleSummary, EntityRegistry, OrgShare, RequestUsage, StoreStats, SyncStore } from '@crm-sync/core';
+import { dailyRequestBudget } from './config/schema.js';
 import type { RunnerConfig } from './config/schema.js';
 import type { CycleHistory } from './history.js';
 import type { RunnerState } from './wiring/runtime.js';
@@ -30,6 +31,15 @@ export interface StatusReport {
     cycleInProgress: { startedAt: string; entities: string[] } | null;
     nextCycleAt: string | null;
   };
+  /** CRM requests in the rolling 24 hours (every runner on the store) against `crm.dailyRequestBudget`. */
+  requests: RequestUsage & {
+    /** In words, with what the budget does to the schedule. */
+    detail: string;
+    /** The wait before the next cycle the budget set (slowed or held), null while it sets none. */
+    budgetWaitMs: number | null;
+  };
+  /** The CRM's recommended parallelism and this runner's share of it; null without a running runner or before the CRM said. */
+  parallelism: { recommended: number | null; concurrency: number | null; runnersSharingOrg: number; owners: string[] } | null;
   lastCycle: CycleSummary | null;
   entities: EntityStatus[];
 }
@@ -45,6 +55,8 @@ export interface StatusSources {
   storeDescription: string;
   history: CycleHistory | null;
   state: RunnerState | null;
+  /** The running engine's request count and org share; without a runner the count is read from the store. */
+  engine?: { usage(): Promise<RequestUsage>; orgShare: OrgShare } | null;
 }
 
 /** The runner's status: what runs, the last cycle and per-entity counts. */
@@ -66,7 +78,14 @@ export async function statusReport(s: StatusSources): Promise<StatusReport> {
       changeToken,
     });
   }
+  const usage = s.engine ? await s.engine.usage() : await readRequestUsage(s.store, dailyRequestBudget(s.config.crm), now);
+  const budget = s.state?.budget ?? null;
+  const share = s.engine?.orgShare ?? null;
   return {
+    requests: { ...usage, detail: budget && usage.state !== 'ok' ? budget.detail : describeUsage(usage), budgetWaitMs: usage.state === 'ok' ? null : (budget?.waitMs ?? null) },
+    parallelism: share
+      ? { recommended: s.state?.parallelism?.recommended ?? null, concurrency: s.state?.parallelism?.concurrency ?? null, runnersSharingOrg: share.runners, owners: share.owners }
+      : null,
     runner: {
       version: runnerVersion(),
       startedAt: s.state?.startedAt ?? null,

@@ -46,6 +46,7 @@ describe('HTTP API', () => {
       '/api/v1/cycles',
       '/api/v1/quarantine/replay',
       '/api/v1/entities/{entity}/fields',
+      '/api/v1/entities/{entity}/records/{id}/fields/{field}/history',
       '/metrics',
     ]) {
       expect(doc.json.paths[path], path).toBeDefined();
@@ -347,6 +348,44 @@ describe('HTTP API', () => {
     expect(human.stdout).toMatch(/^account\s+from CRM\s+ok/m);
   });
 
+  it('tells why a field holds its value: through the API and crm-sync why, every step oldest first with its source', async () => {
+    // A lead no other test of this file touches.
+    const id = await someId('lead', 7);
+    const path = `/api/v1/entities/lead/records/${id}/fields/subject/history`;
+    const created = (await api.get(`/api/v1/entities/lead/records/${id}`)).json.record.fields.subject;
+    expect((await api.patch(`/api/v1/entities/lead/records/${id}`, { fields: { subject: 'Why edit' } })).status).toBe(200);
+    expect((await api.post('/api/v1/cycles', { entities: ['lead'] })).status).toBe(200); // pushes it
+    expect(sim.control.getRow('lead', id)?.subject).toBe('Why edit');
+    const history = await api.get(path);
+    expect(history.status).toBe(200);
+    expect(history.json).toMatchObject({ entity: 'lead', id, field: 'subject', current: 'Why edit', next: null });
+    expect(history.json.steps.map((s: { rule: string; side: string; value: unknown }) => [s.rule, s.side, s.value])).toEqual([
+      ['create', 'crm', created],
+      ['local-edit', 'local', 'Why edit'],
+      ['push', 'local', 'Why edit'],
+    ]);
+    // Paged: one step a page.
+    const first = await api.get(`${path}?limit=1`);
+    expect(first.json.steps).toHaveLength(2); // the created value, then the first entry
+    const second = await api.get(`${path}?limit=1&after=${first.json.next}`);
+    expect(second.json.steps.map((s: { rule: string }) => s.rule)).toEqual(['push']);
+
+    const cli = await runCli(['why', 'lead', id, 'subject', '--json', '--url', runner.url]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout).steps).toEqual(history.json.steps);
+    const human = await runCli(['why', 'lead', id, 'subject', '--url', runner.url]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`lead ${id} subject = "Why edit"`);
+    expect(human.stdout).toMatch(/local edit\s+local\s+"Why edit"/);
+    expect(human.stdout).toMatch(/push\s+local\s+"Why edit"\s+sent to the CRM/);
+    const unknown = await runCli(['why', 'lead', 'no-such-lead', 'subject', '--url', runner.url]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('No lead with id no-such-lead');
+    const misspelt = await runCli(['why', 'leads', id, 'subject', '--url', runner.url]);
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toContain('Unknown entity "leads"');
+  });
+
   it('exposes Prometheus metrics', async () => {
     const metrics = await api.get('/metrics');
     expect(metrics.status).toBe(200);
@@ -385,7 +424,7 @@ describe('bound beyond loopback', () => {
     try {
       const anonymous = apiClient(open.url);
       expect((await anonymous.get('/healthz')).status).toBe(200);
-      for (const path of ['/api/v1/status', '/openapi.json', '/metrics', '/api/v1/entities/contact/records']) {
+      for (const path of ['/api/v1/status', '/openapi.json', '/metrics', '/api/v1/entities/contact/records', '/api/v1/entities/contact/records/x/fields/lastname/history']) {
         const response = await anonymous.get(path);
         expect(response.status, path).toBe(401);
         expect(response.headers.get('www-authenticate')).toContain('Bearer');

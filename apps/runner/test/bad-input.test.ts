@@ -32,6 +32,7 @@ const brokenConfigs: Array<[string, unknown, string]> = [
   ['a custom entity with its entity set named', { crm: simulatorCrm, sync: { customEntities: [{ name: 'new_x', entitySet: 'new_xs' }] } }, 'sync.customEntities.0.entitySet: no longer needed'],
   ['a custom entity named like a built-in', { crm: simulatorCrm, sync: { customEntities: [{ name: 'account' }] } }, 'sync.customEntities.0.name'],
   ['a delete share above 1', { crm: simulatorCrm, sync: { reconcileMaxDeleteShare: 2 } }, 'sync.reconcileMaxDeleteShare'],
+  ['a field history retention of 0 days', { crm: simulatorCrm, sync: { historyRetentionDays: 0 } }, 'sync.historyRetentionDays'],
   ['a port above 65535', { crm: simulatorCrm, server: { port: 70_000 } }, 'server.port'],
   ['a port given as text', { crm: simulatorCrm, server: { port: 'eighty' } }, 'server.port'],
   ['an unknown log level', { crm: simulatorCrm, log: { level: 'verbose' } }, 'log.level'],
@@ -124,6 +125,12 @@ describe('bad API requests', () => {
     ['a replay until a time before since', 'POST', '/api/v1/quarantine/replay', { since: '2026-12-05T10:00:00Z', until: '2026-12-05T09:00:00Z' }],
     ['a replay with an unknown key', 'POST', '/api/v1/quarantine/replay', { entity: 'lead', everything: true }],
     ['collisions with a negative limit', 'GET', '/api/v1/collisions?limit=-1'],
+    ['field history of an unknown entity', 'GET', '/api/v1/entities/contacts/records/{contact}/fields/firstname/history'],
+    ['field history of a missing record', 'GET', `/api/v1/entities/contact/records/${encodeURIComponent(injection)}/fields/firstname/history`],
+    ['field history of a field name with a space', 'GET', '/api/v1/entities/contact/records/{contact}/fields/Job%20Title/history'],
+    ['field history of a field name with SQL', 'GET', `/api/v1/entities/contact/records/{contact}/fields/${encodeURIComponent(injection)}/history`],
+    ['field history with limit 0', 'GET', '/api/v1/entities/contact/records/{contact}/fields/firstname/history?limit=0'],
+    ['field history after a cursor that is text', 'GET', '/api/v1/entities/contact/records/{contact}/fields/firstname/history?after=yesterday'],
   ];
 
   it('answers at least 30 bad requests with a 4xx and a message, and changes nothing', async () => {

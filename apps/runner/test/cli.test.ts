@@ -179,7 +179,7 @@ describe('configuration', () => {
     expect(bad.stderr).toContain("Unknown option '--no-such-option'");
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['start', 'sync --once', 'status', 'fields list', 'fields add', 'doctor', 'simulator', 'migrate']) {
+    for (const command of ['start', 'sync --once', 'status', 'fields list', 'fields add', 'why', 'doctor', 'simulator', 'migrate']) {
       expect(help.stdout).toContain(command);
     }
   });

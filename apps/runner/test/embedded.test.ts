@@ -50,6 +50,14 @@ describe('the embedded store (PostgreSQL in the runner process)', () => {
     expect((await first.api.patch(`/api/v1/entities/lead/records/${lead}`, { fields: { x_note: 'kept across restarts' } })).status).toBe(200);
     expect((await first.runner.stop('SIGINT')).code).toBe(0);
     expect(existsSync(join(dataDir, 'crm-sync.lock'))).toBe(false);
+    // No runner running: crm-sync why reads the field's history from the store.
+    const why = await runCli(['why', 'lead', lead, 'x_note', '--json', '--config', config], cleanEnv());
+    expect(why.code, why.stderr).toBe(0);
+    expect(JSON.parse(why.stdout)).toMatchObject({ entity: 'lead', id: lead, field: 'x_note', current: 'kept across restarts' });
+    expect((JSON.parse(why.stdout).steps as Array<{ rule: string; side: string; value: unknown }>).map((s) => [s.rule, s.side, s.value])).toEqual([
+      ['create', 'crm', null],
+      ['local-edit', 'local', 'kept across restarts'],
+    ]);
 
     const again = await started(config);
     expect(firstCycle(again.runner)).toMatchObject({ ok: true, pulled: 0 });

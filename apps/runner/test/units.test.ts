@@ -11,7 +11,8 @@ import { latestEntries } from '../src/http/tail.js';
 import { createLogger } from '../src/log/logger.js';
 import { progressLine } from '../src/log/progress.js';
 import { createRedactor } from '../src/log/redactor.js';
-import { changeTokenCheck } from '../src/commands/doctor.js';
+import { changeTokenCheck, requestBudgetCheck } from '../src/commands/doctor.js';
+import { crmPluginOptions } from '../src/config/schema.js';
 import { createMetrics } from '../src/metrics.js';
 import { statusReport } from '../src/status-report.js';
 import { writeConfig } from './helpers/runner-process.js';
@@ -122,7 +123,27 @@ describe('config', () => {
     expect(message).toContain('(root): unknown key "servre"; did you mean "server"?');
     expect(message).toMatch(/sync\.entities\.contactz: unknown entity.*; did you mean "contact"\?/);
     const far = await failure(() => loadConfig({ path: writeConfig({ crm: { kind: 'simulator', colour: 'red' } }), env: {} }));
-    expect(far).toMatch(/crm: unknown key "colour"; known keys: kind, url, auth, pageSize, seed, contacts/);
+    expect(far).toMatch(/crm: unknown key "colour"; known keys: kind, dailyRequestBudget, url, auth, pageSize, seed, contacts/);
+  });
+
+  it('takes crm.dailyRequestBudget for any CRM, keeps it from the plugin, and names the path of a bad one', async () => {
+    const loaded = await loadConfig({ path: writeConfig({ crm: { kind: 'simulator', contacts: 10, dailyRequestBudget: 20_000 } }), env: {} });
+    expect(loaded.config.crm).toMatchObject({ kind: 'simulator', dailyRequestBudget: 20_000 });
+    // The simulator plugin's strict options never see it.
+    expect(crmPluginOptions(loaded.config.crm)).not.toHaveProperty('dailyRequestBudget');
+    const { kind: _kind, ...pluginOwn } = crmPluginOptions(loaded.config.crm);
+    expect(loaded.plugins.crm.options.safeParse(pluginOwn).success).toBe(true);
+    const dynamics = await loadConfig({
+      path: writeConfig({ crm: { kind: 'dynamics', environmentUrl: 'https://contoso.crm.dynamics.com', tenantId: 't', clientId: 'c', dailyRequestBudget: 5_000 } }),
+      env: { CRM_SYNC_CLIENT_SECRET: 'a-secret-value' },
+    });
+    expect(dynamics.config.crm).toMatchObject({ kind: 'dynamics', dailyRequestBudget: 5_000 });
+    for (const [bad, problem] of [[0, 'must be at least 1'], [1.5, 'whole number'], ['lots', 'whole number']] as const) {
+      const message = await failure(() => loadConfig({ path: writeConfig({ crm: { kind: 'simulator', dailyRequestBudget: bad } }), env: {} }));
+      expect(message).toMatch(new RegExp(`crm\\.dailyRequestBudget: .*${problem}`));
+    }
+    const typo = await failure(() => loadConfig({ path: writeConfig({ crm: { kind: 'simulator', dailyRequestBudgte: 10 } }), env: {} }));
+    expect(typo).toContain('crm: unknown key "dailyRequestBudgte"; did you mean "dailyRequestBudget"?');
   });
 
   it('reports bad JSON by line and column', async () => {
@@ -248,5 +269,43 @@ describe('change-token age in status and metrics', () => {
     // Once the contact is read again, every entity passes.
     await store.commit({ entity: 'contact', state: { 'pull:last-read:contact': new Date().toISOString() } });
     expect(await changeTokenCheck(store, loaded.config, new Date())).toMatchObject({ status: 'pass' });
+  });
+});
+
+describe('daily request budget in status, metrics and doctor', () => {
+  it('reads the rolling count every runner left in the store, against crm.dailyRequestBudget, and says when it slows cycles down', async () => {
+    const store = createMemoryStore();
+    const bucket = Math.floor(Date.now() / 900_000) * 900_000;
+    // Two runners' counts, as their engines keep them (the e2e request-budget test covers the writing).
+    await store.commit({ entity: 'requests', state: { [`requests:${bucket}:runner-a`]: '6000', [`requests:${bucket}:runner-b`]: '2700', [`requests:${bucket - 3 * 86_400_000}:old`]: '99999' } });
+    const loaded = await loadConfig({ path: writeConfig({ crm: { kind: 'simulator', dailyRequestBudget: 10_000 } }), env: {} });
+    const report = await statusReport({
+      config: loaded.config, demo: false, crm: { kind: 'simulator', url: 'simulated' }, registry: createEntityRegistry(), entities: ['contact'], store,
+      storeDescription: 'memory', history: null, state: null, engine: null,
+    });
+    expect(report.requests).toMatchObject({ used: 8_700, budget: 10_000, state: 'slowed', roomAt: null, ownOnly: false });
+    expect(report.requests.detail).toMatch(/8,700 of 10,000 requests \(87%\) in the last 24 hours; above 80%: cycles slowed down/);
+    expect(report.parallelism).toBeNull();
+
+    const metrics = createMetrics(store, ['contact'], undefined, {
+      usage: () => Promise.resolve(report.requests),
+      runners: () => 2,
+    });
+    metrics.onCrmEvent({ type: 'request', status: 200, parallelism: 8, concurrency: 4 });
+    const text = await metrics.render();
+    expect(text).toMatch(/^crm_sync_daily_requests 8700$/m);
+    expect(text).toMatch(/^crm_sync_daily_request_budget 10000$/m);
+    expect(text).toMatch(/^crm_sync_request_budget_slowed 1$/m);
+    expect(text).toMatch(/^crm_sync_request_budget_spent 0$/m);
+    expect(text).toMatch(/^crm_sync_crm_parallelism_recommended 8$/m);
+    expect(text).toMatch(/^crm_sync_crm_concurrency 4$/m);
+    expect(text).toMatch(/^crm_sync_runners_sharing_org 2$/m);
+
+    const warned = await requestBudgetCheck(store, loaded.config, new Date());
+    expect(warned).toMatchObject({ name: 'daily request budget', status: 'warn', hint: expect.stringContaining('crm.dailyRequestBudget') });
+    // Without a cap the count is shown and nothing is slowed.
+    const uncapped = await loadConfig({ path: writeConfig({ crm: { kind: 'simulator' } }), env: {} });
+    const passed = await requestBudgetCheck(store, uncapped.config, new Date());
+    expect(passed).toMatchObject({ status: 'pass', detail: 'daily request budget: 8,700 requests in the last 24 hours' });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Sizes of the default run (the ones BENCHMARKS.md reports) and of a quick run (`CRM_SYNC_BENCH_QUICK=1`) for trying
  * the suite out; only the default run's figures count. `CRM_SYNC_BENCH_RUNS` changes the number
- * of runs each median is taken over; `CRM_SYNC_BENCH_ONLY=pull,copy,tables,limits,embedded` picks suites.
+ * of runs each median is taken over; `CRM_SYNC_BENCH_ONLY=pull,copy,tables,limits,embedded,push` picks suites.
  */
 export const quick = process.env.CRM_SYNC_BENCH_QUICK === '1';
 /**
@@ -26,8 +26,9 @@ const full = {
   changedRows: 100,
   /** Item 7 and item 8 with limits on. */
   throttledContacts: 60_000,
-  /** Item 9. */
+  /** Item 9: edits, and new persons pushed with CreateMultiple and with $batch. */
   pushEdits: 10_000,
+  pushCreates: 10_000,
 };
 
 const small: typeof full = {
@@ -40,12 +41,13 @@ const small: typeof full = {
   changedRows: 100,
   throttledContacts: 30_000,
   pushEdits: 1_000,
+  pushCreates: 1_000,
 };
 
 const runs = Number(process.env.CRM_SYNC_BENCH_RUNS);
 export const sizes = { ...(quick ? small : full), ...(Number.isInteger(runs) && runs > 0 ? { runs } : {}) };
 
-export const SUITES = ['pull', 'copy', 'tables', 'limits', 'embedded'] as const;
+export const SUITES = ['pull', 'copy', 'tables', 'limits', 'embedded', 'push'] as const;
 export type Suite = (typeof SUITES)[number];
 const only = (process.env.CRM_SYNC_BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 export const suites: readonly Suite[] = only.length ? SUITES.filter((s) => only.includes(s)) : SUITES;
@@ -67,3 +69,8 @@ export const LOADS_PER_RUN = quick ? 2 : 5; // a quick run only tries the suite 
 export const ROW_COST = { perRowMs: 0.04, perColumnMs: 0.036 };
 /** Item 7: simulated ms per real ms. At 1 the ceiling stays below what this machine can pull. */
 export const CLOCK_SCALE = 1;
+/**
+ * Item 7 with several web servers: the org's servers, each with its own limits, and an `x-ms-dop-hint`
+ * of 8 per server (an environment given more servers recommends more parallelism).
+ */
+export const WEB_SERVERS = 2;

@@ -56,6 +56,11 @@ export const syncConfigSchema = z
    * Default: twice the interval plus a minute.
    */
   leaseTtlMs: z.number().int().min(1_000).optional(),
+  /**
+   * Field history retention: entries older than this many days are removed (checked after a cycle,
+   * at most once a day); null keeps them all. Default 90.
+   */
+  historyRetentionDays: z.number().int().min(1).nullable().default(90),
   /** Per-entity selection, by logical name; entities not listed sync with every readable field. */
   entities: z.record(logicalName, entitySelectionSchema).default({}),
   /** R1: custom entities, always synced from the CRM only. */

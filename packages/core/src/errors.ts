@@ -24,6 +24,10 @@ export const errorCodes = {
   FIELD_VALUE_INVALID: 'Field value would be refused by the CRM',
   /** R12: the record was deleted in the CRM, so a local change of its CRM fields could never be pushed. */
   RECORD_CRM_DELETED: 'Record was deleted in the CRM',
+  /** A read named a record the store does not hold (unknown id). */
+  RECORD_UNKNOWN: 'No such record',
+  /** The store keeps no field history (it has no `listFieldHistory`). */
+  FIELD_HISTORY_UNAVAILABLE: 'The store keeps no field history',
   /** A replay named quarantine entries by id that are not open (unknown, or resolved already); nothing was retried. */
   QUARANTINE_ENTRY_UNKNOWN: 'No such open quarantine entry',
   /** A record changed in the store between read and commit; nothing of the batch was written. */
@@ -62,6 +66,11 @@ export const errorCodes = {
    * nothing was flagged (protects against mass-flagging after a partial read).
    */
   RECONCILE_REFUSED: 'Delete reconciliation refused',
+  /**
+   * The daily request budget (`dailyRequestBudget`) is spent: no cycle starts until the rolling
+   * 24-hour window frees room (`details.roomAt`); the message says how many requests and until when.
+   */
+  REQUEST_BUDGET_SPENT: 'Daily request budget spent',
   /** The operation was stopped (graceful shutdown). */
   ABORTED: 'Operation aborted',
 } as const;

@@ -22,7 +22,14 @@ export type {
   CollisionInput,
   CommitOptions,
   FanOut,
+  FanOutHistory,
   FanOutLog,
+  FieldCollisionDetail,
+  FieldHistoryEntry,
+  FieldHistoryInput,
+  FieldHistoryPage,
+  FieldHistoryQuery,
+  FieldHistoryRule,
   Lease,
   LocalRecord,
   Page,
@@ -107,3 +114,11 @@ export { changeTokenAge, describeTokenAge } from './engine/token-age.js';
 export type { ChangeTokenAge } from './engine/token-age.js';
 export type { EngineTimer } from './engine/scheduler.js';
 export type { LocalEdit } from './engine/local.js';
+export {
+  BUDGET_BUCKET_MS, BUDGET_SLOW_FROM, BUDGET_WINDOW_MS, budgetRefusal, budgetWait, createRequestLedger, describeUsage, judgeUsage, readRequestUsage,
+} from './engine/request-budget.js';
+export type { RequestLedger, RequestLedgerOptions, RequestUsage } from './engine/request-budget.js';
+export { shareOrg } from './engine/org-share.js';
+export type { OrgShare } from './engine/org-share.js';
+export { HISTORY_PRUNED_BEFORE, pruneFieldHistory, readFieldHistory } from './engine/history.js';
+export type { FieldHistoryReport, FieldHistoryStep } from './engine/history.js';

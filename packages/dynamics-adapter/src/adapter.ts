@@ -26,12 +26,14 @@ export function createDynamicsAdapter(input: DynamicsAdapterOptions): CrmAdapter
   const metadata = createMetadataService(http, options.metadataMaxAgeMs);
   const reader = createPageReader({ http, emit, readAhead: options.readAhead });
   const puller = createPuller({ http, metadata, reader, options, emit });
-  const writer = createWriter({ http, metadata, options });
+  const writer = createWriter({ http, metadata, options, emit });
   const schemaFeed = createSchemaFeed(http, metadata);
 
   return {
     name: 'dynamics',
-    capabilities: { incrementalPull: true, batchWrites: true, createWithClientId: true },
+    // With bulk messages a call's writes become chunks of bulk.size (CreateMultiple, UpdateMultiple);
+    // without, $batch requests of batchSize, as many per call as before.
+    capabilities: { incrementalPull: true, batchWrites: true, createWithClientId: true, writesPerCall: options.bulk.enabled ? options.bulk.size : 100 },
     whoAmI: () => metadata.whoAmI(),
     describeEntity: async (entity, describeOptions) => (await metadata.describe(entity, describeOptions?.signal, describeOptions?.fresh)).schema,
     schemaChanges: (entities, changeOptions) => schemaFeed.changes(entities, changeOptions?.signal),
@@ -40,6 +42,8 @@ export function createDynamicsAdapter(input: DynamicsAdapterOptions): CrmAdapter
     readRecords: (entity, request) => puller.readRecords(entity, request),
     updateRecords: (entity, updates) => writer.updateRecords(entity, updates),
     createRecords: (entity, creates) => writer.createRecords(entity, creates),
+    // Several runners on one org: each takes its share of x-ms-dop-hint.
+    shareParallelism: (runners) => http.share(runners),
     // Nothing to release: fetch manages its own connections and no timers outlive a call.
     close: async () => {},
   };

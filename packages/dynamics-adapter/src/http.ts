@@ -10,6 +10,8 @@ import type { NetworkFailure } from './network.js';
 import type { FetchLike, ResolvedOptions } from './options.js';
 import { createPacer } from './pacer.js';
 import type { Redactor } from './redact.js';
+import { entitySetOf, traceRequest } from './tracing.js';
+import type { RequestTrace } from './tracing.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -21,6 +23,11 @@ export interface HttpRequest {
   body?: string;
   /** Statuses the caller handles (returned instead of thrown), e.g. 412 on a conditional write. */
   pass?: (status: number) => boolean;
+  /**
+   * How many requests the service counts this one as against its daily entitlement limits: each
+   * record of a bulk message. Default: the operations inside a `$batch` body, else 1.
+   */
+  operations?: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -46,10 +53,18 @@ export interface HttpClient {
   /** Whether a response has carried the service protection headers (the service enforces limits). */
   limited(): boolean;
   /**
-   * Requests allowed in flight now: the service's latest `x-ms-dop-hint`, never above `maxConcurrency`
-   * when it is set (50 when not); before any hint, `maxConcurrency` or 8.
+   * Requests allowed in flight now: the service's latest `x-ms-dop-hint` divided by the clients that
+   * share it (`sharedBy`, at least 1), never above `maxConcurrency` when it is set (50 when not);
+   * before any hint, `maxConcurrency`, or 8 divided the same way.
    */
   concurrency(): number;
+  /**
+   * Web servers that answered within the last service protection window (told apart by the
+   * `ARRAffinity` cookie each response sets, never sent back); at least 1.
+   */
+  servers(): number;
+  /** `runners` clients share the org's parallelism from now on (see `sharedBy`); applies at once. */
+  share(runners: number): void;
 }
 
 /** Replaceable for tests: time and randomness. */
@@ -60,7 +75,7 @@ export interface HttpDeps {
 }
 
 export interface HttpClientInput {
-  options: Pick<ResolvedOptions, 'environmentUrl' | 'apiPath' | 'maxConcurrency' | 'retry'> & Partial<Pick<ResolvedOptions, 'serviceProtection'>>;
+  options: Pick<ResolvedOptions, 'environmentUrl' | 'apiPath' | 'maxConcurrency' | 'retry'> & Partial<Pick<ResolvedOptions, 'serviceProtection' | 'sharedBy'>>;
   fetch: FetchLike;
   tokens: TokenProvider;
   redactor: Redactor;
@@ -148,12 +163,30 @@ export const CONCURRENCY_BEFORE_HINT = 8;
 /** The most requests in flight a hint can ask for when `maxConcurrency` is not set (the concurrency limit is 52 or more). */
 export const CONCURRENCY_CEILING = 50;
 
+/** The operations of a `$batch` body (each is its own part, counted by the entitlement limits); 1 for any other request. */
+export function batchOperations(request: Pick<HttpRequest, 'url' | 'body'>): number {
+  if (!/(^|\/)\$batch$/.test(request.url) || request.body === undefined) return 1;
+  return Math.max(1, request.body.match(/^Content-Type: application\/http\r?$/gim)?.length ?? 0);
+}
+
 /** `x-ms-dop-hint` as a whole number of at least 1; null when absent or unreadable. */
 export function readDopHint(headers: Headers): number | null {
   const raw = headers.get('x-ms-dop-hint');
   if (raw === null || !/^\s*\d+\s*$/.test(raw)) return null;
   const value = Number(raw);
   return value >= 1 ? value : null;
+}
+
+/**
+ * The web server that answered: the value of the `ARRAffinity` cookie the response sets (Azure's
+ * load balancer names the server in it), or '' when there is none.
+ */
+export function answeringServer(headers: Headers): string {
+  for (const line of headers.getSetCookie()) {
+    const match = /^\s*ARRAffinity=([^;]*)/.exec(line);
+    if (match) return match[1]!.trim();
+  }
+  return '';
 }
 
 /** `Retry-After` in ms: delta-seconds (possibly fractional) or an HTTP date; null when absent or unreadable. */
@@ -165,6 +198,16 @@ export function parseRetryAfter(value: string | null, now: number): number | nul
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
+/**
+ * Request headers without `Cookie`: the adapter never sends the service's affinity cookie back, so
+ * its requests spread over every web server (Microsoft's advice for throughput: "Send parallel
+ * requests", section Server affinity), and no caller can pin it by passing one.
+ */
+function withoutCookies(headers: Record<string, string> | undefined): Record<string, string> {
+  if (!headers) return {};
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name.toLowerCase() !== 'cookie'));
+}
+
 export function createHttpClient(input: HttpClientInput): HttpClient {
   const { options, tokens, redactor, emit } = input;
   const { retry } = options;
@@ -174,18 +217,36 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
   const env = new URL(options.environmentUrl);
   const root = `${env.origin}${options.apiPath}/`;
   const ceiling = options.maxConcurrency ?? CONCURRENCY_CEILING;
-  let concurrency = options.maxConcurrency ?? CONCURRENCY_BEFORE_HINT;
+  let sharedBy = options.sharedBy ?? 1;
+  /** The org's latest hint; null before the first. */
+  let lastHint: number | null = null;
+  /** Our share of the hint (Microsoft: two clients and a hint of 50 take 25 each); the configured maximum stays the bound. */
+  const allowed = (): number => {
+    if (lastHint === null) return options.maxConcurrency ?? Math.max(1, Math.floor(CONCURRENCY_BEFORE_HINT / sharedBy));
+    return Math.min(ceiling, Math.max(1, Math.floor(lastHint / sharedBy)));
+  };
+  let concurrency = allowed();
   const limiter = createLimiter(concurrency);
-  /** Follows the service's recommended degree of parallelism as it changes; the configured maximum stays the bound. */
-  const followHint = (hint: number | null): void => {
-    if (hint === null) return;
-    const next = Math.min(ceiling, hint);
+  const resize = (): void => {
+    const next = allowed();
     if (next === concurrency) return;
     concurrency = next;
     limiter.resize(next);
   };
+  /** Follows the service's recommended degree of parallelism as it changes. */
+  const followHint = (hint: number | null): void => {
+    if (hint === null) return;
+    lastHint = hint;
+    resize();
+  };
+  const share = (runners: number): void => {
+    sharedBy = Math.max(1, Math.floor(runners) || 1);
+    resize();
+  };
   const protection = options.serviceProtection ?? { pacing: false, windowMs: 300_000 };
   const pacer = createPacer({ enabled: protection.pacing, windowMs: protection.windowMs, now, sleep });
+  /** Web servers heard from, and when last (a server silent for a window is no longer counted). */
+  const heardFrom = new Map<string, number>();
   // After a 429 every request waits: hammering a throttled server only extends Retry-After.
   let pausedUntil = 0;
   let throttles = 0;
@@ -212,7 +273,14 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
     }
   };
 
-  const send = async (request: HttpRequest): Promise<HttpResponse> => {
+  // Each request in its own client span (tracing.ts); the loop reports attempts and throttling to it.
+  const send = (request: HttpRequest): Promise<HttpResponse> => {
+    const url = resolve(request.url);
+    const entitySet = url === null ? '(refused)' : entitySetOf(pathOf(url), options.apiPath);
+    return traceRequest(request.method, entitySet, env.host, (trace) => sendTraced(request, trace));
+  };
+
+  const sendTraced = async (request: HttpRequest, trace: RequestTrace): Promise<HttpResponse> => {
     const url = resolve(request.url);
     const { method, signal } = request;
     if (url === null) {
@@ -265,7 +333,7 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
           'OData-Version': '4.0',
           'OData-MaxVersion': '4.0',
           ...(request.body !== undefined ? { 'Content-Type': 'application/json; charset=utf-8' } : {}),
-          ...request.headers,
+          ...withoutCookies(request.headers),
           Authorization: `Bearer ${token}`,
         };
         const timeout = AbortSignal.timeout(retry.requestTimeoutMs);
@@ -285,17 +353,24 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
         response = undefined;
       } finally {
         limiter.release();
-        pacer.release(response?.headers ?? null);
+        const server = response ? answeringServer(response.headers) : '';
+        if (server !== '') heardFrom.set(server, now());
+        pacer.release(response?.headers ?? null, server);
       }
 
       const status = response?.status ?? 0;
+      if (!tokenFailure) trace.attempt(status);
       const durationMs = now() - attemptStarted;
       const dopHint = response ? readDopHint(response.headers) : null;
       followHint(dopHint);
       if (response) answered = true;
       // A failed token request sent nothing to the Web API: no request to report.
       if (!tokenFailure) {
-        emit({ type: 'request', method, path, status, attempt, durationMs: Math.round(durationMs), ...(dopHint !== null ? { dopHint, concurrency } : {}) });
+        const operations = request.operations ?? batchOperations(request);
+        emit({
+          type: 'request', method, path, status, attempt, durationMs: Math.round(durationMs),
+          ...(dopHint !== null ? { dopHint, concurrency } : {}), ...(operations > 1 ? { operations } : {}),
+        });
       }
 
       if (response && (response.ok || request.pass?.(status))) {
@@ -346,6 +421,7 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
         waitMs = Math.min(retry.maxRetryAfterMs, retryAfter ?? 1000 * 2 ** Math.min(attempt, 8));
         pausedUntil = Math.max(pausedUntil, now() + waitMs);
         throttles += 1;
+        trace.throttled(waitMs);
         emit({ type: 'throttled', method, path, retryAfterMs: waitMs });
         lastCause = new Error(`HTTP 429${crm}`);
         lastText = `${statusText(status)}${crm}`;
@@ -392,5 +468,11 @@ export function createHttpClient(input: HttpClientInput): HttpClient {
     return random() * cap;
   }
 
-  return { root, send, resolve, redact: redactor.redact, throttleCount: () => throttles, limited: pacer.limited, concurrency: () => concurrency };
+  const servers = (): number => {
+    const since = now() - protection.windowMs;
+    for (const [server, at] of heardFrom) if (at <= since) heardFrom.delete(server);
+    return Math.max(1, heardFrom.size);
+  };
+
+  return { root, send, resolve, redact: redactor.redact, throttleCount: () => throttles, limited: pacer.limited, concurrency: () => concurrency, servers, share };
 }

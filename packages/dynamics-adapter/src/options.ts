@@ -57,8 +57,29 @@ export const adapterOptionsSchema = z.strictObject({
    * (at most 50; 8 before the first answer). Dataverse rejects the 52nd concurrent request of a user.
    */
   maxConcurrency: z.number().int().min(1).max(51).optional(),
+  /**
+   * How many clients share the org's recommended parallelism (several runners syncing one org):
+   * this adapter sends at most `x-ms-dop-hint / sharedBy` requests at once (at least 1; before the
+   * first hint, 8 / sharedBy), `maxConcurrency` still the upper bound. The sync engine updates it
+   * before each cycle from the runners' leases (`shareParallelism`). Default 1: the whole hint.
+   */
+  sharedBy: z.number().int().min(1).max(1_000).default(1),
   /** Writes per `$batch` request (Dataverse allows 1,000; smaller batches keep execution time low). */
   batchSize: z.number().int().min(1).max(1_000).default(100),
+  /**
+   * Bulk operation messages (CreateMultiple, UpdateMultiple) for tables that have them (asked of the
+   * service once, kept `metadataMaxAgeMs`). Used for creates and for updates without a version to
+   * check; updates checked against a version (R2) always go through `$batch`.
+   */
+  bulk: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Records per request. Microsoft: about 1,000 is a reasonable start on standard tables with small records and no plug-ins. */
+      size: z.number().int().min(1).max(5_000).default(1_000),
+      /** Fewer eligible writes in a call go through `$batch`: the gain grows with the chunk, and a refused chunk costs a second request. */
+      minRows: z.number().int().min(1).default(10),
+    })
+    .prefault({}),
   retry: z
     .strictObject({
       /** Attempts per request, the first included. */
@@ -97,7 +118,7 @@ export const adapterOptionsSchema = z.strictObject({
     .strictObject({
       parallel: z.union([z.boolean(), z.literal('auto')]).default('auto'),
       /**
-       * The most ranges read at once (the pool adapts below it on 429s; default 4). Always below the
+       * The most ranges read at once (the pool adapts below it on 429s; default 5 per web server heard from). Always below the
        * adapter's concurrency (one slot for the spine), so a lower `x-ms-dop-hint` lowers it.
        */
       maxRanges: z.number().int().min(1).max(50).optional(),

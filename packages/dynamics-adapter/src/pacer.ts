@@ -8,6 +8,12 @@ import { abortError } from './abort.js';
  * `x-ms-ratelimit-time-remaining-xrm-requests`. Microsoft says not to depend on them, so they are
  * hints: the pacer models the window from them, never waits longer than the model can justify, and
  * lets the service decide (a 429 with Retry-After) whenever the model cannot say.
+ *
+ * The limits apply per web server, and the headers report the window of the server that answered
+ * (Microsoft: they reset when the affinity cookie routes you to another server). The adapter never
+ * sends that cookie back, so its requests spread over every server: the pacer keeps one model per
+ * server (named by the cookie the response sets) and lets a request go when every server it has
+ * heard from has room for its share of the requests in flight, as the next one may land on any.
  */
 
 /** Header names and how to read them: the time header is seconds with a thousands separator (`1,200.00`). */
@@ -43,8 +49,11 @@ export interface PacerInput {
 export interface Pacer {
   /** Waits until one more request can start without running out a budget; counts it in flight. */
   acquire(signal?: AbortSignal): Promise<void>;
-  /** The request ended; `headers` of its response when there was one. */
-  release(headers: Headers | null): void;
+  /**
+   * The request ended; `headers` of its response when there was one, and the web server that
+   * answered (its affinity cookie value; '' when the service names none).
+   */
+  release(headers: Headers | null, server?: string): void;
   /** Whether a response has carried a readable rate-limit header. */
   limited(): boolean;
 }
@@ -59,8 +68,11 @@ export function readRemaining(headers: Headers, name: string, scale: number): nu
 
 export function createPacer(input: PacerInput): Pacer {
   const { windowMs, now, sleep } = input;
-  const meters: Meter[] = METERS.map(() => ({ last: null, charges: [], perRequest: 0 }));
+  /** Per web server, one meter per header; a server unheard of for a window is forgotten. */
+  const servers = new Map<string, { meters: Meter[]; heardAt: number }>();
   let inflight = 0;
+  /** Whether any response has carried a readable rate-limit header (forgetting a server does not undo it). */
+  let heard = false;
   const wakers = new Set<() => void>();
 
   /** Charges the model frees between `from` (excluded) and `to`. */
@@ -96,11 +108,15 @@ export function createPacer(input: PacerInput): Pacer {
     meter.charges = meter.charges.filter((charge) => charge.amount > 0 && charge.at + windowMs > at);
   };
 
-  /** 0 = go now; a number = wait that long; null = the model cannot tell when. */
-  const waitFor = (meter: Meter, at: number): number | null => {
+  /**
+   * 0 = go now; a number = wait that long; null = the model cannot tell when. `share`: requests in
+   * flight on this meter's server; `part`: the part of this request it must hold room for (1 with
+   * one server; with n, each holds 1/n, so together they hold one request wherever it lands).
+   */
+  const waitFor = (meter: Meter, at: number, share: number, part: number): number | null => {
     if (meter.last === null) return 0;
     // In flight, the last responder (charged after its headers were written) and this request.
-    let room = meter.last.remaining + freed(meter, meter.last.at, at) - (inflight + 2) * meter.perRequest;
+    let room = meter.last.remaining + freed(meter, meter.last.at, at) - (share + 1 + part) * meter.perRequest;
     if (room >= 0) return 0;
     for (const charge of meter.charges) {
       const out = charge.at + windowMs;
@@ -133,10 +149,17 @@ export function createPacer(input: PacerInput): Pacer {
         const at = now();
         let wait = 0;
         let unknown = false;
-        for (const meter of meters) {
-          const ms = waitFor(meter, at);
-          if (ms === null) unknown = true;
-          else wait = Math.max(wait, ms);
+        for (const [name, server] of servers) {
+          if (server.heardAt + windowMs <= at) servers.delete(name);
+        }
+        // Requests spread evenly over the servers (the service balances them), so each holds its share.
+        const share = inflight / Math.max(1, servers.size);
+        for (const server of servers.values()) {
+          for (const meter of server.meters) {
+            const ms = waitFor(meter, at, share, 1 / Math.max(1, servers.size));
+            if (ms === null) unknown = true;
+            else wait = Math.max(wait, ms);
+          }
         }
         if (unknown && inflight === 0) break; // nothing in flight will tell more: the service decides
         if (!unknown && wait <= 0) break;
@@ -147,16 +170,24 @@ export function createPacer(input: PacerInput): Pacer {
       }
       inflight += 1;
     },
-    release(headers) {
+    release(headers, name = '') {
       inflight = Math.max(0, inflight - 1);
       if (!headers || !input.enabled) return;
       const at = now();
-      METERS.forEach((spec, index) => {
-        const remaining = readRemaining(headers, spec.header, spec.scale);
-        if (remaining !== null) observe(meters[index]!, at, remaining);
+      const readings = METERS.map((spec) => readRemaining(headers, spec.header, spec.scale));
+      if (readings.every((remaining) => remaining === null)) return;
+      let server = servers.get(name);
+      if (!server) {
+        server = { meters: METERS.map(() => ({ last: null, charges: [], perRequest: 0 })), heardAt: at };
+        servers.set(name, server);
+      }
+      server.heardAt = at;
+      heard = true;
+      readings.forEach((remaining, index) => {
+        if (remaining !== null) observe(server.meters[index]!, at, remaining);
       });
       for (const wake of [...wakers]) wake();
     },
-    limited: () => meters.some((meter) => meter.last !== null),
+    limited: () => heard,
   };
 }

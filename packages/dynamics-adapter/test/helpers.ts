@@ -74,3 +74,34 @@ export async function failure(promise: Promise<unknown>): Promise<SyncError> {
 export function apiRequests(sim: Simulator): Array<{ method: string; url: string; status: number }> {
   return sim.control.requestLog().map(({ method, url, status }) => ({ method, url: decodeURIComponent(url), status }));
 }
+
+/** The first `count` pages of a pull from `checkpoint`, then the pull is dropped (a crash after them). */
+export async function pagesThenCrash(crm: CrmAdapter, checkpoint: string | null, count: number, fields: readonly string[]): Promise<ChangePage[]> {
+  const pages: ChangePage[] = [];
+  const iterator = crm.pullChanges(contact, { checkpoint, fields })[Symbol.asyncIterator]();
+  while (pages.length < count) {
+    const next = await iterator.next();
+    if (next.done) break;
+    pages.push(next.value);
+  }
+  await iterator.return?.();
+  return pages;
+}
+
+/** Real fetch that counts the requests in flight (`peak`) and hands each request's headers to `seen`. */
+export function countingFetch(seen?: (headers: Headers) => void): { fetch: typeof fetch; flight: { now: number; peak: number } } {
+  const flight = { now: 0, peak: 0 };
+  return {
+    flight,
+    fetch: async (input, init) => {
+      seen?.(new Headers(init?.headers));
+      flight.now += 1;
+      flight.peak = Math.max(flight.peak, flight.now);
+      try {
+        return await fetch(input, init);
+      } finally {
+        flight.now -= 1;
+      }
+    },
+  };
+}

@@ -45,11 +45,12 @@ describe('options', () => {
       environmentUrl: 'not a url',
       auth: { kind: 'client-credentials', tenantId: 't', clientId: '', clientSecret: SECRET },
       maxConcurrency: 52,
+      sharedBy: 0,
       pageSize: 5001,
       retry: { maxAttempts: 0 },
     });
     expect(error.message).toMatch(/^\[dynamics-adapter\] Invalid options/);
-    for (const path of ['environmentUrl', 'auth.clientId', 'maxConcurrency', 'pageSize', 'retry.maxAttempts']) {
+    for (const path of ['environmentUrl', 'auth.clientId', 'maxConcurrency', 'sharedBy', 'pageSize', 'retry.maxAttempts']) {
       expect(error.message).toContain(`${path}:`);
     }
     expect(JSON.stringify({ message: error.message, details: error.details })).not.toContain(SECRET);

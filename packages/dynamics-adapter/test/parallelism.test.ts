@@ -3,7 +3,7 @@ import { startSimulatorServer } from '@crm-sync/dynamics-simulator';
 import type { ServerOptions, SimulatorServer } from '@crm-sync/dynamics-simulator';
 import { createDynamicsAdapter } from '../src/index.js';
 import type { AdapterEvent, DynamicsAdapterOptions } from '../src/index.js';
-import { contact, pull } from './helpers.js';
+import { contact, countingFetch, pull } from './helpers.js';
 
 const running: SimulatorServer[] = [];
 afterEach(async () => {
@@ -20,20 +20,13 @@ async function start(options: ServerOptions = {}): Promise<SimulatorServer> {
 /** The adapter over real fetch, counting its requests in flight. */
 function adapter(server: SimulatorServer, options: Partial<DynamicsAdapterOptions> = {}) {
   const events: AdapterEvent[] = [];
-  const flight = { now: 0, peak: 0 };
+  const { fetch: counted, flight } = countingFetch();
   const crm = createDynamicsAdapter({
-    fetch: async (input, init) => {
-      flight.now += 1;
-      flight.peak = Math.max(flight.peak, flight.now);
-      try {
-        return await fetch(input, init);
-      } finally {
-        flight.now -= 1;
-      }
-    },
+    fetch: counted,
     environmentUrl: server.url,
     auth: { kind: 'static-token', token: server.simulator.tokens.sync },
     batchSize: 5,
+    bulk: { enabled: false }, // parallel $batch requests are what these tests count
     retry: { baseDelayMs: 5, maxDelayMs: 20 },
     onEvent: (event) => events.push(event),
     ...options,
@@ -91,6 +84,39 @@ describe('degree of parallelism (x-ms-dop-hint), over HTTP', () => {
     server.control.setLimits({ dopHint: 1000 });
     await touch(server, free.crm);
     expect(lastConcurrency(free.events)).toMatchObject({ dopHint: 1000, concurrency: 50 });
+  });
+
+  it('takes its share of the hint when several runners share the org (sharedBy, shareParallelism), maxConcurrency still the bound', async () => {
+    const server = await start({ limits: { dopHint: 12 } });
+    const shared = adapter(server, { sharedBy: 3 });
+    await touch(server, shared.crm);
+    expect(lastConcurrency(shared.events)).toMatchObject({ dopHint: 12, concurrency: 4 });
+    shared.flight.peak = 0;
+    expect((await shared.crm.updateRecords(contact, updates(server, 60, 'd'))).map((r) => r.ok)).toEqual(Array(60).fill(true));
+    expect(shared.flight.peak).toBe(4);
+    // The engine counts two runners now: half of the hint, at once.
+    shared.crm.shareParallelism?.(2);
+    await touch(server, shared.crm);
+    expect(lastConcurrency(shared.events)).toMatchObject({ dopHint: 12, concurrency: 6 });
+    // More runners than the hint: one request at a time each, never none.
+    shared.crm.shareParallelism?.(40);
+    await touch(server, shared.crm);
+    expect(lastConcurrency(shared.events)).toMatchObject({ dopHint: 12, concurrency: 1 });
+    // A configured maximum below the share stays the bound.
+    const bounded = adapter(server, { maxConcurrency: 2 });
+    bounded.crm.shareParallelism?.(2);
+    await touch(server, bounded.crm);
+    expect(lastConcurrency(bounded.events)).toMatchObject({ dopHint: 12, concurrency: 2 });
+  });
+
+  it('reports the operations of a $batch, which the daily entitlement limits count one by one', async () => {
+    const server = await start();
+    const { crm, events } = adapter(server);
+    expect((await crm.updateRecords(contact, updates(server, 12, 'e'))).map((r) => r.ok)).toEqual(Array(12).fill(true));
+    const batches = events.filter((e) => e.type === 'request' && e.path.endsWith('$batch'));
+    // 12 writes in batches of 5: 5, 5 and 2.
+    expect(batches.map((e) => (e.type === 'request' ? e.operations : null)).sort()).toEqual([2, 5, 5]);
+    expect(events.filter((e) => e.type === 'request' && !e.path.endsWith('$batch') && e.operations !== undefined)).toHaveLength(0);
   });
 
   it('sizes the parallel initial load from the hint: never more ranges in flight than it allows', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangePage, CrmAdapter } from '@crm-sync/core';
+import type { ChangePage } from '@crm-sync/core';
 import type { Simulator } from '@crm-sync/dynamics-simulator';
-import { adapterFor, apiRequests, contact, pull, useMsw } from './helpers.js';
+import { adapterFor, apiRequests, contact, pagesThenCrash, pull, useMsw } from './helpers.js';
 
 const msw = useMsw();
 const FIELDS = ['firstname', 'lastname', 'jobtitle'];
@@ -32,18 +32,6 @@ function truth(sim: Simulator, ids: Iterable<string>) {
 const jobtitles = (rows: Map<string, Record<string, unknown>>) => new Map([...rows].map(([id, fields]) => [id, fields.jobtitle ?? null]));
 
 /** Reads `count` pages, then abandons the pull as a crash would. */
-async function pagesThenCrash(crm: CrmAdapter, checkpoint: string | null, count: number): Promise<ChangePage[]> {
-  const pages: ChangePage[] = [];
-  const iterator = crm.pullChanges(contact, { checkpoint, fields: FIELDS })[Symbol.asyncIterator]();
-  while (pages.length < count) {
-    const next = await iterator.next();
-    if (next.done) break;
-    pages.push(next.value);
-  }
-  await iterator.return?.();
-  return pages;
-}
-
 describe('parallel initial load (change tracking)', () => {
   it('yields every row in one snapshot completed on its last page, reading key ranges beside a key-only tracked read', async () => {
     const sim = msw.simulate({ contacts: 600 });
@@ -128,7 +116,7 @@ describe('parallel initial load (change tracking)', () => {
     const ids = Array.from({ length: 400 }, (_, i) => sim.dataset.idOf('contact', i));
     for (const crashAfter of [1, 2, 3, 5, 8]) {
       const { crm } = adapterFor(sim, PARALLEL);
-      const before = await pagesThenCrash(crm, null, crashAfter);
+      const before = await pagesThenCrash(crm, null, crashAfter, FIELDS);
       expect(before).toHaveLength(crashAfter);
       sim.control.clearRequestLog();
       const rest = await pull(crm, contact, FIELDS, before.at(-1)!.checkpoint);
@@ -146,10 +134,10 @@ describe('parallel initial load (change tracking)', () => {
   it('resumes twice in a row and keeps the delta token of the first read', async () => {
     const sim = msw.simulate({ contacts: 400 });
     const { crm } = adapterFor(sim, PARALLEL);
-    const first = await pagesThenCrash(crm, null, 4);
+    const first = await pagesThenCrash(crm, null, 4, FIELDS);
     const changed = sim.dataset.idOf('contact', 399);
     sim.control.updateRow('contact', changed, { jobtitle: 'between the crashes' });
-    const second = await pagesThenCrash(crm, first.at(-1)!.checkpoint, 3);
+    const second = await pagesThenCrash(crm, first.at(-1)!.checkpoint, 3, FIELDS);
     const rest = await pull(crm, contact, FIELDS, second.at(-1)!.checkpoint);
     const pages = [...first, ...second, ...rest.pages];
     expect(new Set(pages.map((p) => p.snapshot?.id)).size).toBe(1);
@@ -162,7 +150,7 @@ describe('parallel initial load (change tracking)', () => {
   it('starts a new snapshot when the stored spine link is refused', async () => {
     const sim = msw.simulate({ contacts: 300 });
     const { crm, events } = adapterFor(sim, PARALLEL);
-    const before = await pagesThenCrash(crm, null, 3);
+    const before = await pagesThenCrash(crm, null, 3, FIELDS);
     const state = parsed(before.at(-1)!.checkpoint);
     const broken = JSON.stringify({ ...state, from: `${sim.webApiUrl()}contacts?$select=contactid&$skiptoken=${encodeURIComponent('<cookie pagenumber="2" pagingcookie="x" istracking="True" />')}` });
     const rest = await pull(crm, contact, FIELDS, broken);
@@ -176,7 +164,7 @@ describe('parallel initial load (change tracking)', () => {
   it('restarts the snapshot when the fields changed since the crash, and resumes a parallel load even with the option off', async () => {
     const sim = msw.simulate({ contacts: 300 });
     const { crm } = adapterFor(sim, PARALLEL);
-    const before = await pagesThenCrash(crm, null, 2);
+    const before = await pagesThenCrash(crm, null, 2, FIELDS);
     const other = await pull(crm, contact, ['lastname'], before.at(-1)!.checkpoint);
     expect(other.pages).toHaveLength(12);
     expect(other.pages.every((p) => p.snapshot?.id !== before[0]!.snapshot?.id)).toBe(true);

@@ -127,7 +127,7 @@ describe('updateRecords', () => {
 
   it('splits large write sets into batches of batchSize', async () => {
     const sim = msw.simulate({ contacts: 30 });
-    const { crm } = adapterFor(sim, { batchSize: 10 });
+    const { crm } = adapterFor(sim, { batchSize: 10, bulk: { enabled: false } }); // the $batch path (bulk messages: bulk.test.ts)
     const updates = Array.from({ length: 25 }, (_, i) => ({ id: sim.dataset.idOf('contact', i), ifVersion: null, fields: { jobtitle: `n${i}` } }));
     const results = await crm.updateRecords(contact, updates);
     expect(results.map((r) => [r.id, r.ok])).toEqual(updates.map((u) => [u.id, true]));

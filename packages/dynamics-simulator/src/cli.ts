@@ -20,6 +20,8 @@ Options:
   --large-accounts <l>  Comma-separated contact counts of the first accounts, e.g. 5000,5001
   --time-scale <x>      Simulated ms per real ms (e.g. 100 runs a 5-minute window in 3 s)
   --no-limits           Disable service protection limits
+  --web-servers <n>     Web servers, each with its own limit windows (default 1)
+  --dop-hint <n>        The x-ms-dop-hint sent (default 8)
   --help                Show this text
 `;
 
@@ -42,6 +44,8 @@ const { values } = parseArgs({
     'large-accounts': { type: 'string' },
     'time-scale': { type: 'string' },
     'no-limits': { type: 'boolean', default: false },
+    'web-servers': { type: 'string' },
+    'dop-hint': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -72,6 +76,17 @@ if (scale !== undefined && !(scale > 0)) {
   process.exit(2);
 }
 
+const positive = (name: string, text: string | undefined): number | undefined => {
+  const value = integer(name, text);
+  if (value === 0) {
+    process.stderr.write(`--${name} must be at least 1\n`);
+    process.exit(2);
+  }
+  return value;
+};
+const webServers = positive('web-servers', values['web-servers']);
+const dopHint = positive('dop-hint', values['dop-hint']);
+
 const server = await startSimulatorServer({
   port: integer('port', values.port) ?? 8080,
   host: values.host,
@@ -79,7 +94,11 @@ const server = await startSimulatorServer({
   ...counts,
   ...(values['large-accounts'] ? { largeAccounts: values['large-accounts'].split(',').map((n) => integer('large-accounts', n.trim()) ?? 0) } : {}),
   ...(scale !== undefined ? { clock: { scale } } : {}),
-  ...(values['no-limits'] ? { limits: { enabled: false } } : {}),
+  limits: {
+    ...(values['no-limits'] ? { enabled: false } : {}),
+    ...(webServers !== undefined ? { webServers } : {}),
+    ...(dopHint !== undefined ? { dopHint } : {}),
+  },
 });
 
 const { simulator } = server;

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import type { FaultInjector, FaultSettings } from './faults.js';
 import { FAULT_KINDS } from './faults.js';
 import type { Row } from './generator.js';
+import { MAX_WEB_SERVERS } from './limits.js';
 import type { LimitSettings, LimitsInput, ServiceProtection } from './limits.js';
 import { isODataError } from './odata/errors.js';
 import { checkFilter, parseFilter } from './odata/filter.js';
@@ -287,6 +288,7 @@ const limitsSchema = z
     cost: z.object({ baseMs: z.number().nonnegative(), perRowMs: z.number().nonnegative(), perColumnMs: z.number().nonnegative(), perWriteMs: z.number().nonnegative() }).partial(),
     holdAnswers: z.boolean(),
     dopHint: z.number().int().min(1).max(1000),
+    webServers: z.number().int().min(1).max(MAX_WEB_SERVERS),
   })
   .partial();
 const faultsSchema = z.object({

@@ -20,3 +20,4 @@ export { ADMIN_PROFILE_ID } from './org.js';
 export type { AttributeType, ColumnDefinition, ColumnInput, OptionDefinition, TableDefinition } from './schema.js';
 export { createMsalNetworkClient } from './msal.js';
 export type { MsalNetworkClient } from './msal.js';
+export type { BulkMessage, BulkMessages, BulkMessagesInput } from './webapi/bulk.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { odataError } from './odata/errors.js';
 import type { ODataError } from './odata/errors.js';
@@ -26,6 +27,12 @@ export interface LimitSettings {
    * falls as the caller's window fills (see `dopHint()`); the real value varies by environment.
    */
   dopHint: number;
+  /**
+   * Web servers the org runs on. Each keeps its own windows (the limits apply per user per web
+   * server) and its own count of requests in flight; requests carrying the `ARRAffinity` cookie go
+   * to the server it names, others to the least loaded one.
+   */
+  webServers: number;
 }
 
 export const DEFAULT_LIMITS: LimitSettings = {
@@ -37,7 +44,13 @@ export const DEFAULT_LIMITS: LimitSettings = {
   cost: { baseMs: 10, perRowMs: 0.4, perColumnMs: 0, perWriteMs: 25 },
   holdAnswers: false,
   dopHint: 8,
+  webServers: 1,
 };
+
+/** The affinity cookies (Azure App Service's ARR names; the SameSite one is the same value for browsers). */
+export const AFFINITY_COOKIES = ['ARRAffinity', 'ARRAffinitySameSite'] as const;
+/** The most web servers an org may be given. */
+export const MAX_WEB_SERVERS = 64;
 
 export type LimitsInput = Partial<Omit<LimitSettings, 'cost'>> & { cost?: Partial<LimitSettings['cost']> };
 
@@ -56,15 +69,23 @@ export interface Admission {
 export interface ServiceProtection {
   settings(): LimitSettings;
   update(input: LimitsInput): LimitSettings;
-  /** Admits a request or returns the 429 error to send. */
-  admit(userId: string): Admission | ODataError;
-  /** The x-ms-ratelimit-* headers for a user; none while the limits are disabled (an org under no pressure). */
-  headers(userId: string): Record<string, string>;
   /**
-   * The recommended degree of parallelism for a user: the configured hint while its window is at most
-   * half used (requests, execution time or concurrent requests), then falling linearly to 1 as it fills.
+   * The web server (0-based) that takes a request: the one its affinity cookie value names, else the
+   * one with the fewest requests in flight (ties: the next after the last chosen, round robin).
    */
-  dopHint(userId: string | null): number;
+  route(affinity: string | null): number;
+  /** The affinity cookie value naming a server (64 hex digits, like Azure's; stable per server index). */
+  affinity(server: number): string;
+  /** Admits a request on a server (default 0) or returns the 429 error to send. */
+  admit(userId: string, server?: number): Admission | ODataError;
+  /** The x-ms-ratelimit-* headers for a user on a server; none while the limits are disabled (an org under no pressure). */
+  headers(userId: string, server?: number): Record<string, string>;
+  /**
+   * The recommended degree of parallelism for a user: the configured hint while its window on the
+   * server that answers is at most half used (requests or concurrent requests), then falling
+   * linearly to 1 as it fills.
+   */
+  dopHint(userId: string | null, server?: number): number;
   executionMs(usage: { rows: number; columnValues: number; writes: number }): number;
   reset(): void;
 }
@@ -72,19 +93,35 @@ export interface ServiceProtection {
 const thousands = new Intl.NumberFormat('en-US');
 const seconds = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
+function checkServers(settings: LimitSettings): LimitSettings {
+  const servers = settings.webServers;
+  if (!Number.isInteger(servers) || servers < 1 || servers > MAX_WEB_SERVERS) {
+    throw new RangeError(`limits.webServers must be a whole number from 1 to ${MAX_WEB_SERVERS}, got ${String(servers)}`);
+  }
+  return settings;
+}
+
 export function mergeLimits(base: LimitSettings, input: LimitsInput): LimitSettings {
   return { ...base, ...input, cost: { ...base.cost, ...input.cost } };
 }
 
 export function createServiceProtection(clock: Clock, initial: LimitsInput = {}): ServiceProtection {
-  let settings = mergeLimits(DEFAULT_LIMITS, initial);
+  let settings = checkServers(mergeLimits(DEFAULT_LIMITS, initial));
+  /** Per server, then per user. */
   const windows = new Map<string, UserWindow>();
+  /** Requests in flight per server, all users. */
+  const inFlight: number[] = [];
+  let lastRouted = -1;
+  const affinities: string[] = [];
+  const affinity = (server: number): string =>
+    (affinities[server] ??= createHash('sha256').update(`crm-sync simulator web server ${server}`).digest('hex'));
 
-  const windowOf = (userId: string): UserWindow => {
-    let window = windows.get(userId);
+  const windowOf = (userId: string, server: number): UserWindow => {
+    const key = `${server}\u0000${userId}`;
+    let window = windows.get(key);
     if (!window) {
       window = { requests: [], executions: [], executionTotal: 0, concurrent: 0 };
-      windows.set(userId, window);
+      windows.set(key, window);
     }
     const cutoff = clock.now() - settings.windowMs;
     let drop = 0;
@@ -106,22 +143,40 @@ export function createServiceProtection(clock: Clock, initial: LimitsInput = {})
   return {
     settings: () => settings,
     update: (input) => {
-      settings = mergeLimits(settings, input);
+      settings = checkServers(mergeLimits(settings, input));
       return settings;
     },
-    admit: (userId) => {
-      const window = windowOf(userId);
+    route: (value) => {
+      const servers = settings.webServers;
+      if (value !== null) {
+        for (let server = 0; server < servers; server++) if (affinity(server) === value) return server;
+      }
+      // Least loaded; among equals, the next after the last one chosen.
+      let best = -1;
+      for (let step = 1; step <= servers; step++) {
+        const server = (lastRouted + step) % servers;
+        if (best < 0 || (inFlight[server] ?? 0) < (inFlight[best] ?? 0)) best = server;
+      }
+      lastRouted = best;
+      return best;
+    },
+    affinity,
+    admit: (userId, server = 0) => {
+      const window = windowOf(userId, server);
       const now = clock.now();
       const release = (executionMs: number): void => {
         window.concurrent -= 1;
+        inFlight[server] = (inFlight[server] ?? 1) - 1;
         window.executions.push({ at: clock.now(), ms: executionMs });
         window.executionTotal += executionMs;
       };
-      if (!settings.enabled) {
+      const start = (): Admission => {
         window.requests.push(now);
         window.concurrent += 1;
+        inFlight[server] = (inFlight[server] ?? 0) + 1;
         return { release };
-      }
+      };
+      if (!settings.enabled) return start();
       // Concurrency is enforced at once.
       if (window.concurrent >= settings.maxConcurrent) {
         window.requests.push(now);
@@ -154,23 +209,21 @@ export function createServiceProtection(clock: Clock, initial: LimitsInput = {})
           { 'Retry-After': retryAfter(freeAt - now) },
         );
       }
-      window.requests.push(now);
-      window.concurrent += 1;
-      return { release };
+      return start();
     },
-    headers: (userId): Record<string, string> => {
+    headers: (userId, server = 0): Record<string, string> => {
       // Disabled limits model a service with no pressure: no hints a client could pace itself by.
       if (!settings.enabled) return {};
-      const window = windowOf(userId);
+      const window = windowOf(userId, server);
       return {
         'x-ms-ratelimit-burst-remaining-xrm-requests': String(Math.max(0, settings.maxRequests - window.requests.length)),
         'x-ms-ratelimit-time-remaining-xrm-requests': seconds.format(Math.max(0, settings.maxExecutionMs - window.executionTotal) / 1000),
       };
     },
-    dopHint: (userId) => {
+    dopHint: (userId, server = 0) => {
       const hint = Math.max(1, Math.floor(settings.dopHint));
       if (!settings.enabled || userId === null) return hint;
-      const window = windowOf(userId);
+      const window = windowOf(userId, server);
       // Pressure the hint stands for: requests and requests in flight. Execution time is left out: a
       // client that paces itself by the remaining execution time (the ratelimit headers) runs near
       // that budget by design, and a hint falling with it would starve a load the limits allow.

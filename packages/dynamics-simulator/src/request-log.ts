@@ -15,6 +15,8 @@ export interface RequestLogEntry {
   executionMs: number;
   /** Rows returned. */
   rows: number;
+  /** The web server (0-based) that answered (see `limits.webServers`). */
+  server: number;
 }
 
 export interface RequestLog {

@@ -44,10 +44,13 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
     res.socket?.destroy();
     return;
   }
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
+  // Several Set-Cookie headers (the affinity cookies) stay separate lines.
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
   // Bodies the simulator built itself are written as they are (no Fetch body stream, no extra copies).
   const own = responseBody(response);
   const body = own === undefined ? Buffer.from(await response.arrayBuffer()) : typeof own === 'string' ? Buffer.from(own, 'utf8') : own;
@@ -59,7 +62,8 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
 /** Starts the simulator as a plain HTTP server (127.0.0.1 by default) serving the same handler as the MSW handlers. */
 export async function startSimulatorServer(options: ServerOptions = {}): Promise<SimulatorServer> {
   const host = options.host ?? '127.0.0.1';
-  const server = createServer();
+  // Dataverse takes GET URLs up to 32 KB (Node's default header limit is 16 KB).
+  const server = createServer({ maxHeaderSize: 40 * 1024 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {

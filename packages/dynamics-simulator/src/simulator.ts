@@ -12,7 +12,7 @@ import type { FaultRule, FaultSettings } from './faults.js';
 import { createDataset } from './generator.js';
 import type { Dataset, DatasetOptions } from './generator.js';
 import { nameGuid } from './guid.js';
-import { createServiceProtection } from './limits.js';
+import { AFFINITY_COOKIES, createServiceProtection } from './limits.js';
 import type { LimitsInput } from './limits.js';
 import { errors, isODataError, odataError } from './odata/errors.js';
 import { parsePrefer } from './odata/prefer.js';
@@ -23,6 +23,8 @@ import type { QuirksInput } from './quirks.js';
 import { createRequestLog } from './request-log.js';
 import type { RequestLogEntry } from './request-log.js';
 import { executeBatch } from './webapi/batch.js';
+import { createBulkRuntime } from './webapi/bulk.js';
+import type { BulkMessages, BulkMessagesInput } from './webapi/bulk.js';
 import type { WebApiContext } from './webapi/context.js';
 import { errorResponse, jsonResponse } from './webapi/http.js';
 import { API_PATH, routeWebApi } from './webapi/router.js';
@@ -48,6 +50,8 @@ export interface SimulatorOptions extends DatasetOptions {
   auth?: { clients?: ClientCredential[]; tokens?: Record<string, string>; tokenLifetimeSeconds?: number };
   /** Use an existing dataset instead of generating one from the options. */
   dataset?: Dataset;
+  /** CreateMultiple and UpdateMultiple per table (default: every table has them). */
+  bulkMessages?: BulkMessagesInput;
 }
 
 /** What a client needs to sign in as the sync application user. */
@@ -72,6 +76,8 @@ export interface Simulator {
   readonly dataset: Dataset;
   readonly clock: Clock;
   readonly control: SimulatorControl;
+  /** Which tables have CreateMultiple and UpdateMultiple (changeable at run time), and deadlocks seen. */
+  readonly bulkMessages: BulkMessages;
   /** MSW handlers for `setupServer(...sim.handlers)`, answering on `url` and `loginUrl`. */
   readonly handlers: HttpHandler[];
   /** The whole simulator as one Fetch handler; the standalone server calls it too. */
@@ -81,6 +87,21 @@ export interface Simulator {
   tokenUrl(origin?: string): string;
   /** Summary for people and other processes (GET /_simulator/info). */
   info(origin?: string): Record<string, unknown>;
+}
+
+/** The server an affinity cookie names (`ARRAffinity`, else `ARRAffinitySameSite`), or null. */
+function affinityOf(cookieHeader: string | null): string | null {
+  if (!cookieHeader) return null;
+  const cookies = new Map<string, string>();
+  for (const part of cookieHeader.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0) cookies.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
+  }
+  for (const name of AFFINITY_COOKIES) {
+    const value = cookies.get(name);
+    if (value) return value;
+  }
+  return null;
 }
 
 function isClock(value: Clock | ClockOptions | undefined): value is Clock {
@@ -135,6 +156,11 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
   const faults = createFaultInjector(options.faults ?? null);
   const log = createRequestLog(options.requestLogSize);
   const control = createControl({ org, limits, faults, log });
+  // A bulk request runs (holding its records) for its execution time when answers are held.
+  const bulkMessages = createBulkRuntime(options.bulkMessages, (usage) => {
+    const settings = limits.settings();
+    return settings.enabled && settings.holdAnswers ? limits.executionMs(usage) / clock.scale : 0;
+  });
 
   const webApiUrl = (origin = url): string => `${origin}${API_PATH}`;
   const tokenUrl = (origin = loginUrl): string => `${origin}/${tenantId}/oauth2/v2.0/token`;
@@ -173,28 +199,38 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     }
   };
 
-  /** Every Web API answer carries the recommended degree of parallelism, as Dataverse's do. */
+  /**
+   * Every Web API answer carries the recommended degree of parallelism, as Dataverse's do, and the
+   * affinity cookies naming the web server that answered (a client sending them back stays there).
+   */
   const handleWebApi = async (request: Request, requestUrl: URL): Promise<Response> => {
+    const server = limits.route(affinityOf(request.headers.get('cookie')));
     const seen = { userId: null as string | null };
-    const response = await answerWebApi(request, requestUrl, seen);
-    if (response.type !== 'error') response.headers.set('x-ms-dop-hint', String(limits.dopHint(seen.userId)));
+    const response = await answerWebApi(request, requestUrl, seen, server);
+    if (response.type === 'error') return response;
+    response.headers.set('x-ms-dop-hint', String(limits.dopHint(seen.userId, server)));
+    const value = limits.affinity(server);
+    // The real service is https; over plain http `Secure` is left out so that a cookie jar may send them back.
+    const secure = requestUrl.protocol === 'https:' ? ';Secure' : '';
+    response.headers.append('Set-Cookie', `${AFFINITY_COOKIES[0]}=${value};Path=/;HttpOnly${secure}`);
+    response.headers.append('Set-Cookie', `${AFFINITY_COOKIES[1]}=${value};Path=/;HttpOnly;SameSite=None${secure}`);
     return response;
   };
 
-  const answerWebApi = async (request: Request, requestUrl: URL, seen: { userId: string | null }): Promise<Response> => {
+  const answerWebApi = async (request: Request, requestUrl: URL, seen: { userId: string | null }, server: number): Promise<Response> => {
     const method = request.method.toUpperCase();
     const pathAndQuery = requestUrl.pathname + requestUrl.search;
     const userId = auth.authenticate(request);
     if (!userId || !org.userExists(userId)) {
-      record({ method, url: request.url, status: 401, userId: null, fault: null, executionMs: 0, rows: 0 });
+      record({ method, url: request.url, status: 401, userId: null, fault: null, executionMs: 0, rows: 0, server });
       return auth.unauthorized(requestUrl);
     }
     seen.userId = userId;
-    const admission = limits.admit(userId);
+    const admission = limits.admit(userId, server);
     if (isODataError(admission)) {
-      record({ method, url: request.url, status: 429, userId, fault: 'limit', executionMs: 0, rows: 0 });
+      record({ method, url: request.url, status: 429, userId, fault: 'limit', executionMs: 0, rows: 0, server });
       const response = errorResponse(admission);
-      for (const [name, value] of Object.entries(limits.headers(userId))) response.headers.set(name, value);
+      for (const [name, value] of Object.entries(limits.headers(userId, server))) response.headers.set(name, value);
       return response;
     }
     const usage = { rows: 0, columnValues: 0, writes: 0, operations: 1 };
@@ -221,11 +257,12 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
         serviceRoot: webApiUrl(requestUrl.origin),
         preferences: parsePrefer(request.headers.get('Prefer')),
         usage,
+        bulk: bulkMessages,
       };
       const apiPath = requestUrl.pathname.slice(API_PATH.length);
       let response: Response;
       try {
-        response = apiPath === '$batch' ? await executeBatch(context) : routeWebApi(context, apiPath);
+        response = apiPath === '$batch' ? await executeBatch(context) : await routeWebApi(context, apiPath);
       } catch (error) {
         if (!isODataError(error)) throw error;
         response = errorResponse(error);
@@ -239,7 +276,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
         const wait = charge() / clock.scale - (performance.now() - startedAt);
         if (wait > 0) await sleep(wait);
       }
-      for (const [name, value] of Object.entries(limits.headers(userId))) response.headers.set(name, value);
+      for (const [name, value] of Object.entries(limits.headers(userId, server))) response.headers.set(name, value);
       status = response.status;
       return response;
     } catch (error) {
@@ -250,7 +287,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     } finally {
       const executionMs = charge();
       admission.release(executionMs);
-      record({ method, url: request.url, status: status || 0, userId, fault: fault?.kind ?? null, executionMs, rows: usage.rows });
+      record({ method, url: request.url, status: status || 0, userId, fault: fault?.kind ?? null, executionMs, rows: usage.rows, server });
     }
   };
 
@@ -286,6 +323,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     dataset,
     clock,
     control,
+    bulkMessages,
     handlers,
     fetchHandler,
     webApiUrl,

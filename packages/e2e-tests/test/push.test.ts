@@ -159,6 +159,21 @@ describe.each([fakeCrmWithMemoryStore, fakeCrmWithPostgresStore(testDatabaseUrl(
       expect(calls).toEqual([3, 1, 1, 1]);
     });
 
+    it('writesPerCall: a batching adapter that asks for it gets that many writes per call (100 without)', async () => {
+      const w = (world = await createWorld(harness));
+      const people = [];
+      for (let i = 0; i < 5; i += 1) people.push(await w.engine.createPerson({ lastname: `Person ${i}` }));
+      await w.cycle();
+      const calls: number[] = [];
+      for (const p of people) await w.engine.editLocal('lead', p.id, { fields: { subject: 'in twos' } });
+      const engine = engineWith(w, (base) => ({
+        capabilities: { ...base.capabilities, batchWrites: true, writesPerCall: 2 },
+        updateRecords: (entity, updates) => (calls.push(updates.length), base.updateRecords(entity, updates)),
+      }));
+      expect(lead(await engine.runCycle())).toMatchObject({ status: 'ok', pushed: 5 });
+      expect(calls).toEqual([2, 2, 1]);
+    });
+
     it('incrementalPull false: every cycle reads the whole table, and a row deleted in the CRM is flagged by reconciliation', async () => {
       const w = (world = await createWorld(harness));
       const ids = [newId(), newId(), newId()];

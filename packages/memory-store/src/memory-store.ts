@@ -3,6 +3,8 @@ import type {
   ActivityInput,
   Collision,
   FanOut,
+  FieldHistoryEntry,
+  FieldHistoryInput,
   FieldMap,
   LocalRecord,
   Page,
@@ -21,7 +23,7 @@ import { defineStore, sameValue } from '@crm-sync/core';
  * new ones in), so records may share them (`base` is `fields` when a create gave the same map for
  * both, empty ones are shared) and reads copy them out once.
  */
-type StoredRecord = Omit<LocalRecord, 'entity'>;
+type StoredRecord = Omit<LocalRecord, 'entity'> & { createdAt: string };
 
 /** Ids in ascending order, kept up to date lazily: additions are merged in on the next read. */
 interface SortedIds {
@@ -89,6 +91,11 @@ export interface MemoryStoreData {
   /** Open quarantine entries by entity. */
   openQuarantine: Map<string, OpenQuarantine>;
   leases: Map<string, { owner: string; expiresAt: number }>;
+  /** Field history, oldest first, and its indexes (see `historyOf`): record entries by `entity \0 recordId \0 field`, fan-out entries by `entity \0 accountId \0 field`, and each record's last `account-link` seq. */
+  history: FieldHistoryEntry[];
+  historyByRecord: Map<string, FieldHistoryEntry[]>;
+  historyByAccount: Map<string, FieldHistoryEntry[]>;
+  lastLink: Map<string, number>;
   seq: number;
 }
 
@@ -104,6 +111,10 @@ export function createMemoryStoreData(): MemoryStoreData {
     quarantine: [],
     openQuarantine: new Map(),
     leases: new Map(),
+    history: [],
+    historyByRecord: new Map(),
+    historyByAccount: new Map(),
+    lastLink: new Map(),
     seq: 0,
   };
 }
@@ -345,6 +356,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       syncToCrm: w.syncToCrm ?? false,
       seenIn: w.seenIn ?? null,
       updatedAt: at,
+      createdAt: at,
     };
     t.records.set(r.id, r);
     t.sortedIds.added.push(r.id);
@@ -399,7 +411,44 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
     return data.activitiesByRecord.get(recordKey(entity, recordId)) ?? [];
   }
 
+  /** Adds a history entry to the log and its indexes. */
+  function indexHistory(e: FieldHistoryEntry): void {
+    const push = (m: Map<string, FieldHistoryEntry[]>, key: string) => {
+      const list = m.get(key);
+      if (list) list.push(e);
+      else m.set(key, [e]);
+    };
+    if (e.recordId !== null) {
+      push(data.historyByRecord, `${recordKey(e.entity, e.recordId)}\u0000${e.field}`);
+      if (e.rule === 'account-link') data.lastLink.set(recordKey(e.entity, e.recordId), e.seq);
+    } else push(data.historyByAccount, `${recordKey(e.entity, e.accountId as string)}\u0000${e.field}`);
+  }
+
+  function appendHistory(h: FieldHistoryInput, at: string): void {
+    const e: FieldHistoryEntry = {
+      seq: ++data.seq, at, entity: h.entity, recordId: h.recordId, accountId: null, field: h.field, rule: h.rule, side: h.side,
+      oldValue: h.oldValue ?? null, value: h.value, collision: h.collision ? { ...h.collision } : null, detail: h.detail ?? null,
+    };
+    data.history.push(e);
+    indexHistory(e);
+  }
+
+  /** One entry per watched key for the whole account: joined to its records when read. */
+  function appendFanOutHistory(f: FanOut, at: string): void {
+    const h = f.history;
+    if (!h) return;
+    for (const [key, field] of Object.entries(h.fields)) {
+      const e: FieldHistoryEntry = {
+        seq: ++data.seq, at, entity: f.entity, recordId: null, accountId: f.accountId, field, rule: 'fan-out', side: h.side,
+        oldValue: h.oldValues[key] ?? null, value: f.company[key] ?? null, collision: null, detail: h.detail,
+      };
+      data.history.push(e);
+      indexHistory(e);
+    }
+  }
+
   function fanOut(f: FanOut, at: string): void {
+    appendFanOutHistory(f, at);
     const t = data.tables.get(f.entity);
     const m = t?.byAccount.get(f.accountId);
     if (!t || !m) return;
@@ -484,6 +533,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       }
       for (const f of batch.fanOuts ?? []) fanOut(f, at);
       for (const a of batch.activities ?? []) appendActivity(a, at);
+      for (const h of batch.history ?? []) appendHistory(h, at);
       for (const c of batch.collisions ?? []) data.collisions.push({ ...c, seq: ++data.seq, at });
       if (batch.resolveQuarantine && batch.resolveQuarantine.length > 0) resolveQuarantine(batch.entity, batch.resolveQuarantine, batch.resolveDirection, at);
       for (const q of batch.quarantine ?? []) quarantine({ ...q, seq: ++data.seq, at, resolvedAt: null });
@@ -495,6 +545,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
 
     async getState(key) {
       return data.state.get(key) ?? null;
+    },
+
+    async listState(prefix) {
+      return Object.fromEntries([...data.state].filter(([key]) => key.startsWith(prefix)));
     },
 
     async getRecords(entity, ids) {
@@ -605,6 +659,30 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
       };
     },
 
+    async listFieldHistory(query) {
+      const { entity, recordId, field } = query;
+      const own = data.historyByRecord.get(`${recordKey(entity, recordId)}\u0000${field}`) ?? [];
+      const r = data.tables.get(entity)?.records.get(recordId);
+      const since = data.lastLink.get(recordKey(entity, recordId)) ?? 0;
+      const account = r?.accountId ? (data.historyByAccount.get(`${recordKey(entity, r.accountId)}\u0000${field}`) ?? []) : [];
+      const joined = account.filter((e) => e.seq > since && e.at >= (r as StoredRecord).createdAt);
+      const all = joined.length === 0 ? own : [...own, ...joined].sort((a, b) => a.seq - b.seq);
+      const page = pageOfLog(all, query, () => true);
+      return { ...page, items: page.items.map((e) => ({ ...e, collision: e.collision ? { ...e.collision } : null })), recordCreatedAt: r?.createdAt ?? null };
+    },
+
+    async pruneFieldHistory(before) {
+      const kept = data.history.filter((e) => e.at >= before);
+      const removed = data.history.length - kept.length;
+      if (removed === 0) return 0;
+      data.history = kept;
+      data.historyByRecord.clear();
+      data.historyByAccount.clear();
+      data.lastLink.clear();
+      for (const e of kept) indexHistory(e);
+      return removed;
+    },
+
     async acquireLease(entity, lease) {
       const held = data.leases.get(entity);
       const at = now().getTime();
@@ -615,6 +693,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SyncStore {
 
     async releaseLease(entity, owner) {
       if (data.leases.get(entity)?.owner === owner) data.leases.delete(entity);
+    },
+
+    async leaseOwners() {
+      const at = now().getTime();
+      return [...new Set([...data.leases.values()].filter((l) => l.expiresAt > at).map((l) => l.owner))].sort();
     },
 
   });

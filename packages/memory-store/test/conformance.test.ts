@@ -1,3 +1,4 @@
+import { expect, it } from 'vitest';
 import { storeConformance } from '@crm-sync/store-testkit';
 import { createMemoryStore, createMemoryStoreData } from '../src/index.js';
 
@@ -18,4 +19,12 @@ storeConformance('memory', async () => {
       },
     },
   };
+}, {
+  // The kit checks the optional reads only on a store that has them: this one must.
+  additionalTests: (ctx) =>
+    it('offers the optional listState and leaseOwners', () =>
+      ctx.withStore(async (store) => {
+        expect(typeof store.listState).toBe('function');
+        expect(typeof store.leaseOwners).toBe('function');
+      })),
 });

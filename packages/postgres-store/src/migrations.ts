@@ -96,6 +96,34 @@ create table {schema}.leases (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'field history',
+    // A record entry has a record_id; a fan-out entry an account_id instead (one per account, joined
+    // on read). created_at: when the record was created (null for records older than this migration).
+    sql: `
+alter table {schema}.records add column created_at timestamptz;
+
+create table {schema}.field_history (
+  seq        bigserial primary key,
+  entity     text        not null,
+  record_id  text,
+  account_id text,
+  field      text        not null,
+  rule       text        not null,
+  side       text        not null,
+  old_value  jsonb,
+  value      jsonb,
+  collision  jsonb,
+  detail     text,
+  at         timestamptz not null
+);
+create index field_history_record on {schema}.field_history (entity, record_id, field, seq) where record_id is not null;
+create index field_history_account on {schema}.field_history (entity, account_id, field, seq) where record_id is null;
+-- Retention deletes by time; a BRIN index stays tiny on an append-only log.
+create index field_history_at on {schema}.field_history using brin (at);
+`,
+  },
 ];
 
 /** Applies the migrations not yet applied to `schema` (a pool, or a driver: PGlite too); returns the versions it applied. */

@@ -1,4 +1,4 @@
-import type { ActivityInput, FieldMap, LocalRecord, Page, RecordWrite, StoreBatch } from '@crm-sync/core';
+import type { ActivityInput, FieldHistoryInput, FieldMap, LocalRecord, Page, RecordWrite, StoreBatch } from '@crm-sync/core';
 
 /** A row of the records table as the driver returns it (bigint as text or number). */
 export interface RecordRow {
@@ -88,6 +88,11 @@ export function newPersonIds(batch: StoreBatch): string[] | null {
     ids.push(id);
   }
   return ids;
+}
+
+/** A field history entry by position: 0 entity, 1 recordId, 2 field, 3 rule, 4 side, 5 oldValue, 6 value, 7 collision, 8 detail. */
+export function historyRow(h: FieldHistoryInput): unknown[] {
+  return [h.entity, h.recordId, h.field, h.rule, h.side, h.oldValue ?? null, h.value, h.collision ?? null, h.detail ?? null];
 }
 
 /** An activity by position: 0 entity, 1 recordId, 2 type, 3 source, 4 field, 5 oldValue, 6 newValue, 7 detail. */

@@ -1,6 +1,6 @@
-import type { Activity, Collision, QuarantineEntry, StoreBatch, StoreDriver, SyncStore, WriteContext } from '@crm-sync/core';
+import type { Activity, Collision, FieldHistoryEntry, QuarantineEntry, StoreBatch, StoreDriver, SyncStore, WriteContext } from '@crm-sync/core';
 import { defineStore, isSyncError, SyncError } from '@crm-sync/core';
-import { activityRow, json, newPersonIds, newRecordRow, pageOf, RECORD_COLUMNS, slim, toRecord } from './rows.js';
+import { activityRow, historyRow, json, newPersonIds, newRecordRow, pageOf, RECORD_COLUMNS, slim, toRecord } from './rows.js';
 import type { RecordRow } from './rows.js';
 import type { SqlDriver, SqlSession, SqlStatement } from './sql.js';
 import { quoteIdent, unavailable } from './sql.js';
@@ -46,6 +46,12 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     async getState(key) {
       const rows = await query<{ value: string }>(`select value from ${s}.state where key = $1`, [key]);
       return rows[0]?.value ?? null;
+    },
+
+    async listState(prefix) {
+      // left(), not LIKE: a prefix holding % or _ means itself.
+      const rows = await query<{ key: string; value: string }>(`select key, value from ${s}.state where left(key, length($1)) = $1`, [prefix]);
+      return Object.fromEntries(rows.map((r) => [r.key, r.value]));
     },
 
     async getRecords(entity, ids) {
@@ -156,6 +162,46 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
       return pageOf(items, options.limit, (q) => q.seq);
     },
 
+    async listFieldHistory(q) {
+      // The record's own entries, and the fan-out entries of its account since it was created and
+      // since its last account-link entry (each probe on an index of its own).
+      const rows = await query<{
+        seq: string; at: Date; entity: string; record_id: string | null; account_id: string | null; field: string;
+        rule: FieldHistoryEntry['rule']; side: FieldHistoryEntry['side']; old_value: FieldHistoryEntry['oldValue'];
+        value: FieldHistoryEntry['value']; collision: FieldHistoryEntry['collision']; detail: string | null; created_at: Date | null;
+      }>(
+        `with r as (select account_id, created_at from ${s}.records where entity = $1 and id = $2),
+         linked as (select max(seq) as seq from ${s}.field_history where entity = $1 and record_id = $2 and rule = 'account-link')
+         select h.*, (select created_at from r) as created_at from (
+           select * from ${s}.field_history
+           where entity = $1 and record_id = $2 and field = $3 and ($4::bigint is null or seq > $4)
+           union all
+           select h.* from ${s}.field_history h, r
+           where h.entity = $1 and h.record_id is null and h.account_id = r.account_id and h.field = $3
+             and ($4::bigint is null or h.seq > $4) and h.seq > coalesce((select seq from linked), 0)
+             and (r.created_at is null or h.at >= r.created_at)
+         ) h order by h.seq limit $5`,
+        [q.entity, q.recordId, q.field, q.after ?? null, q.limit + 1],
+      );
+      const items: FieldHistoryEntry[] = rows.map((r) => ({
+        seq: Number(r.seq), at: r.at.toISOString(), entity: r.entity, recordId: r.record_id, accountId: r.account_id, field: r.field,
+        rule: r.rule, side: r.side, oldValue: r.old_value, value: r.value, collision: r.collision, detail: r.detail,
+      }));
+      let created = rows[0]?.created_at;
+      if (rows.length === 0) {
+        created = (await query<{ created_at: Date | null }>(`select created_at from ${s}.records where entity = $1 and id = $2`, [q.entity, q.recordId]))[0]?.created_at;
+      }
+      return { ...pageOf(items, q.limit, (e) => e.seq), recordCreatedAt: created ? created.toISOString() : null };
+    },
+
+    async pruneFieldHistory(before) {
+      const rows = await query<{ n: string }>(
+        `with gone as (delete from ${s}.field_history where at < $1 returning 1) select count(*) as n from gone`,
+        [before],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+
     async stats(entity) {
       const [row] = await query<{ records: string; pending: string; crm_deleted: string; quarantined: string }>(
         `select count(*) as records,
@@ -172,7 +218,7 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
     },
   };
 
-  const leases: Pick<StoreDriver, 'acquireLease' | 'releaseLease'> = {
+  const leases: Pick<StoreDriver, 'acquireLease' | 'releaseLease' | 'leaseOwners'> = {
     async acquireLease(entity, lease) {
       const rows = await query(
         `insert into ${s}.leases (entity, owner, expires_at) values ($1, $2, now() + $3 * interval '1 millisecond')
@@ -186,6 +232,11 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
 
     async releaseLease(entity, owner) {
       await query(`delete from ${s}.leases where entity = $1 and owner = $2`, [entity, owner]);
+    },
+
+    async leaseOwners() {
+      const rows = await query<{ owner: string }>(`select distinct owner from ${s}.leases where expires_at > now() order by owner`, []);
+      return rows.map((r) => r.owner);
     },
   };
 
@@ -211,8 +262,9 @@ export function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {})
         json(batch.resolveQuarantine ?? []),
         newPersons ?? [],
         batch.resolveDirection ?? null,
+        json((batch.history ?? []).map(historyRow)),
       ];
-      const noExtras = [batch.entity, null, false, '{}', '[]', '[]', '[]', '[]', [], null];
+      const noExtras = [batch.entity, null, false, '{}', '[]', '[]', '[]', '[]', [], null, '[]'];
       const checkLease = async (client: SqlSession) => {
         const { lease } = context;
         if (lease) {

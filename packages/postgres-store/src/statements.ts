@@ -11,7 +11,7 @@ export function storeStatements(s: string) {
   // $1 now, $3 entity, $4 checkpoint, $5 checkpoint given, $6 state, $7 activities (activityRow),
   // $8 collisions, $9 quarantine entries, $10 quarantine ids resolved, $11 ids of records whose
   // New Person activity (from the CRM) is all $7 would say (newPersonIds), in its stead, $12 the
-  // direction of the entries resolved (null: both).
+  // direction of the entries resolved (null: both), $13 field history entries (historyRow).
   const batchExtrasSql = `
 checkpoint_set as (
   insert into ${s}.checkpoints (entity, checkpoint, updated_at)
@@ -55,6 +55,12 @@ quarantine_resolved as (
     and ($12::text is null or direction = $12)
   returning 1
 ),
+history_added as (
+  insert into ${s}.field_history (entity, record_id, field, rule, side, old_value, value, collision, detail, at)
+  select h->>0, h->>1, h->>2, h->>3, h->>4, coalesce(h->5, 'null'), coalesce(h->6, 'null'), nullif(h->7, 'null'), h->>8, $1
+  from jsonb_array_elements($13::jsonb) with ordinality as t(h, n) order by n
+  returning 1
+),
 quarantine_added as (
   insert into ${s}.quarantine (entity, record_id, direction, reason, payload, at)
   select q->>'entity', q->>'recordId', q->>'direction', q->>'reason', coalesce(q->'payload', 'null'), $1
@@ -64,7 +70,7 @@ quarantine_added as (
   const extrasWritten = `(select count(*) from checkpoint_set) + (select count(*) from checkpoint_cleared) + (select count(*) from state_set)
        + (select count(*) from state_cleared) + (select count(*) from activities_added) + (select count(*) from new_persons_added)
        + (select count(*) from collisions_added)
-       + (select count(*) from quarantine_resolved) + (select count(*) from quarantine_added)`;
+       + (select count(*) from quarantine_resolved) + (select count(*) from quarantine_added) + (select count(*) from history_added)`;
 
   // One statement writes a batch's records (optimistic revisions), checkpoint, state and logs.
   // $2: the records (slim), keyed, so a key left out leaves the column as it is.
@@ -99,13 +105,13 @@ updated as (
   returning r.id
 ),
 inserted as (
-  insert into ${s}.records (${RECORD_COLUMNS})
+  insert into ${s}.records (${RECORD_COLUMNS}, created_at)
   select $3, i.id, i.e->>'crmId', i.e->>'crmVersion', 1,
          coalesce(i.e->'fields', '{}'), coalesce(i.e->'base', case when i.e ? 'baseIsFields' then i.e->'fields' end, '{}'),
          coalesce(array(select jsonb_array_elements_text(i.e->'pending')), '{}'),
          i.e->>'accountId', coalesce(i.account_fields, i.e->'company', '{}'),
          coalesce((i.e->>'crmDeleted')::boolean, false), coalesce((i.e->>'syncToCrm')::boolean, false),
-         i.e->>'seenIn', $1
+         i.e->>'seenIn', $1, $1
   from input i where i.expected = 0
   on conflict (entity, id) do nothing
   returning id
@@ -120,14 +126,14 @@ select (select count(*) from updated) + (select count(*) from inserted) as writt
   // insert fails on its key and the batch goes through writeBatchSql, which names the stale ids.
   const insertBatchSql = `
 with inserted as (
-  insert into ${s}.records (${RECORD_COLUMNS})
+  insert into ${s}.records (${RECORD_COLUMNS}, created_at)
   select $3, e->>0, e->>1, e->>2, 1,
          coalesce(nullif(e->3, 'null'), '{}'),
          case when e->4 = 'true' then coalesce(nullif(e->3, 'null'), '{}') else coalesce(nullif(e->4, 'null'), '{}') end,
          coalesce(array(select jsonb_array_elements_text(nullif(e->5, 'null'))), '{}'),
          e->>6,
          case when jsonb_typeof(e->7) <> 'null' then coalesce(a.fields, '{}') else coalesce(nullif(e->8, 'null'), '{}') end,
-         coalesce((e->>9)::boolean, false), coalesce((e->>10)::boolean, false), e->>11, $1
+         coalesce((e->>9)::boolean, false), coalesce((e->>10)::boolean, false), e->>11, $1, $1
   from jsonb_array_elements($2::jsonb) as e
   left join lateral (
     select fields from ${s}.records
@@ -151,7 +157,19 @@ cross join lateral jsonb_each_text(f.log->'fields') as lf(key, field)
 join ${s}.records r on r.entity = f.entity and r.account_id = f."accountId"
 where coalesce(r.company->lf.key, 'null') is distinct from coalesce(f.company->lf.key, 'null')
 order by r.id, lf.key`;
+  // The update, and in the same statement the fan-outs' history: one entry per fan-out and key, for
+  // the account (joined to its records on read), never one per record.
   const fanOutUpdateSql = `
+with history_added as (
+  insert into ${s}.field_history (entity, account_id, field, rule, side, old_value, value, detail, at)
+  select f.entity, f."accountId", hf.field, 'fan-out', f.history->>'side',
+         coalesce(f.history->'oldValues'->hf.key, 'null'), coalesce(f.company->hf.key, 'null'), f.history->>'detail', $1
+  from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb, history jsonb)
+  cross join lateral jsonb_each_text(f.history->'fields') as hf(key, field)
+  where f.history is not null
+  order by f.entity, f."accountId", hf.key
+  returning 1
+)
 update ${s}.records r set company = r.company || f.company, revision = r.revision + 1, updated_at = $1
 from jsonb_to_recordset($2::jsonb) as f(entity text, "accountId" text, company jsonb)
 where r.entity = f.entity and r.account_id = f."accountId"`;

@@ -23,6 +23,7 @@ const TABLES = [
   { name: 'activities', key: ['seq'], types: ['bigint'] },
   { name: 'collisions', key: ['seq'], types: ['bigint'] },
   { name: 'quarantine', key: ['seq'], types: ['bigint'] },
+  { name: 'field_history', key: ['seq'], types: ['bigint'] },
 ] as const;
 type TableName = (typeof TABLES)[number]['name'];
 export type TransferCounts = Record<TableName, number>;
@@ -35,7 +36,7 @@ export interface TransferLocation {
 
 const PAGE = 2_000;
 const latestVersion = Math.max(...migrations.map((m) => m.version));
-const zero = (): TransferCounts => ({ records: 0, checkpoints: 0, state: 0, activities: 0, collisions: 0, quarantine: 0 });
+const zero = (): TransferCounts => ({ records: 0, checkpoints: 0, state: 0, activities: 0, collisions: 0, quarantine: 0, field_history: 0 });
 
 function invalid(message: string): SyncError {
   return new SyncError('CONFIG_INVALID', `[postgres-store] ${message}`, { details: { issues: [message] } });
@@ -140,7 +141,7 @@ export async function importData(into: TransferLocation, input: NodeJS.ReadableS
       const expected = end.rows?.[t.name] ?? 0;
       if (expected !== counts[t.name]) throw invalid(`the export's end line counts ${expected} ${t.name} rows, the file holds ${counts[t.name]}; nothing imported`);
     }
-    for (const table of ['activities', 'collisions', 'quarantine']) {
+    for (const table of ['activities', 'collisions', 'quarantine', 'field_history']) {
       await tx.query(`select setval(pg_get_serial_sequence($1, 'seq'), coalesce((select max(seq) from ${s}.${table}), 0) + 1, false)`, [`${s}.${table}`]);
     }
     return counts;

@@ -1,7 +1,7 @@
 import { testDatabaseUrl } from '@crm-sync/postgres-tooling';
 import { storeConformance } from '@crm-sync/store-testkit';
 import pg from 'pg';
-import { afterAll } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { createPostgresStore, migrate } from '../src/index.js';
 
 const pool = new pg.Pool({ connectionString: testDatabaseUrl(), max: 10 });
@@ -33,4 +33,12 @@ storeConformance('postgres', async () => {
       await pool.query(`drop schema "${schema}" cascade`);
     },
   };
+}, {
+  // The kit checks the optional reads only on a store that has them: this one must.
+  additionalTests: (ctx) =>
+    it('offers the optional listState and leaseOwners', () =>
+      ctx.withStore(async (store) => {
+        expect(typeof store.listState).toBe('function');
+        expect(typeof store.leaseOwners).toBe('function');
+      })),
 });

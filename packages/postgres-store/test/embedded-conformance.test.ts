@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { storeConformance } from '@crm-sync/store-testkit';
-import { afterAll } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { createSqlStore, migrate, pgliteDriver } from '../src/embedded.js';
 
 // One PGlite on a real data directory for the file (starting one takes seconds), a fresh schema per
@@ -45,4 +45,11 @@ storeConformance('embedded (PGlite on a data directory)', async () => {
       await pglite.exec(`drop schema "${schema}" cascade`);
     },
   };
+}, {
+  // The kit checks the optional reads only on a store that has them: this one must.
+  additionalTests: (ctx) =>
+    it('offers the optional listState', () =>
+      ctx.withStore(async (store) => {
+        expect(typeof store.listState).toBe('function');
+      })),
 });

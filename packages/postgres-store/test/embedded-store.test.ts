@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { isSyncError } from '@crm-sync/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedStore, LOCK_FILE } from '../src/embedded.js';
+import { migrations } from '../src/migrations.js';
 
 const root = mkdtempSync(join(tmpdir(), 'crm-sync-embedded-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -42,7 +43,7 @@ describe('createEmbeddedStore', () => {
       expect(statSync(dataDir).mode & 0o777).toBe(0o700);
       expect(store.capabilities).toEqual({ persistent: true, sharedAcrossProcesses: false, leases: false });
       expect(store.acquireLease).toBeUndefined();
-      expect(store.migrated).toEqual([1, 2]);
+      expect(store.migrated).toEqual(migrations.map((m) => m.version));
       const { rows } = await store.driver.query<{ shared_buffers: string }>("select current_setting('shared_buffers') as shared_buffers");
       expect(rows[0]?.shared_buffers).toBe('16MB');
       await store.commit({ entity: 'contact', records: [{ id: 'c1', expectedRevision: 0, crmId: 'c1', fields: { lastname: 'Lovelace' } }], checkpoint: 'cp-1' });

@@ -58,13 +58,15 @@ async function fill(store: SyncStore): Promise<void> {
   await store.commit({
     entity: 'contact',
     records: [{ id: 'c2', expectedRevision: 1, crmDeleted: true, fields: { jobtitle: 'Engineer' }, pending: [] }],
+    history: [{ entity: 'contact', recordId: 'c2', field: 'jobtitle', rule: 'local-edit', side: 'local', oldValue: null, value: 'Engineer' }],
     deletes: [{ id: 'gone', expectedRevision: 1 }],
     resolveQuarantine: ['c2'],
   });
   await store.commit({
     entity: 'account',
     records: [{ id: 'a1', expectedRevision: 1, fields: { name: 'Difference Engines' } }],
-    fanOuts: [{ entity: 'contact', accountId: 'a1', company: { name: 'Difference Engines' }, log: { fields: { name: 'company.name' }, type: 'change-data-value', source: 'crm', detail: null } }],
+    fanOuts: [{ entity: 'contact', accountId: 'a1', company: { name: 'Difference Engines' }, log: { fields: { name: 'company.name' }, type: 'change-data-value', source: 'crm', detail: null },
+      history: { fields: { name: 'company.name' }, side: 'crm', oldValues: { name: 'Analytical Engines' }, detail: null } }],
   });
 }
 
@@ -81,6 +83,10 @@ async function view(store: SyncStore) {
     checkpoints: [await store.getCheckpoint('account'), await store.getCheckpoint('contact')],
     state: [await store.getState('fields:contact'), await store.getState('backfill:contact')],
     stats: await store.stats('contact'),
+    history: [
+      await store.listFieldHistory?.({ entity: 'contact', recordId: 'c2', field: 'jobtitle', ...all }),
+      await store.listFieldHistory?.({ entity: 'contact', recordId: 'c1', field: 'company.name', ...all }),
+    ],
   };
 }
 
@@ -97,7 +103,8 @@ describe('exportData / importData', () => {
 
       const text = await exported(embedded);
       const counts = await importData(server, Readable.from([text]));
-      expect(counts).toEqual({ records: 4, checkpoints: 2, state: 2, activities: before.activities.length, collisions: 1, quarantine: 2 });
+      expect(counts).toEqual({ records: 4, checkpoints: 2, state: 2, activities: before.activities.length, collisions: 1, quarantine: 2, field_history: 2 });
+      expect(before.history.map((h) => h?.items.length)).toEqual([1, 1]);
       const onServer = createPostgresStore({ pool, schema });
       expect(await view(onServer)).toEqual(before);
       // Row for row the same, down to the microsecond of every time.

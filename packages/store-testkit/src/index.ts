@@ -1,6 +1,7 @@
 import { describe, it } from 'vitest';
 import { createTestContext } from './context.js';
 import { fanOutTests } from './fanout.js';
+import { historyTests } from './history.js';
 import { leaseTests } from './leases.js';
 import { logTests } from './logs.js';
 import { progressTests } from './progress.js';
@@ -16,6 +17,7 @@ const areas = {
   fanOut: fanOutTests,
   logs: logTests,
   leases: leaseTests,
+  history: historyTests,
 };
 
 /** The title of every conformance test; keys of the skip map. */

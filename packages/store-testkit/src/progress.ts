@@ -36,6 +36,22 @@ export const progressTests = (ctx: TestContext) => ({
       expect(await store.getState('fields:contact')).toBe('["a"]');
     }),
 
+  'listState(prefix) returns the state under keys starting with the prefix, taken literally (optional)': () =>
+    ctx.withStore(async (store) => {
+      if (!store.listState) return; // optional: the engine falls back to this runner's own keys
+      const p = `requests:${uid()}:`;
+      expect(await store.listState(p)).toEqual({});
+      await store.commit({ entity: 'contact', state: { [`${p}a`]: '1', [`${p}b`]: '2', [`${p.slice(0, -1)}`]: 'no', [`${p.slice(0, -1)}_:x`]: 'no' } });
+      const found = await store.listState(p);
+      expect(found).toEqual({ [`${p}a`]: '1', [`${p}b`]: '2' });
+      expect(Object.keys(found)).toHaveLength(2);
+      // `_` and `%` are no wildcards.
+      expect(await store.listState(`${p.slice(0, -2)}_:`)).toEqual({});
+      expect(await store.listState(`${p.slice(0, -2)}%`)).toEqual({});
+      await store.commit({ entity: 'contact', state: { [`${p}a`]: null } });
+      expect(await store.listState(p)).toEqual({ [`${p}b`]: '2' });
+    }),
+
   'listOutbox(entity) returns records with pending fields and local persons marked for sync, by id': () =>
     ctx.withStore(async (store) => {
       const dirty = `${uid()}-a`;

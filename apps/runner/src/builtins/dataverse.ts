@@ -6,9 +6,17 @@ import type { AdapterEvent } from '@crm-sync/dynamics-adapter';
 export function trafficEvent(event: AdapterEvent): CrmTrafficEvent {
   switch (event.type) {
     case 'request':
-      return { type: 'request', status: event.status, method: event.method, path: event.path, durationMs: event.durationMs };
+      return {
+        type: 'request', status: event.status, method: event.method, path: event.path, durationMs: event.durationMs,
+        ...(event.operations !== undefined ? { operations: event.operations } : {}),
+        ...(event.dopHint !== undefined ? { parallelism: event.dopHint } : {}),
+        ...(event.concurrency !== undefined ? { concurrency: event.concurrency } : {}),
+      };
     case 'retry':
       return { type: 'retry', reason: event.reason };
+    case 'bulk-fallback':
+      // A bulk request refused as a whole is sent again as $batch, one operation per row.
+      return { type: 'retry', reason: 'bulk-fallback' };
     case 'throttled':
       return { type: 'throttled', retryAfterMs: event.retryAfterMs, path: event.path };
     case 'token':

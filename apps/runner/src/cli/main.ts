@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: async () => (await import('../commands/doctor.js')).doctorCommand,
   migrate: async () => (await import('../commands/migrate.js')).migrateCommand,
   errors: async () => (await import('../commands/errors.js')).errorsCommand,
+  why: async () => (await import('../commands/why.js')).whyCommand,
   export: async () => (await import('../commands/transfer.js')).exportCommand,
   import: async () => (await import('../commands/transfer.js')).importCommand,
   ...builtInCommands,

@@ -12,6 +12,8 @@ Commands:
   fields add E F                Add field F of entity E to the sync and backfill it (Quick Sync)
   errors replay [--id N]... [--entity E] [--reason TEXT] [--since TIME] [--until TIME] [--all]
                                 Retry quarantined records and refused pushes once the cause is fixed
+  why E ID FIELD                Why a field of a record holds its value: every value it held, oldest first,
+                                when, from which side, by which rule (FIELD: a name, or company.<field>)
   doctor                        Check credentials, WhoAmI, privileges, change tracking, field access, store
   simulator                     Run the standalone simulated Dataverse org (see crm-sync simulator --help)
   migrate                       Apply the store's pending migrations (postgres, embedded)
@@ -22,19 +24,22 @@ Options for every command but simulator:
   -c, --config <file>           JSON config file (default: $CRM_SYNC_CONFIG; none = demo defaults)
       --log-level <level>       debug, info, warn or error
       --store <kind>            The store to use (memory, embedded, postgres, or a plugin's), its options from the config
-      --json                    Machine output on stdout (sync, status, fields, doctor, migrate, export, import)
+      --json                    Machine output on stdout (sync, status, fields, why, doctor, migrate, export, import)
   -h, --help                    This text
 
 start options:
       --port <n>                HTTP port (default 8787; 0 = any free port)
       --host <addr>             Bind address (default 127.0.0.1; others need CRM_SYNC_API_TOKEN)
+      --otel                    Export OpenTelemetry traces over OTLP/HTTP (also sync --once; on by itself
+                                when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set)
 
-status, fields, errors and sync --dry-run options:
+status, fields, errors, why and sync --dry-run options:
       --url <url>               A running runner's address (default: the server address of the config)
 
 Exit codes: 0 done, 1 failed (a sync error, a doctor check, ...), 2 bad usage or configuration,
 130 (SIGINT) or 143 (SIGTERM) when a signal stopped sync --once before its cycle was done.
 Environment: CRM_SYNC_CONFIG, CRM_SYNC_ENVIRONMENT_URL, CRM_SYNC_TENANT_ID, CRM_SYNC_CLIENT_ID,
 CRM_SYNC_CLIENT_SECRET, CRM_SYNC_DATABASE_URL (or DATABASE_URL), CRM_SYNC_INTERVAL_MS, CRM_SYNC_HOST,
-CRM_SYNC_PORT, CRM_SYNC_API_TOKEN, CRM_SYNC_LOG_LEVEL, CRM_SYNC_LOG_FORMAT, CRM_SYNC_RUNNER_ID.
+CRM_SYNC_PORT, CRM_SYNC_API_TOKEN, CRM_SYNC_LOG_LEVEL, CRM_SYNC_LOG_FORMAT, CRM_SYNC_RUNNER_ID;
+the standard OTEL_EXPORTER_OTLP_* variables, OTEL_SERVICE_NAME and OTEL_SDK_DISABLED for traces.
 `;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { changeTokenAge, createEntityRegistry, describeTokenAge, isSyncError, planFields } from '@crm-sync/core';
+import { changeTokenAge, createEntityRegistry, describeTokenAge, describeUsage, isSyncError, planFields, readRequestUsage } from '@crm-sync/core';
 import type { EntityDefinition, SyncStore } from '@crm-sync/core';
 import { commonOptions, prepare } from '../cli/prepare.js';
 import type { Prepared } from '../cli/prepare.js';
@@ -8,6 +8,7 @@ import type { CliIo } from '../cli/io.js';
 import type { CrmConnection } from '@crm-sync/core';
 import { pluginContext } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import { dailyRequestBudget } from '../config/schema.js';
 import type { RunnerConfig } from '../config/schema.js';
 import { connectCrm, describeCrm, pluginLog } from '../wiring/crm.js';
 import { describeStore, openStore } from '../wiring/store.js';
@@ -41,6 +42,7 @@ export async function doctorCommand(args: string[], io: CliIo): Promise<number> 
   });
   add(await storeStep(prepared));
   add(await changeTokenStep(prepared));
+  add(await requestBudgetStep(prepared));
   await crmSteps(prepared, add);
   const failed = steps.filter((s) => s.status === 'fail').length;
   const warned = steps.filter((s) => s.status === 'warn').length;
@@ -70,22 +72,26 @@ async function storeStep({ loaded, logger }: Prepared): Promise<DoctorStep> {
   }
 }
 
-/** The `change tokens` step: opens the store (no migrations) and checks it. */
-async function changeTokenStep({ loaded }: Prepared): Promise<DoctorStep> {
+/** A step that reads the store: opens it (no migrations), runs `check`, closes it; skipped when it does not open or the read fails. */
+async function withStoreStep(name: string, { loaded }: Prepared, check: (store: SyncStore) => Promise<DoctorStep>): Promise<DoctorStep> {
   let store: SyncStore;
   try {
     store = await openStore(loaded, { migrate: false });
   } catch {
-    return { name: 'change tokens', status: 'skip', detail: 'the store does not open' };
+    return { name, status: 'skip', detail: 'the store does not open' };
   }
   try {
-    return await changeTokenCheck(store, loaded.config, new Date());
+    return await check(store);
   } catch (error) {
-    return { name: 'change tokens', status: 'skip', detail: message(error) };
+    return { name, status: 'skip', detail: message(error) };
   } finally {
     await store.close().catch(() => undefined);
   }
 }
+
+/** The `change tokens` step. */
+const changeTokenStep = (prepared: Prepared): Promise<DoctorStep> =>
+  withStoreStep('change tokens', prepared, (store) => changeTokenCheck(store, prepared.loaded.config, new Date()));
 
 /** Entities whose change token is getting old (about 7 days unused expire it): warned before it does. */
 export async function changeTokenCheck(store: SyncStore, config: RunnerConfig, now: Date): Promise<DoctorStep> {
@@ -98,6 +104,23 @@ export async function changeTokenCheck(store: SyncStore, config: RunnerConfig, n
   const days = (config.sync.changeTokenWarnAfterMs / 86_400_000).toFixed(1);
   if (old.length === 0) return { name: 'change tokens', status: 'pass', detail: `every entity read within ${days} days (or not read yet)` };
   return { name: 'change tokens', status: 'warn', detail: old.join('; '), hint: 'Start the runner (crm-sync start) or run crm-sync sync: an expired token makes the next cycle read every row again.' };
+}
+
+/** The `daily request budget` step. */
+const requestBudgetStep = (prepared: Prepared): Promise<DoctorStep> =>
+  withStoreStep('daily request budget', prepared, (store) => requestBudgetCheck(store, prepared.loaded.config, new Date()));
+
+/** The rolling 24-hour request count against `crm.dailyRequestBudget`: a warning once it slows cycles down. */
+export async function requestBudgetCheck(store: SyncStore, config: RunnerConfig, now: Date): Promise<DoctorStep> {
+  const usage = await readRequestUsage(store, dailyRequestBudget(config.crm), now);
+  const detail = describeUsage(usage);
+  if (usage.state === 'ok') return { name: 'daily request budget', status: 'pass', detail };
+  return {
+    name: 'daily request budget',
+    status: 'warn',
+    detail,
+    hint: "Raise crm.dailyRequestBudget if the tenant's daily entitlement leaves room for it (its licences' request limits and allocations), or sync fewer entities or fields.",
+  };
 }
 
 async function crmSteps({ loaded, logger }: Prepared, add: (step: DoctorStep) => void): Promise<void> {

@@ -12,6 +12,8 @@ import { createRuntime } from '../wiring/runtime.js';
 import { describeStore } from '../wiring/store.js';
 import { pluginLog } from '../wiring/crm.js';
 import { pluginContext } from '../config/load.js';
+import { startTracing, tracingWanted } from '../tracing.js';
+import { runnerVersion } from '../version.js';
 
 /**
  * `crm-sync start`: the scheduler (a cycle, the interval, a cycle...), the HTTP API and the
@@ -19,7 +21,7 @@ import { pluginContext } from '../config/load.js';
  * process exits 0. Without a config it is the demo: a seeded simulated org in this process.
  */
 export async function startCommand(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...commonOptions, port: { type: 'string' }, host: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args, options: { ...commonOptions, port: { type: 'string' }, host: { type: 'string' }, otel: { type: 'boolean' } }, strict: true });
   const flags: Override[] = [];
   if (values.port !== undefined) flags.push({ path: ['server', 'port'], value: values.port, from: '--port' });
   if (values.host !== undefined) flags.push({ path: ['server', 'host'], value: values.host, from: '--host' });
@@ -33,6 +35,8 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
     );
   }
 
+  // Before the runtime: the adapter and the engine find the SDK through @opentelemetry/api.
+  const tracing = tracingWanted(values.otel, io.env) ? startTracing(io.env, runnerVersion()) : null;
   const runtime = await createRuntime(prepared);
   let server: HttpServer;
   try {
@@ -41,6 +45,7 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
     server = await serveHttp(createApiApp(runtime).fetch, { host: config.server.host, port: config.server.port, tryNextPorts: chosen ? 0 : 20 });
   } catch (error) {
     await runtime.close();
+    await tracing?.shutdown();
     throw cliExit(EXIT.failed, `crm-sync: cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
   }
 
@@ -53,6 +58,7 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
       `  CRM:       ${config.crm.kind} at ${runtime.crm.url}`,
       `  Store:     ${describeStore(loaded)}`,
       `  Interval:  ${Math.round(config.sync.intervalMs / 1000)} s`,
+      ...(tracing ? [`  Traces:    OTLP to ${tracing.endpoint}`] : []),
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),
@@ -75,6 +81,8 @@ export async function startCommand(args: string[], io: CliIo): Promise<number> {
   runtime.state.scheduled = false;
   await server.close();
   await runtime.close();
+  // The spans of the last cycle are sent before the process ends.
+  await tracing?.shutdown().catch((error: unknown) => logger.warn('traces: the last spans could not be sent', { error: (error as Error).message }));
   logger.info('stopped');
   release();
   return EXIT.ok;

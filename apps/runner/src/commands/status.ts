@@ -60,6 +60,7 @@ async function storeStatus(loaded: LoadedConfig): Promise<StatusReport> {
       storeDescription: describeStore(loaded),
       history: null,
       state: null,
+      engine: null,
     });
   } finally {
     await store.close().catch(() => undefined);
@@ -77,6 +78,11 @@ function humanStatus(report: StatusReport, source: string): string {
     `Last cycle:  ${report.lastCycle ? `${report.lastCycle.finishedAt} (${report.lastCycle.ok ? 'ok' : report.lastCycle.interrupted ? 'interrupted' : 'not ok'}, ${(report.lastCycle.durationMs / 1000).toFixed(1)} s)` : 'none yet'}`,
     ...(r.cycleInProgress ? [`In progress: cycle started ${r.cycleInProgress.startedAt}`] : []),
     ...(r.nextCycleAt ? [`Next cycle:  ${r.nextCycleAt}`] : []),
+    // The daily request budget: the count always, and what it does to the schedule when it does something.
+    `Requests:    ${report.requests.detail}`,
+    ...(report.parallelism
+      ? [`Parallel:    ${report.parallelism.recommended === null ? 'the CRM has not recommended a number yet' : `CRM recommends ${report.parallelism.recommended}, this runner sends up to ${report.parallelism.concurrency ?? '?'}`} (${report.parallelism.runnersSharingOrg} runner(s) share the org)`]
+      : []),
     '',
   ];
   const rows = report.entities.map((e) => [

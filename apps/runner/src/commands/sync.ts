@@ -8,6 +8,8 @@ import { findRunner } from '../cli/runner-client.js';
 import { onStopSignal } from '../cli/signals.js';
 import { createRuntime, statsByEntity } from '../wiring/runtime.js';
 import { formatTable } from '../cli/table.js';
+import { startTracing, tracingWanted } from '../tracing.js';
+import { runnerVersion } from '../version.js';
 
 /**
  * `crm-sync sync --dry-run [--entity E]... [--json] [--url URL]`: the plan of a cycle, nothing written on either
@@ -20,7 +22,7 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
     args,
     options: {
       ...commonOptions, once: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, entity: { type: 'string', short: 'e', multiple: true },
-      json: { type: 'boolean' }, url: { type: 'string' },
+      json: { type: 'boolean' }, url: { type: 'string' }, otel: { type: 'boolean' },
     },
     strict: true,
   });
@@ -35,6 +37,7 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
       return printPlan(io, plan, values.json === true);
     }
   }
+  const tracing = tracingWanted(values.otel, io.env) ? startTracing(io.env, runnerVersion()) : null;
   const runtime = await createRuntime({ loaded, logger, redactor });
   const controller = new AbortController();
   let stoppedBy: NodeJS.Signals | null = null;
@@ -65,6 +68,7 @@ export async function syncCommand(args: string[], io: CliIo): Promise<number> {
   } finally {
     release();
     await runtime.close();
+    await tracing?.shutdown().catch((error: unknown) => logger.warn('traces: the last spans could not be sent', { error: (error as Error).message }));
   }
 }
 

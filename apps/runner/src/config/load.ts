@@ -9,7 +9,7 @@ import type { PluginRegistry } from '../plugins/registry.js';
 import { applyOverrides, envOverrides } from './env.js';
 import type { Override } from './env.js';
 import { lineAndColumn, locateJsonError } from './json.js';
-import { runnerConfigSchema } from './schema.js';
+import { CRM_RUNNER_KEYS, crmPluginOptions, runnerConfigSchema } from './schema.js';
 import type { PluginOptions, RunnerConfig } from './schema.js';
 import { closestName, didYouMean } from './suggest.js';
 
@@ -149,12 +149,20 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
       continue;
     }
     const { kind: _kind, ...rest } = input[side] as Json;
+    // The runner's own keys of the crm section (validated by the root schema) never reach the plugin.
+    const own: Json = {};
+    if (side === 'crm') {
+      for (const key of CRM_RUNNER_KEYS) {
+        if (key in rest) own[key] = rest[key];
+        delete rest[key];
+      }
+    }
     const result = plugin.options.safeParse(rest);
     if (!result.success) {
       problems.push(...issueLines(result.error.issues, plugin.options, [side], rest, sources));
       continue;
     }
-    selected[side] = { plugin, options: { kind, ...(result.data as Json) } };
+    selected[side] = { plugin, options: { kind, ...own, ...(result.data as Json) } };
   }
   if (problems.length > 0 || !parsed.success) throw invalid(where, problems);
   const crm = selected.crm as { plugin: CrmPlugin; options: PluginOptions };
@@ -164,7 +172,7 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const secrets: Secrets = { plugins: [] };
   const context = pluginContext({ baseDir, env });
   for (const [side, { plugin, options: chosen }] of [['crm', crm], ['store', store]] as const) {
-    const check = plugin.check?.(chosen as never, context) ?? {};
+    const check = plugin.check?.((side === 'crm' ? crmPluginOptions(chosen) : chosen) as never, context) ?? {};
     secrets.plugins.push(...(check.secrets ?? []));
     problems.push(...(check.problems ?? []).map((p) => (/^[A-Za-z_][\w.]*: /.test(p) ? `${side}.${p}` : `${side}: ${p}`)));
   }
@@ -264,7 +272,8 @@ function unknownKeyProblems(root: z.ZodType, prefix: readonly string[], path: re
   const full = [...prefix, ...path.map(String)];
   const dotted = full.join('.') || '(root)';
   // A plugin's options sit beside the `kind` that selects it.
-  const known = [...(prefix.length > 0 && path.length === 0 ? ['kind'] : []), ...knownKeysAt(root, path, input)];
+  const runnerKeys = prefix[0] === 'crm' ? CRM_RUNNER_KEYS : [];
+  const known = [...(prefix.length > 0 && path.length === 0 ? ['kind', ...runnerKeys] : []), ...knownKeysAt(root, path, input)];
   return keys.map((key) => {
     const moved = movedKey(full, key);
     if (moved) return `${dotted}.${key}: ${moved}`;

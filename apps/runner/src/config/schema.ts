@@ -15,6 +15,26 @@ const pluginSelection = z.looseObject({
   kind: z.string({ error: 'must name a plugin (a string)' }).min(1, 'must name a plugin'),
 });
 
+/**
+ * The CRM side: its plugin's options, plus what the runner itself does with any CRM. The keys of
+ * `CRM_RUNNER_KEYS` are the runner's and never reach the plugin.
+ */
+const crmSelection = pluginSelection.extend({
+  /**
+   * The most requests crm-sync may send to the CRM per rolling 24 hours, every runner on the store
+   * together (its share of the org's daily entitlement): from 80% on cycles come further apart, once
+   * spent none starts until the window frees room. Unset: counted, not capped.
+   */
+  dailyRequestBudget: z
+    .number({ error: 'must be a whole number of requests per 24 hours' })
+    .int('must be a whole number of requests per 24 hours')
+    .min(1, 'must be at least 1 (leave it out for no cap)')
+    .optional(),
+});
+
+/** Keys of the `crm` section the runner keeps for itself (beside `kind`). */
+export const CRM_RUNNER_KEYS = ['dailyRequestBudget'] as const;
+
 const serverSchema = z.strictObject({
   /** Bind address; anything but loopback requires an API token. */
   host: z.string().min(1).default('127.0.0.1'),
@@ -47,7 +67,7 @@ export const runnerConfigSchema = z.strictObject({
   /** Plugin modules to load (paths relative to the config file, or package names); the built-ins need none. */
   plugins: z.array(z.string().min(1, 'must be a path or a package name')).default([]),
   /** Defaults (config/defaults in the built-ins) are filled in before validation. */
-  crm: pluginSelection,
+  crm: crmSelection,
   store: pluginSelection,
   sync: syncConfigSchema.prefault({}),
   server: serverSchema.prefault({}),
@@ -57,6 +77,18 @@ export const runnerConfigSchema = z.strictObject({
 
 export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;
-/** A plugin's validated options, with the `kind` that selected it. */
+/** A plugin's validated options, with the `kind` that selected it (and for the CRM, the runner's own keys). */
 export type PluginOptions = { kind: string } & Record<string, unknown>;
+
+/** The options the CRM plugin gets: the `crm` section without the runner's own keys. */
+export function crmPluginOptions(crm: PluginOptions): PluginOptions {
+  const options: PluginOptions = { ...crm };
+  for (const key of CRM_RUNNER_KEYS) delete options[key];
+  return options;
+}
+
+/** `crm.dailyRequestBudget`, or null when not set. */
+export function dailyRequestBudget(crm: PluginOptions): number | null {
+  return typeof crm.dailyRequestBudget === 'number' ? crm.dailyRequestBudget : null;
+}
 export type LogLevel = RunnerConfig['log']['level'];

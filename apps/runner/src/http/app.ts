@@ -8,6 +8,7 @@ import { apiError, fromThrown } from './errors.js';
 import { registerCycleRoutes } from './routes/cycles.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerFieldRoutes } from './routes/fields.js';
+import { registerHistoryRoutes } from './routes/history.js';
 import { registerLogRoutes } from './routes/logs.js';
 import { registerRecordRoutes } from './routes/records.js';
 import { registerReplayRoutes } from './routes/replay.js';
@@ -55,6 +56,7 @@ export function createApiApp(runtime: Runtime): ApiApp {
   registerCycleRoutes(app, runtime);
   registerFieldRoutes(app, runtime);
   registerReplayRoutes(app, runtime);
+  registerHistoryRoutes(app, runtime);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',

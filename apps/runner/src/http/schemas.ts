@@ -185,6 +185,26 @@ export const statusSchema = z
       cycleInProgress: z.object({ startedAt: z.string(), entities: z.array(z.string()) }).nullable(),
       nextCycleAt: z.string().nullable(),
     }),
+    requests: z
+      .object({
+        used: z.number().meta({ description: 'CRM requests in the rolling 24 hours, every runner on the store (a batch counts its operations).' }),
+        budget: z.number().nullable().meta({ description: 'crm.dailyRequestBudget; null: not capped.' }),
+        share: z.number().nullable(),
+        state: z.enum(['ok', 'slowed', 'spent']).meta({ description: 'slowed: from 80% of the budget cycles come further apart; spent: none starts until roomAt.' }),
+        roomAt: z.string().nullable(),
+        ownOnly: z.boolean(),
+        detail: z.string(),
+        budgetWaitMs: z.number().nullable(),
+      })
+      .meta({ id: 'RequestBudget' }),
+    parallelism: z
+      .object({
+        recommended: z.number().nullable().meta({ description: "The CRM's latest recommended parallel requests (x-ms-dop-hint) for the whole org." }),
+        concurrency: z.number().nullable().meta({ description: "Requests this runner's adapter allows in flight: its share." }),
+        runnersSharingOrg: z.number(),
+        owners: z.array(z.string()),
+      })
+      .nullable(),
     lastCycle: cycleSummarySchema.nullable(),
     entities: z.array(entityStatusSchema),
   })

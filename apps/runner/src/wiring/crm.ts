@@ -1,6 +1,7 @@
 import type { CrmConnection, CrmTrafficEvent } from '@crm-sync/core';
 import type { LoadedConfig } from '../config/load.js';
 import { pluginContext } from '../config/load.js';
+import { crmPluginOptions } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 
 export interface ConnectCrmOptions {
@@ -19,7 +20,7 @@ export function pluginLog(logger: Logger | undefined, plugin: string) {
 export async function connectCrm(loaded: LoadedConfig, options: ConnectCrmOptions = {}): Promise<CrmConnection> {
   const plugin = loaded.plugins.crm;
   const context = pluginContext(loaded, pluginLog(options.logger, plugin.name));
-  return plugin.connect(loaded.config.crm, {
+  return plugin.connect(crmPluginOptions(loaded.config.crm), {
     context,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.quick ? { quick: true } : {}),
@@ -28,5 +29,5 @@ export async function connectCrm(loaded: LoadedConfig, options: ConnectCrmOption
 
 /** Human description of the configured CRM side, without secrets. */
 export function describeCrm(loaded: LoadedConfig): string {
-  return loaded.plugins.crm.describe(loaded.config.crm);
+  return loaded.plugins.crm.describe(crmPluginOptions(loaded.config.crm));
 }

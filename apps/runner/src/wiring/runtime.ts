@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { createSyncEngine } from '@crm-sync/core';
 import type { CrmConnection, CrmTrafficEvent, SyncEngine, SyncEvent, SyncStore } from '@crm-sync/core';
 import type { LoadedConfig } from '../config/load.js';
+import { dailyRequestBudget } from '../config/schema.js';
 import type { RunnerConfig } from '../config/schema.js';
 import { createCycleHistory } from '../history.js';
 import type { CycleHistory } from '../history.js';
@@ -21,8 +22,12 @@ export interface RunnerState {
   cycle: { startedAt: string; entities: string[] } | null;
   /** True while the scheduler runs (start). */
   scheduled: boolean;
-  /** When the scheduler starts the next cycle (it waits the interval after each cycle). */
+  /** When the scheduler starts the next cycle (it waits the interval after each cycle, longer near the daily request budget). */
   nextCycleAt: string | null;
+  /** What the daily request budget last did to the schedule (slowed it or held it), null while it did not. */
+  budget: { state: 'slowed' | 'spent'; detail: string; waitMs: number } | null;
+  /** The CRM's latest recommended parallelism (x-ms-dop-hint) and the requests this runner's adapter allows in flight; null before the CRM said. */
+  parallelism: { recommended: number; concurrency: number | null } | null;
 }
 
 export interface Runtime {
@@ -63,7 +68,7 @@ export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions
   }
 
   const history = createCycleHistory();
-  const state: RunnerState = { startedAt: new Date().toISOString(), cycle: null, scheduled: false, nextCycleAt: null };
+  const state: RunnerState = { startedAt: new Date().toISOString(), cycle: null, scheduled: false, nextCycleAt: null, budget: null, parallelism: null };
   const progress = createProgressReporter(logger, (entity) => crm.total?.(entity));
   // Set once the engine exists (the registry decides which entities the metrics know).
   let metrics: Metrics | null = null;
@@ -75,6 +80,14 @@ export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions
       state.cycle = null;
       history.record(event.summary);
       if (state.scheduled) state.nextCycleAt = new Date(Date.now() + config.sync.intervalMs).toISOString();
+      state.budget = null;
+    } else if (event.type === 'request-budget') {
+      // The budget lengthened the wait (or holds the schedule): say so, and when the next cycle comes.
+      if (state.scheduled) state.nextCycleAt = event.nextCycleAt;
+      state.budget = { state: event.state === 'spent' ? 'spent' : 'slowed', detail: event.detail, waitMs: event.waitMs };
+      logger.warn(event.detail, { used: event.used, budget: event.budget, waitMs: event.waitMs, nextCycleAt: event.nextCycleAt });
+    } else if (event.type === 'org-share') {
+      logger.info(`${event.runners} runner(s) share the CRM org: each takes its share of the recommended parallelism`, { owners: event.owners });
     }
     metrics?.onSyncEvent(event);
     progress(event);
@@ -83,17 +96,29 @@ export async function createRuntime({ loaded, logger, redactor }: RuntimeOptions
   let engine: SyncEngine;
   try {
     // A readable lease owner when several runners share one database.
-    engine = createSyncEngine({ adapter: crm.adapter, store, config: config.sync, onEvent, runnerId: config.runner.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}` });
+    engine = createSyncEngine({
+      adapter: crm.adapter, store, config: config.sync, onEvent, runnerId: config.runner.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      dailyRequestBudget: dailyRequestBudget(config.crm),
+    });
   } catch (error) {
     await store.close().catch(() => undefined);
     await crm.close().catch(() => undefined);
     throw error;
   }
   const entities = engine.registry.all.filter((e) => config.sync.entities[e.name]?.enabled !== false).map((e) => e.name);
-  const built = createMetrics(store, entities, config.sync.changeTokenWarnAfterMs);
+  const budgeted = engine;
+  const built = createMetrics(store, entities, config.sync.changeTokenWarnAfterMs, {
+    usage: () => budgeted.requests.usage(),
+    runners: () => budgeted.orgShare.runners,
+  });
   metrics = built;
   sinks.crm = (event) => {
     built.onCrmEvent(event);
+    if (event.type === 'request') {
+      // The daily budget counts what the CRM answered (errors and 429s too), a batch as its operations.
+      if (event.status !== 0) budgeted.requests.count(event.operations ?? 1);
+      if (event.parallelism !== undefined) state.parallelism = { recommended: event.parallelism, concurrency: event.concurrency ?? null };
+    }
     if (event.type === 'throttled') logger.warn('CRM throttled, pausing', { path: event.path, retryAfterMs: event.retryAfterMs });
     else if (event.type === 'retry') logger.debug('CRM request retried', { ...event });
     else if (event.type === 'checkpoint-reset') logger.warn('checkpoint reset, full read follows', { entity: event.entity, reason: event.reason });

@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 export const runnerDir = fileURLToPath(new URL('../..', import.meta.url));
 const NODE_ARGS = ['--import', 'tsx', '--conditions=@crm-sync/source', 'src/cli.ts'];
 
-/** The test process's environment without anything that would configure the runner. */
+/** The test process's environment without anything that would configure the runner (or turn its traces on). */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || key.startsWith('CRM_SYNC_') || key === 'DATABASE_URL') continue;
+    if (value === undefined || key.startsWith('CRM_SYNC_') || key.startsWith('OTEL_') || key === 'DATABASE_URL') continue;
     env[key] = value;
   }
   return { ...env, ...extra };

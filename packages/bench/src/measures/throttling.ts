@@ -28,23 +28,42 @@ import { adapterPull, webApiPull } from './pull.js';
 
 const PAGE_SIZE = 5000;
 
-/** Rows per real second the limits allow for full pages of whole rows, each charged `pageMs`, whichever limit binds first. */
+/**
+ * Rows per real second the limits allow for full pages of whole rows, each charged `pageMs`, whichever
+ * limit binds first: per web server, times the servers (the limits apply per server, per-org ceiling).
+ */
 export function ceiling(limits: LimitSettings, pageMs: number, clockScale: number): number {
   const byExecution = (limits.maxExecutionMs / limits.windowMs / pageMs) * PAGE_SIZE;
   const byCount = (limits.maxRequests / limits.windowMs) * PAGE_SIZE;
-  return Math.min(byExecution, byCount) * 1000 * clockScale;
+  return Math.min(byExecution, byCount) * 1000 * clockScale * limits.webServers;
+}
+
+/**
+ * A fetch with one cookie: the `ARRAffinity` the service last set, sent back on every request, as a
+ * client with a cookie jar (a browser, .NET's default HttpClientHandler) does. The adapter never does.
+ */
+export function affinityFetch(): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+  let cookie: string | null = null;
+  return async (input, init) => {
+    const headers = new Headers(init?.headers);
+    if (cookie) headers.set('Cookie', cookie);
+    const response = await fetch(input, { ...init, headers });
+    const set = response.headers.getSetCookie().find((line) => line.startsWith('ARRAffinity='));
+    if (set) cookie = set.split(';')[0]!;
+    return response;
+  };
 }
 
 /**
  * Fills the window: whole pulls of the contacts until they were charged a whole window's budget
  * (paced to the ceiling, that takes about a window), each read to its end so that no request is
  * left in flight, unseen by the adapter, when the measured loads start. Returns what the simulator
- * charged for a page of whole rows (the most any full page cost).
+ * charges for a full page of whole rows (its base cost plus 5,000 times the dearest row it charged).
  */
-async function warmUp(adapter: CrmAdapter, sim: SimulatorProcess, limits: LimitSettings): Promise<number> {
+async function warmUp(adapter: CrmAdapter, sim: SimulatorProcess, limits: LimitSettings, servers = 1): Promise<number> {
   const log: RequestLogEntry[] = [];
   let charged = 0;
-  while (charged < limits.maxExecutionMs) {
+  while (charged < limits.maxExecutionMs * servers) {
     const seq = await sim.control.lastSeq();
     for await (const _page of adapter.pullChanges(createEntityRegistry().get('contact'), { checkpoint: null, fields: [...FIELDS.contact, FILTER_FIELD] })) {
       // only the charge matters
@@ -55,9 +74,11 @@ async function warmUp(adapter: CrmAdapter, sim: SimulatorProcess, limits: LimitS
     charged += pulledMs;
     log.push(...pulled);
   }
-  const fullPageMs = Math.max(0, ...log.filter((entry) => entry.rows === PAGE_SIZE).map((entry) => entry.executionMs));
-  if (fullPageMs === 0) throw new Error(`warm-up: no page of ${PAGE_SIZE} rows was read`);
-  return fullPageMs;
+  // Whole rows cost the most per row (a key alone a tenth); ranges may be read in parts of any size,
+  // so a full page is priced from the dearest row seen: baseMs + 5,000 × its cost.
+  const perRowMs = Math.max(0, ...log.filter((entry) => entry.rows >= 100).map((entry) => (entry.executionMs - limits.cost.baseMs) / entry.rows));
+  if (perRowMs === 0) throw new Error('warm-up: no page of rows was read');
+  return Math.round((limits.cost.baseMs + PAGE_SIZE * perRowMs) * 1000) / 1000;
 }
 
 export interface ThrottlingResult {
@@ -133,4 +154,79 @@ export async function measureThrottling(options: { sim: SimulatorProcess; runs: 
     clients,
     webApiFailures,
   };
+}
+
+/** Engine loads of the contacts back to back: records/s, and the requests answered 429 among those sent. */
+async function loads(sim: SimulatorProcess, adapter: CrmAdapter): Promise<{ rate: number; rejected: number; sent: number; servers: number }> {
+  const before = await sim.control.lastSeq();
+  let records = 0;
+  let ms = 0;
+  for (let load = 0; load < LOADS_PER_RUN; load += 1) {
+    const result = await runCycleChecked(createRunner({ url: sim.url, store: createMemoryStore(), entities: ['contact'], reuse: adapter }).engine);
+    records += result.records;
+    ms += result.ms;
+  }
+  const entries = await sim.control.requestsSince(before);
+  return {
+    rate: perSecond(records, ms),
+    rejected: entries.filter((entry) => entry.status === 429).length,
+    sent: entries.length,
+    servers: new Set(entries.map((entry) => entry.server)).size,
+  };
+}
+
+/**
+ * Item 7 with several web servers: the same loads against an org whose limits apply per server, the
+ * ceiling being the sum of the servers'. The adapter as shipped (it never sends the affinity cookie
+ * back), and beside it, run by run, an adapter whose fetch sends it back (pinned to one server), as
+ * another user so that the two do not share windows.
+ */
+export async function measureWebServers(options: { sim: SimulatorProcess; runs: number; clockScale: number }): Promise<Figure[]> {
+  const { sim } = options;
+  const limits = await sim.control.limits();
+  const servers = limits.webServers;
+  const contacts = sim.dataset.counts.contact;
+  const adapterOptions = windowOptions(limits.windowMs / options.clockScale);
+  const spread = simulatorAdapter(sim.url, adapterOptions);
+  // Another user (limits are per user): its loads neither drain the windows the adapter as shipped is
+  // measured in, nor find them drained.
+  const pinned = simulatorAdapter(sim.url, { ...adapterOptions, auth: { kind: 'static-token', token: 'sim-token-admin' }, fetch: affinityFetch() });
+  const pageMs = await warmUp(spread, sim, limits, servers);
+  // Its own window on its one server, filled before it is measured, as the other's.
+  await warmUp(pinned, sim, limits, 1);
+  const allowed = ceiling(limits, pageMs, options.clockScale);
+  const fractions: Run[] = [];
+  const throttled: Run[] = [];
+  const affinity: Run[] = [];
+  for (let run = 1; run <= options.runs; run += 1) {
+    const free = await loads(sim, spread);
+    const kept = await loads(sim, pinned);
+    fractions.push({ value: free.rate, reference: allowed });
+    throttled.push({ value: free.rejected, reference: free.sent });
+    affinity.push({ value: kept.rate, reference: free.rate });
+    log(
+      `  run ${run}: no cookie ${Math.round(free.rate)} records/s (${(free.rate / allowed).toFixed(2)} of ${Math.round(allowed)}, ${free.servers} servers), ` +
+        `${free.rejected}/${free.sent} requests 429; cookie sent back ${Math.round(kept.rate)} records/s (${(kept.rate / allowed).toFixed(2)}, ${kept.servers} server), ${kept.rejected}/${kept.sent} 429`,
+    );
+  }
+  const windowText = `${servers} web servers, each: ${limits.windowMs / 1000} s window, ${limits.maxRequests} requests, ${limits.maxExecutionMs.toLocaleString('en-US')} ms execution, ${limits.maxConcurrent} at once; x-ms-dop-hint ${limits.dopHint}`;
+  return [
+    makeFigure({
+      key: 'throttling.servers.fraction-of-ceiling', item: 7,
+      label: `Initial loads of ${contacts.toLocaleString('en-US')} contacts, ${LOADS_PER_RUN} back to back, ${servers} web servers (no affinity cookie)`, unit: 'records/s',
+      reference: { label: `ceiling of all ${servers} servers' limits`, unit: 'records/s' }, target: '≥ 0.95 of the ceiling',
+      runs: fractions, met: ({ ratio }) => ratio >= 0.95,
+      note: `limits: ${windowText}; page of ${PAGE_SIZE.toLocaleString('en-US')} whole rows charged ${pageMs.toLocaleString('en-US')} ms; clock scale ${options.clockScale}`,
+    }),
+    makeFigure({
+      key: 'throttling.servers.share-429', item: 7, label: `Same loads, ${servers} web servers: requests answered 429`, unit: 'requests',
+      reference: { label: 'requests sent', unit: 'requests' }, target: '< 1% of requests', ratioAs: 'percent',
+      runs: throttled, met: ({ ratio }) => ratio < 0.01,
+    }),
+    makeFigure({
+      key: 'throttling.servers.affinity', item: 7, label: `Same loads with the affinity cookie sent back (pinned to one of ${servers} servers)`, unit: 'records/s',
+      reference: { label: 'without the cookie (the adapter as shipped), same run', unit: 'records/s' },
+      runs: affinity,
+    }),
+  ];
 }

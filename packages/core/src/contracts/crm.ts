@@ -21,6 +21,11 @@ export interface CrmCapabilities {
    */
   batchWrites: boolean;
   /**
+   * Optional, with `batchWrites`: writes the engine hands per call instead of 100 (at most the
+   * outbox page of 500), for an adapter that sends larger groups well (e.g. Dataverse's bulk messages).
+   */
+  writesPerCall?: number;
+  /**
    * `createRecords` honours the caller's id, so a retried create is detected (`exists`) instead of
    * duplicated (R14). When false, the CRM's id comes back in the result, and a create whose call
    * throws (outcome unknown) is quarantined for a person instead of being sent again.
@@ -254,6 +259,13 @@ export interface CrmAdapter {
    * (R5), and fields the CRM does not have with FIELD_NOT_IN_CRM (R8), nothing of the call created.
    */
   createRecords(entity: EntityDefinition, creates: readonly CrmCreate[]): Promise<CrmWriteResult[]>;
+  /**
+   * Optional: this runner is one of `runners` (at least 1) that sync the same CRM org right now (the
+   * engine counts them by their leases before each cycle's pulls). The adapter then sends at most its
+   * share of the parallelism the CRM recommends (Dataverse: `x-ms-dop-hint` / `runners`, at least 1),
+   * so that together the runners stay within it.
+   */
+  shareParallelism?(runners: number): void;
   /** Releases connections and timers. */
   close?(): Promise<void>;
 }

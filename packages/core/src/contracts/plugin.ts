@@ -39,9 +39,14 @@ export interface PluginCheck {
  * these (`request`: one HTTP request and its status, 0 when nothing answered; `throttled`: the CRM
  * asked to slow down; `retry`: a request sent again; `checkpoint-reset`: a change token refused, a
  * full read follows; `token`: an access token was obtained).
+ *
+ * A `request` also carries, when the CRM says: `operations`, what the CRM's daily request limits
+ * count it as when more than 1 (a batch counts each operation inside; the runner's daily request
+ * budget counts it so); `parallelism`, the parallel requests the CRM recommends (Dataverse
+ * `x-ms-dop-hint`); `concurrency`, the requests the adapter allows in flight after it.
  */
 export type CrmTrafficEvent =
-  | { type: 'request'; status: number; method?: string; path?: string; durationMs?: number }
+  | { type: 'request'; status: number; method?: string; path?: string; durationMs?: number; operations?: number; parallelism?: number; concurrency?: number }
   | { type: 'throttled'; retryAfterMs: number; path?: string }
   | { type: 'retry'; reason: string }
   | { type: 'checkpoint-reset'; entity: string; reason: string }

@@ -150,6 +150,101 @@ export interface QuarantineEntry extends QuarantineInput {
 }
 
 /**
+ * Field history: why a field holds its value. Which rule set a value, from which side, when.
+ *
+ * Cheap by design: a record's creation writes no history (a first load of 100,000 records writes
+ * none); the value it was created with is the first entry, read from the record (the `oldValue` of
+ * its first history entry, or its current value when it has none) and the store's creation time.
+ * Later changes write one entry per field changed, in the batch that changes it. An account fan-out
+ * writes one entry per account and company key (`FanOut.history`), never one per record: the history
+ * of a record's company field joins the entries of the account it is linked to.
+ */
+export type FieldHistoryRule =
+  /** Local person created through the API (its fields' first values). */
+  | 'create'
+  /** A CRM change applied by a pull (R2, no collision). */
+  | 'pull'
+  /** The local value sent to the CRM and accepted: the value is unchanged, the CRM now holds it too. */
+  | 'push'
+  /** Both sides changed the field (R2): `collision` holds both values and the winner; `value` is the winner's. */
+  | 'collision'
+  /** An account change set on every record of the account (R4): one entry per account, not per record. */
+  | 'fan-out'
+  /** R10 backfill of a field added to the selection. */
+  | 'quick-sync'
+  /** A local edit through the API. */
+  | 'local-edit'
+  /** The record was linked to another account (or none): its company fields now mirror that account. */
+  | 'account-link'
+  /** R11: the CRM set the sync filter field to false; the flag is kept locally. */
+  | 'sync-filter';
+
+/** One step of a field's history, written with the batch that makes it. */
+export interface FieldHistoryInput {
+  entity: string;
+  /** The record's local id. */
+  recordId: string;
+  /** The field as the record holds it: `name`, or `company.name` for an account field on a contact. */
+  field: string;
+  rule: FieldHistoryRule;
+  /** Where the value came from. */
+  side: 'crm' | 'local';
+  /** The value before this step (null: none). */
+  oldValue?: FieldValue;
+  /** The value the field holds locally after this step. */
+  value: FieldValue;
+  /** `collision` only: both values and the side that won. */
+  collision?: FieldCollisionDetail | null;
+  /** Free text: which account, why. */
+  detail?: string | null;
+}
+
+/** Both values of a collision and its winner (R2). */
+export interface FieldCollisionDetail {
+  localValue: FieldValue;
+  crmValue: FieldValue;
+  winner: 'local' | 'crm';
+}
+
+/** A stored history entry: a record's own (`recordId`), or an account fan-out's (`accountId`, recordId null). */
+export interface FieldHistoryEntry {
+  seq: number;
+  at: string;
+  entity: string;
+  recordId: string | null;
+  accountId: string | null;
+  field: string;
+  rule: FieldHistoryRule;
+  side: 'crm' | 'local';
+  oldValue: FieldValue;
+  value: FieldValue;
+  collision: FieldCollisionDetail | null;
+  detail: string | null;
+}
+
+/** What `listFieldHistory` reads: one field of one record. */
+export interface FieldHistoryQuery extends PageOptions {
+  entity: string;
+  recordId: string;
+  field: string;
+}
+
+export interface FieldHistoryPage extends Page<FieldHistoryEntry> {
+  /** When the store created the record (ISO); null when unknown (no such record, or created before history was kept). */
+  recordCreatedAt: string | null;
+}
+
+/** The history of a fan-out: one entry per watched company key, joined to every record of the account when read. */
+export interface FanOutHistory {
+  /** The company keys whose value changes, each with the `field` its entry names (e.g. `name`: `company.name`). */
+  fields: Record<string, string>;
+  side: 'crm' | 'local';
+  /** The account's values before the change (what its records held, kept equal by fan-out), by key. */
+  oldValues: FieldMap;
+  detail: string | null;
+}
+
+/**
  * Set-wise, on every record of `entity` whose `accountId` is `accountId` (none: nothing): merge
  * `company` into its company map and bump its revision; with `log`, first append one activity per
  * record and key of `log.fields` whose company value changes (old and new value of that key). The
@@ -161,6 +256,8 @@ export interface FanOut {
   accountId: string;
   company: FieldMap;
   log?: FanOutLog;
+  /** One field history entry per key (set-wise: stored once for the account, not per record). */
+  history?: FanOutHistory;
 }
 
 /** The activities of a fan-out: one per record and watched key whose value changes. */
@@ -219,6 +316,8 @@ export interface StoreBatch {
   resolveDirection?: 'pull' | 'push';
   /** At most one per entity and account id. */
   fanOuts?: FanOut[];
+  /** Field history entries (stores without `listFieldHistory` drop them; see FieldHistoryRule). */
+  history?: FieldHistoryInput[];
 }
 
 export interface CommitOptions {
@@ -281,12 +380,34 @@ export interface SyncStore {
   ): Promise<Page<QuarantineEntry>>;
   stats(entity: string): Promise<StoreStats>;
   /**
+   * Optional (field history): the entries of one field of one record, oldest first (by seq): the
+   * record's own entries, and the fan-out entries of the account the record is linked to now,
+   * written at or after the record's creation and after its last `account-link` entry. Entries
+   * outlive a local delete of their record. A store has both history members or neither; without
+   * them the wrapper drops `history` and `FanOut.history` from batches.
+   */
+  listFieldHistory?(query: FieldHistoryQuery): Promise<FieldHistoryPage>;
+  /** Optional (field history): removes the entries written before `before` (ISO); returns how many (retention). */
+  pruneFieldHistory?(before: string): Promise<number>;
+  /**
    * Takes or renews the entity's lease for `owner`: true when `owner` holds it afterwards (it was
    * free, expired, or already its own), false when another owner holds an unexpired lease.
    */
   acquireLease?(entity: string, lease: Lease): Promise<boolean>;
   /** Gives the lease up if `owner` holds it (graceful stop), so another runner takes over at once. */
   releaseLease?(entity: string, owner: string): Promise<void>;
+  /**
+   * Optional (stores with leases): the distinct owners of the leases not expired by the store's clock,
+   * sorted. The engine counts the runners that share one CRM org by it (they split its recommended
+   * parallelism). Without it, a runner takes itself for the only one.
+   */
+  leaseOwners?(): Promise<string[]>;
+  /**
+   * Optional: the engine state whose key starts with `prefix` (a plain prefix, no wildcards), as
+   * `getState` would return each. The engine sums request counts that each runner keeps under keys
+   * of its own by it (several runners never write one key). Without it, a runner counts only its own.
+   */
+  listState?(prefix: string): Promise<Record<string, string>>;
   /** Releases connections; the store is unusable afterwards. */
   close(): Promise<void>;
 }
@@ -296,7 +417,7 @@ export interface SyncStore {
  * the `SyncStore`. The reads are `SyncStore`'s, with the same meaning; the driver never sees a closed
  * store (the wrapper answers for it) and may throw anything (wrapped as STORE_UNAVAILABLE).
  */
-export interface StoreDriver extends Omit<SyncStore, 'commit' | 'close' | 'acquireLease' | 'releaseLease'> {
+export interface StoreDriver extends Omit<SyncStore, 'commit' | 'close' | 'acquireLease' | 'releaseLease' | 'leaseOwners'> {
   /**
    * Writes a batch the wrapper has validated (shape, duplicate ids, fan-outs once per account),
    * atomically: all of it or none of it. The driver checks what needs stored state, in the same
@@ -312,6 +433,8 @@ export interface StoreDriver extends Omit<SyncStore, 'commit' | 'close' | 'acqui
   /** Takes or renews a lease (see `SyncStore.acquireLease`); needed when `capabilities.leases`. */
   acquireLease?(entity: string, lease: Lease): Promise<boolean>;
   releaseLease?(entity: string, owner: string): Promise<void>;
+  /** See `SyncStore.leaseOwners`; offered only with `capabilities.leases`. */
+  leaseOwners?(): Promise<string[]>;
   /** Releases connections; called once. */
   close?(): Promise<void>;
 }

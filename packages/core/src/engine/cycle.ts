@@ -2,12 +2,15 @@ import type { SyncConfig } from '../config.js';
 import type { EntityDefinition, EntityRegistry } from '../entities.js';
 import { isOrgWideError, isSyncError } from '../errors.js';
 import { cycleOrder, nextTurns } from '../rules/order.js';
+import type { EntityPlan } from './context.js';
 import type { CycleSummary } from './events.js';
 import type { RunDeps } from './entity-run.js';
 import { EntityRun, failRun, prepareRun } from './entity-run.js';
 import { pullTurn } from './pull-turn.js';
 import { pushOutbox } from './push.js';
 import { readSchemaChanges } from './schema-changes.js';
+import type { Span } from '@opentelemetry/api';
+import { inSpan, recordFailure, spanNames, startSpan, withSpan } from '../tracing.js';
 
 export interface CycleOptions {
   /** Only these entities (default: every enabled entity). */
@@ -19,6 +22,8 @@ export interface CycleOptions {
 export interface CycleDeps extends RunDeps {
   registry: EntityRegistry;
   config: SyncConfig;
+  /** Once the entities' leases are taken: count the runners sharing the org and tell the adapter its share. */
+  shareOrg?: () => Promise<void>;
 }
 
 /** R16: the entities of a cycle (those named, or every enabled one) in dependency order. */
@@ -32,13 +37,19 @@ function selected(deps: CycleDeps, names?: readonly string[]): EntityDefinition[
 async function push(deps: CycleDeps, run: EntityRun, signal?: AbortSignal): Promise<void> {
   const plan = run.plan;
   if (run.state.phase !== 'pulled' || plan === null) throw new Error(`${run.entity.name}: a push in the ${run.state.phase} state`);
-  let pushed = await pushOutbox(deps.ctx, plan, signal);
+  const outbox = (p: EntityPlan) =>
+    inSpan(spanNames.push, { 'crm_sync.entity': run.entity.name }, async (span) => {
+      const result = await pushOutbox(deps.ctx, p, signal);
+      span.setAttributes({ 'crm_sync.pushed': result.pushed, 'crm_sync.created': result.created, 'crm_sync.collisions': result.collisions, 'crm_sync.quarantined': result.quarantined });
+      return result;
+    });
+  let pushed = await outbox(plan);
   if (pushed.collisions > 0 && !signal?.aborted) {
     const again = run.again();
     await prepareRun(deps, again, signal);
     while (!again.done) await pullTurn(deps, again, Number.MAX_SAFE_INTEGER, signal);
     // Skipped (another runner took the lease meanwhile): pushed with the plan of the first pull.
-    const second = await pushOutbox(deps.ctx, again.plan ?? plan, signal);
+    const second = await outbox(again.plan ?? plan);
     pushed = {
       pushed: pushed.pushed + second.pushed,
       created: pushed.created + second.created,
@@ -59,11 +70,47 @@ async function push(deps: CycleDeps, run: EntityRun, signal?: AbortSignal): Prom
  * entity read to its end. The first failure of the whole CRM connection stops it (the entities left are
  * `not-run`); a stop leaves the entities not done `interrupted`. Returns the summary, told as events.
  */
-export async function runCycle(deps: CycleDeps, options: CycleOptions, finished: (summary: CycleSummary) => void): Promise<CycleSummary> {
+export function runCycle(deps: CycleDeps, options: CycleOptions, finished: (summary: CycleSummary) => void): Promise<CycleSummary> {
+  return inSpan(spanNames.cycle, {}, async (span) => {
+    const summary = await cycle(deps, options, finished);
+    span.setAttributes({ 'crm_sync.ok': summary.ok, 'crm_sync.entities': summary.entities.length });
+    return summary;
+  });
+}
+
+/** The span of each entity's run: prepare, pull turns and push run in it, so their pages and requests are its children. */
+function entitySpans(): { run<T>(run: EntityRun, fn: () => Promise<T>): Promise<T>; end(run: EntityRun): void } {
+  const spans = new Map<EntityRun, Span>();
+  const spanOf = (run: EntityRun): Span => {
+    let span = spans.get(run);
+    if (!span) {
+      span = startSpan(spanNames.entity, { 'crm_sync.entity': run.entity.name });
+      spans.set(run, span);
+    }
+    return span;
+  };
+  return {
+    run: (run, fn) => withSpan(spanOf(run), fn),
+    end(run) {
+      const span = spans.get(run);
+      if (!span) return;
+      const s = run.summary;
+      span.setAttributes({
+        'crm_sync.status': s.status, 'crm_sync.pages': s.pages, 'crm_sync.pulled': s.pulled, 'crm_sync.applied': s.applied,
+        'crm_sync.pushed': s.pushed, 'crm_sync.collisions': s.collisions, 'crm_sync.quarantined': s.quarantined,
+      });
+      if (s.error) recordFailure(span, Object.assign(new Error(s.error.message), { code: s.error.code }));
+      span.end();
+    },
+  };
+}
+
+async function cycle(deps: CycleDeps, options: CycleOptions, finished: (summary: CycleSummary) => void): Promise<CycleSummary> {
   const { ctx, config } = deps;
   const signal = options.signal;
   const startedAt = ctx.now();
   const runs = selected(deps, options.entities).map((entity) => new EntityRun(entity));
+  const traced = entitySpans();
   ctx.emit({ type: 'cycle-started', at: startedAt.toISOString(), entities: runs.map((r) => r.entity.name) });
   /**
    * The CRM changed under the plan (a secured column no longer readable; nothing was handed out):
@@ -84,7 +131,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions, finished:
     replanned.add(run);
     await run.closePull();
     try {
-      await prepareRun(deps, run, signal);
+      await traced.run(run, () => prepareRun(deps, run, signal));
     } catch (again) {
       failed(run, again);
     }
@@ -95,18 +142,20 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions, finished:
   for (const run of runs) {
     if (stop.org || signal?.aborted) break;
     try {
-      await prepareRun(deps, run, signal);
+      await traced.run(run, () => prepareRun(deps, run, signal));
     } catch (error) {
       await orReplan(run, error);
     }
   }
+  // The leases are taken now: the runners that hold one share the org's parallelism from here on.
+  if (!signal?.aborted) await deps.shareOrg?.();
   // R16: entities take turns of `pagesPerTurn` pages in dependency order, so one entity's backlog
   // delays the others by a turn, not by the whole backlog.
   while (runs.some((r) => !r.done) && !signal?.aborted && !stop.org) {
     for (const { run, pages } of nextTurns(runs, config.pagesPerTurn)) {
       if (stop.org) break;
       try {
-        await pullTurn(deps, run, pages, signal);
+        await traced.run(run, () => pullTurn(deps, run, pages, signal));
       } catch (error) {
         await orReplan(run, error);
       }
@@ -127,7 +176,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions, finished:
       continue;
     }
     try {
-      await push(deps, run, signal);
+      await traced.run(run, () => push(deps, run, signal));
     } catch (error) {
       failed(run, error);
     }
@@ -135,6 +184,7 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions, finished:
   for (const run of runs) {
     run.summary.durationMs = Date.now() - run.started;
     ctx.emit({ type: 'entity-finished', summary: run.summary });
+    traced.end(run);
   }
   const finishedAt = ctx.now();
   const ok = runs.every((r) => r.summary.status === 'ok' || r.summary.status === 'skipped');

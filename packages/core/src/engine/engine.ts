@@ -15,7 +15,13 @@ import { runCycle } from './cycle.js';
 import type { DryRunOptions, DryRunReport } from './dry-run.js';
 import { dryRunCycle } from './dry-run.js';
 import type { CycleSummary, SyncEvent } from './events.js';
+import type { FieldHistoryReport } from './history.js';
+import { pruneFieldHistory, readFieldHistory } from './history.js';
 import { createLeases } from './leases.js';
+import type { OrgShare } from './org-share.js';
+import { shareOrg } from './org-share.js';
+import type { RequestLedger } from './request-budget.js';
+import { budgetRefusal, budgetWait, createRequestLedger, describeUsage } from './request-budget.js';
 import type { LocalEdit } from './local.js';
 import { applyLocalEdit, createLocalPerson, deleteLocalRecord } from './local.js';
 import { backfillFields } from './quick-sync.js';
@@ -40,6 +46,13 @@ export interface SyncEngineOptions {
   onEvent?: (event: SyncEvent) => void;
   /** This runner's name for leases when several runners share a store (default: a random id). */
   runnerId?: string;
+  /**
+   * The most CRM requests per rolling 24 hours that the runners on this store may send together
+   * (see request-budget.ts): from 80% on the scheduler waits longer between cycles, once spent it
+   * starts none until the window frees room, and a cycle asked for by hand is refused
+   * (REQUEST_BUDGET_SPENT). Requests are counted with `engine.requests.count()`. Default: none.
+   */
+  dailyRequestBudget?: number | null;
 }
 
 export interface SyncEngine {
@@ -61,6 +74,13 @@ export interface SyncEngine {
    * entry: QUARANTINE_ENTRY_UNKNOWN, nothing retried.
    */
   replay(filter: ReplayFilter): Promise<ReplayReport>;
+  /**
+   * Why a field of a record holds its value: every value it held locally, oldest first, with when,
+   * the side and the rule (see `readFieldHistory`). `field` is a field name or `company.<field>`.
+   */
+  fieldHistory(entity: string, id: string, field: string, page?: { limit?: number; after?: number }): Promise<FieldHistoryReport>;
+  /** Field history retention now: removes entries older than `config.historyRetentionDays` (none when null); returns how many. */
+  pruneHistory(): Promise<number>;
   /** R6, R9: fresh metadata and what syncs, with the reason for each field left out. */
   fieldPlan(entity: string): Promise<FieldPlan & { changeTracking: boolean }>;
   /**
@@ -83,6 +103,10 @@ export interface SyncEngine {
   stop(): Promise<void>;
   /** Summary of the last finished cycle. */
   readonly lastCycle: CycleSummary | null;
+  /** The daily request count (every runner on the store) and its budget; the runner counts each CRM request here. */
+  readonly requests: RequestLedger;
+  /** The runners sharing the CRM org as of the last cycle (this one alone before any). */
+  readonly orgShare: OrgShare;
 }
 
 /** What `addField` did: `backfilled` records got the field; `alreadySynced` when nothing was added. */
@@ -130,9 +154,61 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   }
   const cachedPlan = async (entity: EntityDefinition) => plans.get(entity.name) ?? plan(entity);
 
-  const deps: CycleDeps = { ctx, leases, plan, registry, config };
-  const cycle = (cycleOptions: CycleOptions = {}) => runCycle(deps, cycleOptions, (summary) => (lastCycle = summary));
-  const scheduler = createScheduler({ config, timer: options.timer ?? realTimer, cycle: (signal) => cycle({ signal }) });
+  const timer = options.timer ?? realTimer;
+  const budget = options.dailyRequestBudget ?? null;
+  const requests = createRequestLedger({ store: baseStore, owner: runnerId, budget, now: ctx.now });
+  let orgShare: OrgShare = { runners: 1, owners: [runnerId] };
+  const deps: CycleDeps = {
+    ctx, leases, plan, registry, config,
+    async shareOrg() {
+      const next = await shareOrg(ctx, baseStore, runnerId);
+      const changed = next.owners.join('\n') !== orgShare.owners.join('\n');
+      orgShare = next;
+      if (changed) ctx.emit({ type: 'org-share', ...next });
+    },
+  };
+  // Field history retention, after a cycle at most once a day (by the engine's clock).
+  let lastPruned: number | null = null;
+  const pruneHistory = async (): Promise<number> => {
+    if (config.historyRetentionDays === null) return 0;
+    const now = ctx.now();
+    const removed = await pruneFieldHistory(baseStore, now, config.historyRetentionDays);
+    lastPruned = now.getTime();
+    return removed;
+  };
+  const cycle = async (cycleOptions: CycleOptions = {}) => {
+    let summary: CycleSummary;
+    try {
+      summary = await runCycle(deps, cycleOptions, (s) => (lastCycle = s));
+    } finally {
+      await requests.flush().catch(() => undefined);
+    }
+    if (config.historyRetentionDays !== null && (lastPruned === null || ctx.now().getTime() - lastPruned >= 86_400_000)) {
+      await pruneHistory().catch(() => undefined); // a store that cannot prune now is asked again after the next cycle
+    }
+    return summary;
+  };
+  /** The budget's wait before the next cycle (`hold`: 0 unless spent), told when longer than the interval. */
+  const budgetPause = async (hold: boolean, interval: number): Promise<number> => {
+    if (budget === null) return hold ? 0 : interval;
+    const usage = await requests.usage();
+    const nowMs = ctx.now().getTime();
+    if (hold && usage.state !== 'spent') return 0;
+    const waitMs = budgetWait(usage, interval, nowMs);
+    if (usage.state !== 'ok') {
+      ctx.emit({ type: 'request-budget', ...usage, waitMs, nextCycleAt: new Date(nowMs + waitMs).toISOString(), detail: describeUsage(usage, waitMs) });
+    }
+    return waitMs;
+  };
+  const scheduler = createScheduler({
+    config, timer, cycle: (signal) => cycle({ signal }), hold: (interval) => budgetPause(true, interval), wait: (interval) => budgetPause(false, interval),
+  });
+  /** A cycle asked for by a person: refused, saying why, while the budget is spent. */
+  const refuseWhenSpent = async (): Promise<void> => {
+    if (budget === null) return;
+    const refusal = budgetRefusal(await requests.usage());
+    if (refusal) throw refusal;
+  };
   const exclusive = scheduler.exclusive;
 
   const engine: SyncEngine = {
@@ -142,8 +218,15 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     get lastCycle() {
       return lastCycle;
     },
+    requests,
+    get orgShare() {
+      return orgShare;
+    },
 
-    runCycle: (cycleOptions) => exclusive(() => cycle(cycleOptions)),
+    runCycle: async (cycleOptions) => {
+      await refuseWhenSpent();
+      return exclusive(() => cycle(cycleOptions));
+    },
 
     dryRun: (dryOptions) => exclusive(() => dryRunCycle(deps, dryOptions)),
 
@@ -151,6 +234,11 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
       if (filter.entity !== undefined) registry.get(filter.entity); // ENTITY_UNKNOWN before anything else
       return exclusive(() => replayQuarantine(deps, filter));
     },
+
+    fieldHistory: (entityName, id, field, page = {}) =>
+      readFieldHistory(baseStore, registry.get(entityName), id, field, { limit: page.limit ?? 100, ...(page.after !== undefined ? { after: page.after } : {}) }),
+
+    pruneHistory,
 
     async fieldPlan(entityName) {
       // Asked for by a person (a schema refresh, R9): never from a cache.
@@ -194,10 +282,14 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
 
     start: () => scheduler.start(),
 
-    trigger: (cycleOptions) => exclusive(() => cycle({ ...cycleOptions, ...(scheduler.signal ? { signal: scheduler.signal } : {}) })),
+    trigger: async (cycleOptions) => {
+      await refuseWhenSpent();
+      return exclusive(() => cycle({ ...cycleOptions, ...(scheduler.signal ? { signal: scheduler.signal } : {}) }));
+    },
 
     async stop() {
       await scheduler.stop();
+      await requests.flush().catch(() => undefined);
       await leases.releaseAll();
     },
   };

@@ -1,5 +1,7 @@
 import type { CrmSchemaChange } from '../contracts/crm.js';
 import type { SchemaDrift } from '../rules/drift.js';
+import type { OrgShare } from './org-share.js';
+import type { RequestUsage } from './request-budget.js';
 import type { ChangeTokenAge } from './token-age.js';
 
 /** What one entity did in one cycle. */
@@ -63,6 +65,13 @@ export type SyncEvent =
   | ({ type: 'schema-drift'; entity: string; detail: string; change?: CrmSchemaChange } & SchemaDrift)
   /** The entity's change token is older than `changeTokenWarnAfterMs` (see `changeTokenAge`); `detail` in words. */
   | ({ type: 'change-token-old'; detail: string } & ChangeTokenAge)
+  /**
+   * The daily request budget slows the schedule down (`slowed`: a longer wait) or holds it (`spent`:
+   * no cycle until `nextCycleAt`); told each time the scheduler waits longer than the interval.
+   */
+  | ({ type: 'request-budget'; detail: string; waitMs: number; nextCycleAt: string } & RequestUsage)
+  /** The number of runners sharing the CRM org changed (see `shareOrg`); the adapter got its share. */
+  | ({ type: 'org-share' } & OrgShare)
   | { type: 'pushed'; entity: string; pushed: number; created: number; failed: number }
   | { type: 'entity-finished'; summary: EntityCycleSummary }
   | { type: 'entity-failed'; entity: string; code: string; message: string }

@@ -4,6 +4,7 @@ import { SyncError } from '../errors.js';
 import { fanOutDetail, fanOutLog, fanOutTargets, localAccountEdit, logsPerContactActivities } from '../rules/account.js';
 import { syncsBothWays } from '../rules/direction.js';
 import { localEditFields } from '../rules/guards.js';
+import { createHistory, fanOutHistory, localEditHistory } from '../rules/history.js';
 import { changeActivities, newPersonActivities } from '../rules/persons.js';
 import { refusedAfterCrmDelete } from '../rules/records.js';
 import { assertValuesAccepted } from '../rules/values.js';
@@ -71,15 +72,18 @@ async function editAccount(ctx: EngineContext, accountEntity: EntityDefinition, 
   for (const target of fanOutTargets(accountEntity, ctx.registry.all)) {
     const count = (await ctx.store.countByAccount(target.name, [account.id])).get(account.id) ?? 0;
     const log = logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
+    const detail = fanOutDetail(account.id, { ...account.fields, ...company }, 'local');
     fanOuts.push({
       entity: target.name, accountId: account.id, company,
-      ...(log ? { log: fanOutLog(changed, 'local', fanOutDetail(account.id, { ...account.fields, ...company }, 'local')) } : {}),
+      ...(log ? { log: fanOutLog(changed, 'local', detail) } : {}),
+      ...(count > 0 ? { history: fanOutHistory(changed, account.fields, 'local', detail) } : {}),
     });
   }
   await ctx.store.commit({
     entity: accountEntity.name,
     records: [{ id: account.id, expectedRevision: account.revision, fields: company }],
     fanOuts,
+    history: localEditHistory(accountEntity.name, account.id, changed.map((f) => ({ field: f, oldValue: account.fields[f] ?? null, newValue: company[f] ?? null }))),
   });
 }
 
@@ -123,10 +127,12 @@ export async function applyLocalEdit(
     const write: RecordWrite = {
       id, expectedRevision: fresh.revision, fields: Object.fromEntries(changed.map((f) => [f, fields[f] ?? null])), pending,
     };
+    const changes = changed.map((f) => ({ field: f, oldValue: fresh.fields[f] ?? null, newValue: fields[f] ?? null }));
     return {
       entity: entity.name,
       records: changed.length > 0 ? [write] : [],
-      activities: changeActivities(entity, id, changed.map((f) => ({ field: f, oldValue: fresh.fields[f] ?? null, newValue: fields[f] ?? null })), 'local'),
+      activities: changeActivities(entity, id, changes, 'local'),
+      history: localEditHistory(entity.name, id, changes),
     };
   });
   return readOne(ctx, entity.name, id);
@@ -149,6 +155,7 @@ export async function createLocalPerson(
     entity: ep.entity.name,
     records: [{ id, expectedRevision: 0, crmId: null, fields, syncToCrm: options.syncToCrm, pending: [] }],
     activities: newPersonActivities(ep.entity, id, 'local'),
+    history: createHistory(ep.entity.name, id, fields),
   });
   return readOne(ctx, ep.entity.name, id);
 }

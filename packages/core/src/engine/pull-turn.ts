@@ -6,9 +6,18 @@ import { FirstLoadPipeline } from './first-load.js';
 import { buildPageBatch } from './pull.js';
 import { reconcileDeletes } from './reconcile.js';
 import { retryQuarantined } from './retry.js';
+import { inSpan, spanNames } from '../tracing.js';
 
-/** Commits one page (built again with lookups after a conflict) and adds it to the summary. */
-async function commitPage(deps: RunDeps, run: EntityRun, page: ChangePage, prebuilt?: BuiltPage, after?: Promise<unknown>): Promise<void> {
+/** Commits one page (built again with lookups after a conflict) and adds it to the summary, in the page's span. */
+function commitPage(deps: RunDeps, run: EntityRun, page: ChangePage, prebuilt?: BuiltPage, after?: Promise<unknown>): Promise<void> {
+  const attributes = {
+    'crm_sync.entity': run.entity.name, 'crm_sync.upserts': page.upserts.length, 'crm_sync.deletes': page.deletes.length,
+    'crm_sync.rejected': page.rejected.length, 'crm_sync.full_read': page.snapshot !== null,
+  };
+  return inSpan(spanNames.page, attributes, () => commitPageNow(deps, run, page, prebuilt, after));
+}
+
+async function commitPageNow(deps: RunDeps, run: EntityRun, page: ChangePage, prebuilt?: BuiltPage, after?: Promise<unknown>): Promise<void> {
   const { ctx } = deps;
   const pull = run.pulling();
   let counts: BuiltPage['counts'] | undefined;

@@ -3,6 +3,7 @@ import type {
   ActivityInput,
   CollisionInput,
   FanOut,
+  FieldHistoryInput,
   LocalRecord,
   QuarantineInput,
   RecordWrite,
@@ -11,6 +12,7 @@ import type {
 import { accountLinkOf } from '../entities.js';
 import { accountOverwrite, companySource, fanOutDetail, fanOutLog, fanOutTargets, logsPerContactActivities } from '../rules/account.js';
 import { syncsBothWays } from '../rules/direction.js';
+import { accountLinkHistory, fanOutHistory, pullHistory, syncFilterHistory } from '../rules/history.js';
 import { mergeRecord } from '../rules/merge.js';
 import { changeActivities, newPersonActivities, syncFailedActivities } from '../rules/persons.js';
 import { accountIdOf, crmDeletion, isEcho, passesSyncFilter, shouldFlagCrmDelete } from '../rules/records.js';
@@ -82,20 +84,28 @@ export async function buildPageBatch(
   const collisions: CollisionInput[] = [];
   const quarantine: QuarantineInput[] = [];
   const fanOuts: FanOut[] = [];
+  const history: FieldHistoryInput[] = [];
   const resolved: string[] = [];
+  /** Records linked to another account by this page (R15), for their `account-link` history. */
+  const relinks: Array<{ id: string; accountId: string | null; held: FieldMap }> = [];
 
   const markSeen = (local: LocalRecord | undefined) => {
     if (local && snapshotId !== null && local.seenIn !== snapshotId) {
       records.push({ id: local.id, expectedRevision: local.revision, seenIn: snapshotId });
     }
   };
-  const fanOut = (accountId: string, company: FieldMap, changed: string[]) => {
+  // `old`: the account's values before, what its records held (none for an account new locally:
+  // records that came before it held no company values, so every key is history).
+  const fanOut = (accountId: string, company: FieldMap, changed: string[], old: FieldMap | null) => {
     for (const target of fanOutEntities) {
       const count = members.get(target.name)?.get(accountId) ?? 0;
       if (count === 0) continue;
       const log = changed.length > 0 && logsPerContactActivities(count, ctx.config.changeDataValueThreshold);
+      const detail = fanOutDetail(accountId, company, 'crm');
+      const keys = old === null ? Object.keys(company) : changed;
       fanOuts.push({
-        entity: target.name, accountId, company, ...(log ? { log: fanOutLog(changed, 'crm', fanOutDetail(accountId, company, 'crm')) } : {}),
+        entity: target.name, accountId, company, ...(log ? { log: fanOutLog(changed, 'crm', detail) } : {}),
+        ...(keys.length > 0 ? { history: fanOutHistory(keys, old ?? {}, 'crm', detail) } : {}),
       });
     }
   };
@@ -116,6 +126,7 @@ export async function buildPageBatch(
       const filterField = entity.syncFilterField as string;
       // Keep the flag locally so pushes stop too; nothing else of the row is applied.
       if (local && local.fields[filterField] !== false) {
+        history.push(...syncFilterHistory(name, local.id, filterField, local.fields));
         records.push({
           id: local.id, expectedRevision: local.revision, fields: { [filterField]: false }, base: { [filterField]: false },
           ...(snapshotId !== null ? { seenIn: snapshotId } : {}),
@@ -142,7 +153,7 @@ export async function buildPageBatch(
       }
       records.push(write);
       activities.push(...newPersonActivities(entity, row.id, 'crm'));
-      fanOut(row.id, crm, []);
+      fanOut(row.id, crm, [], null);
       continue;
     }
 
@@ -165,6 +176,7 @@ export async function buildPageBatch(
     if (relinked) {
       write.accountId = accountId;
       write.companyFrom = companySource(accountId);
+      relinks.push({ id: local.id, accountId, held: local.company });
     }
     records.push(write);
     resolved.push(local.id);
@@ -174,10 +186,11 @@ export async function buildPageBatch(
       collisions.push({ entity: name, recordId: local.id, field: c.field, localValue: c.localValue, crmValue: c.crmValue, winner: c.winner });
     }
     activities.push(...changeActivities(entity, local.id, merge.changes, 'crm'));
+    history.push(...pullHistory(name, local.id, merge.changes, merge.collisions));
     if (fanOutEntities.length > 0) {
       // R4: a CRM change to an account overwrites all its synced fields on every contact.
       const overwrite = accountOverwrite(ep.pullFields, local.fields, crm);
-      if (overwrite.changed.length > 0) fanOut(local.id, overwrite.company, overwrite.changed);
+      if (overwrite.changed.length > 0) fanOut(local.id, overwrite.company, overwrite.changed, local.fields);
     }
   }
 
@@ -191,6 +204,13 @@ export async function buildPageBatch(
     const deletion = crmDeletion(name, local, null);
     records.push(deletion.write);
     activities.push(deletion.activity);
+  }
+
+  if (relinks.length > 0) {
+    // The values the store will copy (companyFrom), read now for the history: relinks are rare.
+    const ids = [...new Set(relinks.flatMap((r) => (r.accountId === null ? [] : [r.accountId])))];
+    const accounts = new Map((await ctx.store.getRecordsByCrmId(companySource(null).entity, ids)).map((a) => [a.crmId, a.fields]));
+    for (const r of relinks) history.push(...accountLinkHistory(name, r.id, r.accountId, r.held, r.accountId === null ? null : accounts.get(r.accountId) ?? null));
   }
 
   const state: Record<string, string | null> = {};
@@ -208,6 +228,7 @@ export async function buildPageBatch(
     batch: {
       // An adapter without incremental pulls cannot resume after a whole read: the next cycle reads it all again.
       entity: name, records, checkpoint: page.snapshot?.complete && !ctx.adapter.capabilities.incrementalPull ? null : page.checkpoint, state, activities, collisions, quarantine, fanOuts,
+      ...(history.length > 0 ? { history } : {}),
       // A row that reads fine closes what an earlier pull could not apply, not a refused push.
       resolveQuarantine: resolved, resolveDirection: 'pull',
     },

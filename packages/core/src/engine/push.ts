@@ -1,7 +1,8 @@
 import type { CrmWriteResult } from '../contracts/crm.js';
-import type { ActivityInput, LocalRecord, QuarantineInput, RecordWrite } from '../contracts/store.js';
+import type { ActivityInput, FieldHistoryInput, LocalRecord, QuarantineInput, RecordWrite } from '../contracts/store.js';
 import { syncsBothWays } from '../rules/direction.js';
 import { assertCanCreateInCrm, pushableSubset } from '../rules/guards.js';
+import { pushHistory } from '../rules/history.js';
 import { pushAction } from '../rules/persons.js';
 import { crmDeletion, passesSyncFilter } from '../rules/records.js';
 import type { FieldMap } from '../values.js';
@@ -34,7 +35,11 @@ interface Sent {
  * Writes handed to the adapter per call: a batching adapter sends them in one round trip; one that
  * writes row by row gets one at a time, so a stop is honoured between two writes.
  */
-const chunkSize = (ctx: EngineContext): number => (ctx.adapter.capabilities.batchWrites ? 100 : 1);
+const chunkSize = (ctx: EngineContext): number => {
+  const { batchWrites, writesPerCall } = ctx.adapter.capabilities;
+  if (!batchWrites) return 1;
+  return writesPerCall !== undefined && Number.isInteger(writesPerCall) && writesPerCall > 0 ? writesPerCall : 100;
+};
 
 /** Why a create whose answer never came is not sent again by an adapter that cannot create with the caller's id. */
 const unknownCreate = (error: unknown): string =>
@@ -170,6 +175,7 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
     const activities: ActivityInput[] = [];
     const quarantine: QuarantineInput[] = [];
     const resolveQuarantine: string[] = [];
+    const history: FieldHistoryInput[] = [];
     // Pending fields stay pending unless settled: sent (or quarantined) with the value they still hold.
     const pendingAfter = (record: LocalRecord, ...settledSets: FieldMap[]) =>
       record.pending.filter((f) => !settledSets.some((set) => Object.hasOwn(set, f) && sameValue(record.fields[f], set[f])));
@@ -211,6 +217,9 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
             id: record.id, expectedRevision: record.revision, pending: pendingAfter(record, s.fields, dropped), base: s.create ? createdBase(s.fields) : s.fields,
             crmVersion: result.version, ...(s.create ? { crmId: result.id } : {}),
           });
+          // Values edited again since they were sent are not what the CRM got: only those still held.
+          const still = Object.fromEntries(Object.entries(s.fields).filter(([f, v]) => sameValue(record.fields[f], v)));
+          history.push(...pushHistory(entity, record.id, still, s.create));
         } else {
           // Created by an earlier attempt, whose values the CRM holds, not necessarily these: they
           // stay pending against a base of nothing agreed, so the next pull keeps the local ones
@@ -236,7 +245,7 @@ async function settle(ctx: EngineContext, entity: string, person: boolean, sent:
       }
     }
     // A push that went through closes earlier refused pushes, not rows a pull could not apply.
-    return { entity, records, activities, quarantine, resolveQuarantine, resolveDirection: 'push' as const };
+    return { entity, records, activities, quarantine, resolveQuarantine, resolveDirection: 'push' as const, ...(history.length > 0 ? { history } : {}) };
   });
   counts.pushed += tally.pushed;
   counts.created += tally.created;

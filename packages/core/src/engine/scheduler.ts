@@ -31,6 +31,13 @@ export interface SchedulerOptions {
   timer: EngineTimer;
   /** One scheduled cycle; its errors are the cycle's (the schedule goes on). */
   cycle: (signal: AbortSignal) => Promise<unknown>;
+  /**
+   * Asked before each scheduled cycle: 0 runs it, more waits that long and asks again (the daily
+   * request budget is spent). Default 0; a failure counts as 0.
+   */
+  hold?: (interval: number) => Promise<number>;
+  /** The wait after a cycle, given R3's interval (default: that interval; a failure counts as it). */
+  wait?: (interval: number) => Promise<number>;
 }
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -46,8 +53,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     return run;
   };
 
-  /** The wait between cycles: the interval, or until the stop signal. */
-  const pause = (signal: AbortSignal): Promise<void> =>
+  /** The wait between cycles: `ms`, or until the stop signal. */
+  const pause = (signal: AbortSignal, ms: number): Promise<void> =>
     new Promise<void>((resolve) => {
       const wake = () => {
         timer.clearTimeout(handle);
@@ -55,7 +62,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         resolve();
       };
       // A timer calls back later, never from setTimeout itself, so `handle` is set by then.
-      const handle = timer.setTimeout(wake, delayBeforeNextCycle(config));
+      const handle = timer.setTimeout(wake, ms);
       signal.addEventListener('abort', wake, { once: true });
     });
 
@@ -69,10 +76,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       stopController = new AbortController();
       const signal = stopController.signal;
       loop = (async () => {
+        const interval = delayBeforeNextCycle(config);
         while (!signal.aborted) {
+          const hold = (await options.hold?.(interval).catch(() => 0)) ?? 0;
+          if (hold > 0) {
+            await pause(signal, hold);
+            continue;
+          }
           await exclusive(() => options.cycle(signal)).catch(() => undefined);
           if (signal.aborted) break;
-          await pause(signal);
+          await pause(signal, (await options.wait?.(interval).catch(() => interval)) ?? interval);
         }
       })();
     },

@@ -41,6 +41,7 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 }
 
 const write = (id: string, more: object = {}) => ({ id, expectedRevision: 0, ...more });
+const step = { entity: 'e', recordId: 'a', field: 'name', rule: 'pull', side: 'crm', value: 'x' };
 const log = { fields: { name: 'company.name' }, type: 'change-data-value' as const, source: 'crm' as const, detail: null };
 
 describe('defineStore: batch validation, once for every store', () => {
@@ -71,6 +72,13 @@ describe('defineStore: batch validation, once for every store', () => {
     ['a fan-out log with its fields as a list', { entity: 'e', fanOuts: [{ entity: 'c', accountId: 'x', company: {}, log: { ...log, fields: ['name'] } }] }, /log needs fields/],
     ['a fan-out log without a type', { entity: 'e', fanOuts: [{ entity: 'c', accountId: 'x', company: {}, log: { ...log, type: undefined } }] }, /log needs fields/],
     ['a lease without an owner', { entity: 'e', lease: { ttlMs: 10 } }, /lease needs an owner/],
+    ['a history entry with an unknown rule', { entity: 'e', history: [{ ...step, rule: 'magic' }] }, /a history entry needs .* a rule \(create, pull/],
+    ['a history entry without a value', { entity: 'e', history: [{ ...step, value: undefined }] }, /a history entry needs/],
+    ['a history entry with an object value', { entity: 'e', history: [{ ...step, value: { x: 1 } }] }, /a history entry needs/],
+    ['a history collision without a winner', { entity: 'e', history: [{ ...step, collision: { localValue: 'a', crmValue: 'b' } }] }, /a history entry needs/],
+    ['a fan-out history without old values', {
+      entity: 'e', fanOuts: [{ entity: 'c', accountId: 'x', company: {}, history: { fields: { name: 'company.name' }, side: 'crm', detail: null } }],
+    }, /history needs fields .* oldValues/],
   ];
   for (const [what, batch, message] of bad) {
     it(`refuses ${what} with STORE_BATCH_INVALID naming it; the driver never sees the batch`, async () => {
@@ -191,5 +199,31 @@ describe('defineStore: chained commits (CommitOptions.after)', () => {
       expect(error).toBe(before);
       expect(writes).toHaveLength(0);
     }
+  });
+});
+
+describe('defineStore: field history, optional', () => {
+  const history = [{ entity: 'e', recordId: 'a', field: 'name', rule: 'pull' as const, side: 'crm' as const, value: 'x' }];
+  const fanOut = { entity: 'c', accountId: 'x', company: { name: 'y' }, history: { fields: { name: 'company.name' }, side: 'crm' as const, oldValues: {}, detail: null } };
+
+  it('hands a driver without history members the batch without its history, and offers no history reads', async () => {
+    const { driver, writes } = fakeDriver();
+    const store = defineStore(driver);
+    expect(store.listFieldHistory).toBeUndefined();
+    expect(store.pruneFieldHistory).toBeUndefined();
+    await store.commit({ entity: 'e', records: [write('a')], history, fanOuts: [fanOut] });
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toEqual({ entity: 'e', records: [write('a')], fanOuts: [{ entity: 'c', accountId: 'x', company: { name: 'y' } }] });
+  });
+
+  it('hands a driver with both history members the whole batch, and passes the reads through (fenced too)', async () => {
+    const page = { items: [], next: null, recordCreatedAt: null };
+    const { driver, writes } = fakeDriver(undefined, { listFieldHistory: async () => page, pruneFieldHistory: async () => 3 });
+    const store = defineStore(driver);
+    await store.commit({ entity: 'e', history, fanOuts: [fanOut] });
+    expect(writes[0]).toEqual({ entity: 'e', history, fanOuts: [fanOut] });
+    expect(await store.listFieldHistory?.({ entity: 'e', recordId: 'a', field: 'name', limit: 1 })).toEqual(page);
+    const fenced = fencedStore(store, () => undefined);
+    expect(await fenced.pruneFieldHistory?.('2026-01-01T00:00:00.000Z')).toBe(3);
   });
 });

@@ -1,5 +1,6 @@
-import type { CommitOptions, Lease, StoreBatch, StoreDriver, SyncStore, WriteContext } from '../contracts/store.js';
+import type { CommitOptions, FieldHistoryQuery, Lease, StoreBatch, StoreDriver, SyncStore, WriteContext } from '../contracts/store.js';
 import { isSyncError, SyncError } from '../errors.js';
+import { inSpan, spanNames } from '../tracing.js';
 import { validateBatch } from './validate.js';
 
 /**
@@ -10,6 +11,8 @@ import { validateBatch } from './validate.js';
 export function defineStore(driver: StoreDriver): SyncStore {
   const name = driver.name;
   const leases = driver.capabilities.leases && typeof driver.acquireLease === 'function';
+  // Field history is kept only by a driver with both history members; others never see its entries.
+  const history = typeof driver.listFieldHistory === 'function' && typeof driver.pruneFieldHistory === 'function';
   let closed = false;
 
   const wrap = (error: unknown): unknown =>
@@ -30,7 +33,17 @@ export function defineStore(driver: StoreDriver): SyncStore {
       }
     };
 
-  async function commit(batch: StoreBatch, options?: CommitOptions): Promise<void> {
+  /** Every commit in a span: which store, which entity, how much it writes (never what). */
+  function commit(batch: StoreBatch, options?: CommitOptions): Promise<void> {
+    const attributes = {
+      'crm_sync.store': name, 'crm_sync.entity': batch.entity, 'crm_sync.records': batch.records?.length ?? 0,
+      'crm_sync.deletes': batch.deletes?.length ?? 0, 'crm_sync.activities': batch.activities?.length ?? 0,
+      'crm_sync.fan_outs': batch.fanOuts?.length ?? 0, 'crm_sync.chained': options?.after !== undefined,
+    };
+    return inSpan(spanNames.commit, attributes, () => commitNow(batch, options));
+  }
+
+  async function commitNow(batch: StoreBatch, options?: CommitOptions): Promise<void> {
     // The commit before: its failure is this commit's failure, passed on as it is.
     let failedBefore: { error: unknown } | null = null;
     const turn = options?.after === undefined
@@ -62,7 +75,7 @@ export function defineStore(driver: StoreDriver): SyncStore {
           });
         },
       };
-      await driver.write(batch, context);
+      await driver.write(history ? batch : withoutHistory(batch), context);
     } catch (error) {
       if (failedBefore !== null) throw (failedBefore as { error: unknown }).error;
       throw wrap(error);
@@ -85,6 +98,7 @@ export function defineStore(driver: StoreDriver): SyncStore {
     listCollisions: read((options) => driver.listCollisions(options)),
     listQuarantine: read((options) => driver.listQuarantine(options)),
     stats: read((entity) => driver.stats(entity)),
+    ...(driver.listState ? { listState: read((prefix: string) => (driver.listState as NonNullable<StoreDriver['listState']>).call(driver, prefix)) } : {}),
     async close() {
       if (closed) return;
       closed = true;
@@ -95,14 +109,29 @@ export function defineStore(driver: StoreDriver): SyncStore {
       }
     },
   };
+  if (history) {
+    const { listFieldHistory, pruneFieldHistory } = driver;
+    store.listFieldHistory = read((query: FieldHistoryQuery) => (listFieldHistory as NonNullable<typeof listFieldHistory>).call(driver, query));
+    store.pruneFieldHistory = read((before: string) => (pruneFieldHistory as NonNullable<typeof pruneFieldHistory>).call(driver, before));
+  }
   if (leases) {
     const { acquireLease, releaseLease } = driver;
     store.acquireLease = read((entity: string, lease: Lease) => (acquireLease as NonNullable<typeof acquireLease>).call(driver, entity, lease));
     store.releaseLease = read(async (entity: string, owner: string) => {
       await releaseLease?.call(driver, entity, owner);
     });
+    const { leaseOwners } = driver;
+    if (leaseOwners) store.leaseOwners = read(() => leaseOwners.call(driver));
   }
   return store;
+}
+
+/** The batch without field history entries (a driver that keeps none). */
+function withoutHistory(batch: StoreBatch): StoreBatch {
+  const fanOuts = batch.fanOuts;
+  if (batch.history === undefined && !fanOuts?.some((f) => f.history !== undefined)) return batch;
+  const { history: _dropped, ...rest } = batch;
+  return fanOuts ? { ...rest, fanOuts: fanOuts.map(({ history: _h, ...f }) => f) } : rest;
 }
 
 /**
@@ -131,7 +160,12 @@ export function fencedStore(store: SyncStore, leaseOf: (entity: string) => Lease
     stats: (entity) => store.stats(entity),
     close: () => store.close(),
   };
+  if (store.listFieldHistory) fenced.listFieldHistory = (query) => (store.listFieldHistory as NonNullable<SyncStore['listFieldHistory']>)(query);
+  if (store.pruneFieldHistory) fenced.pruneFieldHistory = (before) => (store.pruneFieldHistory as NonNullable<SyncStore['pruneFieldHistory']>)(before);
   if (store.acquireLease) fenced.acquireLease = (entity, lease) => (store.acquireLease as NonNullable<SyncStore['acquireLease']>)(entity, lease);
   if (store.releaseLease) fenced.releaseLease = (entity, owner) => (store.releaseLease as NonNullable<SyncStore['releaseLease']>)(entity, owner);
+  const { leaseOwners, listState } = store;
+  if (leaseOwners) fenced.leaseOwners = () => leaseOwners.call(store);
+  if (listState) fenced.listState = (prefix) => listState.call(store, prefix);
   return fenced;
 }

@@ -12,6 +12,12 @@ const TEXT_KEYS = ['crmId', 'crmVersion', 'accountId', 'seenIn'] as const;
 const FLAG_KEYS = ['crmDeleted', 'syncToCrm'] as const;
 const MAP_KEYS = ['fields', 'base', 'company'] as const;
 
+/** Field history rules a store accepts (FieldHistoryRule). */
+const HISTORY_RULES: ReadonlySet<string> = new Set(['create', 'pull', 'push', 'collision', 'fan-out', 'quick-sync', 'local-edit', 'account-link', 'sync-filter']);
+const isFieldValueLike = (v: unknown): boolean => v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+const isCollision = (v: unknown): boolean =>
+  isObject(v) && isFieldValueLike(v.localValue) && isFieldValueLike(v.crmValue) && (v.winner === 'local' || v.winner === 'crm');
+
 const optionalMap = (v: unknown): boolean => v === undefined || isObject(v);
 const optionalText = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
 const optionalFlag = (v: unknown): boolean => v === undefined || typeof v === 'boolean';
@@ -97,6 +103,14 @@ export function validateBatch(store: string, batch: StoreBatch, leases: boolean)
     invalid(`resolveDirection must be 'pull' or 'push' (got ${JSON.stringify(batch.resolveDirection)})`);
   }
 
+  for (const h of list('history')) {
+    if (!isObject(h) || !isText(h.entity) || !isText(h.recordId) || !isText(h.field) || !HISTORY_RULES.has(h.rule as string)
+      || (h.side !== 'crm' && h.side !== 'local') || !isFieldValueLike(h.value) || (h.oldValue !== undefined && !isFieldValueLike(h.oldValue))
+      || !optionalText(h.detail) || !(h.collision === undefined || h.collision === null || isCollision(h.collision))) {
+      invalid(`a history entry needs an entity, a recordId and a field (texts), a rule (${[...HISTORY_RULES].join(', ')}), a side (crm or local), a value, and, when given, an oldValue, a detail (text or null) and a collision (localValue, crmValue, winner)`);
+    }
+  }
+
   const targets = new Set<string>();
   for (const f of list('fanOuts')) {
     if (!isObject(f) || !isText(f.entity) || !isText(f.accountId) || !isObject(f.company)) {
@@ -111,6 +125,13 @@ export function validateBatch(store: string, batch: StoreBatch, leases: boolean)
       if (!isObject(log) || !isObject(log.fields) || !Object.values(log.fields).every(isText)
         || !isText(log.type) || !isText(log.source) || !isTextOrNull(log.detail)) {
         invalid(`the fan-out to ${fanOut.entity} of account ${fanOut.accountId}: log needs fields (a map of key to activity field), a type, a source and a detail (text or null)`);
+      }
+    }
+    const history = fanOut.history;
+    if (history !== undefined) {
+      if (!isObject(history) || !isObject(history.fields) || !Object.values(history.fields).every(isText)
+        || (history.side !== 'crm' && history.side !== 'local') || !isObject(history.oldValues) || !isTextOrNull(history.detail)) {
+        invalid(`the fan-out to ${fanOut.entity} of account ${fanOut.accountId}: history needs fields (a map of key to history field), a side (crm or local), oldValues (a map) and a detail (text or null)`);
       }
     }
   }

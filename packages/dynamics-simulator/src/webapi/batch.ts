@@ -129,8 +129,9 @@ export async function executeBatch(context: WebApiContext): Promise<Response> {
     }
     const url = new URL(target, context.serviceRoot);
     if (!url.pathname.startsWith(API_PATH)) return errorResponse(errors.segmentNotFound(url.pathname));
+    const { bulk: _bulk, ...outer } = context;
     const inner: WebApiContext = {
-      ...context,
+      ...outer,
       method: operation.method,
       url,
       headers: operation.headers,
@@ -139,7 +140,10 @@ export async function executeBatch(context: WebApiContext): Promise<Response> {
       contentIds,
     };
     try {
-      return routeWebApi(inner, url.pathname.slice(API_PATH.length));
+      const response = routeWebApi(inner, url.pathname.slice(API_PATH.length));
+      // Only bulk messages answer asynchronously, and they are refused before they start inside a batch.
+      if (response instanceof Promise) throw new Error('an asynchronous operation inside $batch');
+      return response;
     } catch (error) {
       if (isODataError(error)) return errorResponse(error);
       throw error;

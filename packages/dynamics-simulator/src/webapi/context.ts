@@ -1,5 +1,6 @@
 import type { Org } from '../org.js';
 import type { Preferences } from '../odata/prefer.js';
+import type { BulkRuntime } from './bulk.js';
 
 /** What every Web API operation sees. */
 export interface WebApiContext {
@@ -17,4 +18,6 @@ export interface WebApiContext {
   usage: { rows: number; columnValues: number; writes: number; operations: number };
   /** Inside a $batch change set: Content-ID to entity URL. */
   contentIds?: Map<string, string>;
+  /** Bulk messages (CreateMultiple, UpdateMultiple): support per table, records held. Absent inside $batch. */
+  bulk?: BulkRuntime;
 }

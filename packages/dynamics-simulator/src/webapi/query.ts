@@ -122,11 +122,15 @@ function rowMatcher(context: WebApiContext, table: TableDefinition, filter: Filt
     if (column.isSecured && !org.fieldPermission(userId, table.logicalName, column).canRead) return null;
     return valueOfColumn(stored.row, column);
   };
+  // Rows asked for by id: a set lookup gives the same answer as evaluating each `eq` term.
+  const ids = keySet(filter, table.primaryIdAttribute);
+  const wanted = ids ? new Set(ids) : null;
   return (stored) => {
     if (rowFilter && evaluateFilter(rowFilter.expr, (path) => {
       const column = columnForProperty(table, path);
       return column ? valueOfColumn(stored.row, column) : null;
     })) return false;
+    if (wanted) return wanted.has(stored.id);
     return filter === null || evaluateFilter(filter, valueOf(stored));
   };
 }
@@ -234,6 +238,20 @@ function keyBounds(filter: FilterExpr | null, primaryKey: string, into: Array<{ 
   return into;
 }
 
+/** The ids of a filter made only of `<key> eq <guid>` terms joined by `or` (rows asked for by id), else null. */
+function keySet(filter: FilterExpr | null, primaryKey: string, into: string[] = []): string[] | null {
+  if (filter === null) return null;
+  if (filter.kind === 'logical' && filter.op === 'or') {
+    return keySet(filter.left, primaryKey, into) && keySet(filter.right, primaryKey, into);
+  }
+  if (filter.kind !== 'compare' || filter.op !== 'eq') return null;
+  const { left, right } = filter;
+  if (left.kind === 'property' && left.path === primaryKey && right.kind === 'literal' && right.type === 'guid') into.push(String(right.value));
+  else if (right.kind === 'property' && right.path === primaryKey && left.kind === 'literal' && left.type === 'guid') into.push(String(left.value));
+  else return null;
+  return into;
+}
+
 /**
  * Where a natural-order scan must look. Generated rows sit at positions 0..n-1 with ids that sort like
  * their positions, and rows created at run time follow them; so a filter that bounds the primary key
@@ -246,6 +264,12 @@ function scanRanges(context: WebApiContext, table: TableDefinition, filter: Filt
   const name = table.logicalName;
   const size = org.size(name);
   const generated = Math.min(size, (org.dataset.counts as Record<string, number>)[name] ?? 0);
+  // Rows asked for by id (`<key> eq a or <key> eq b ...`): those positions alone, as an index seek would.
+  const ids = keySet(filter, table.primaryIdAttribute);
+  if (ids) {
+    const positions = [...new Set(ids.map((id) => org.positionOf(name, id)).filter((p): p is number => p !== undefined))].sort((a, b) => a - b);
+    return positions.map((position): PositionRange => [position, position + 1]);
+  }
   let low = 0;
   let high = generated;
   const bounds = keyBounds(filter, table.primaryIdAttribute);

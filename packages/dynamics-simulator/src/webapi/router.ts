@@ -2,6 +2,7 @@ import { isGuid } from '../guid.js';
 import { errors } from '../odata/errors.js';
 import { propertyName } from '../schema.js';
 import type { WebApiContext } from './context.js';
+import { bulkMessageOf, executeBulk, readMessageFilters } from './bulk.js';
 import { createEntity, deleteEntity, readEntity, upsertEntity } from './entity.js';
 import { metadataDocument, retrievePrincipalAttributePrivileges, serviceDocument, whoAmI } from './functions.js';
 import { jsonResponse } from './http.js';
@@ -16,8 +17,11 @@ function onlyGet(context: WebApiContext): void {
   if (context.method !== 'GET') throw errors.methodNotAllowed(context.method);
 }
 
-/** Dispatches one Web API request (not $batch) to its operation. Throws ODataError for error responses. */
-export function routeWebApi(context: WebApiContext, path: string): Response {
+/**
+ * Dispatches one Web API request (not $batch) to its operation. Throws ODataError for error responses.
+ * Bulk messages answer asynchronously (they hold their records while they run).
+ */
+export function routeWebApi(context: WebApiContext, path: string): Response | Promise<Response> {
   const segments = path
     .split('/')
     .filter((segment) => segment !== '')
@@ -43,6 +47,10 @@ export function routeWebApi(context: WebApiContext, path: string): Response {
     onlyGet(context);
     return readMetadata(context, segments);
   }
+  if (head === 'sdkmessagefilters') {
+    if (segments.length > 1) throw errors.segmentNotFound(segments[1]!);
+    return readMessageFilters(context);
+  }
   const match = /^([A-Za-z_][A-Za-z0-9_]*)(?:\((.*)\))?$/.exec(head);
   const table = match ? context.org.tableBySet(match[1]!) : undefined;
   if (!match || !table) throw errors.segmentNotFound(match?.[1] ?? head);
@@ -51,6 +59,11 @@ export function routeWebApi(context: WebApiContext, path: string): Response {
     if (segments[1] === '$count' && segments.length === 2) {
       onlyGet(context);
       return readCount(context, table);
+    }
+    const message = segments.length === 2 ? bulkMessageOf(segments[1]!) : undefined;
+    if (message) {
+      if (!context.bulk) throw errors.badRequest(`The simulator does not run ${message} inside $batch.`);
+      return executeBulk(context, table, message);
     }
     if (segments.length > 1) throw errors.segmentNotFound(segments[1]!);
     if (context.method === 'GET') return readCollection(context, table);

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { createRoute } from '@hono/zod-openapi';
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { budgetRefusal } from '@crm-sync/core';
 import type { Runtime } from '../../wiring/runtime.js';
 import { requireEntity } from '../entity-guard.js';
 import { cycleSummarySchema, dryRunReportSchema, errorSchema, jsonErrorResponses } from '../schemas.js';
@@ -48,6 +49,10 @@ const triggerRoute = createRoute({
     202: { description: 'Accepted; the cycle runs in the background', content: { 'application/json': { schema: z.object({ accepted: z.literal(true) }) } } },
     ...jsonErrorResponses,
     404: { description: 'Unknown entity', content: { 'application/json': { schema: errorSchema } } },
+    429: {
+      description: 'REQUEST_BUDGET_SPENT: the daily request budget (crm.dailyRequestBudget) is spent; the message says until when',
+      content: { 'application/json': { schema: errorSchema } },
+    },
   },
 });
 
@@ -63,6 +68,9 @@ export function registerCycleRoutes(app: OpenAPIHono, runtime: Runtime): void {
       return c.json(await runtime.engine.dryRun(entities ? { entities } : {}), 200);
     }
     runtime.logger.info('cycle requested through the API', { entities: entities ?? 'all' });
+    // Refused at once while the daily request budget is spent, even without waiting (429, saying until when).
+    const refusal = budgetRefusal(await runtime.engine.requests.usage());
+    if (refusal) throw refusal;
     const run = runtime.engine.trigger(entities ? { entities } : {});
     if (!wait) {
       run.catch((error: unknown) => runtime.logger.error('requested cycle failed', { error }));

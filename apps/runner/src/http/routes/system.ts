@@ -17,6 +17,7 @@ export function statusOf(runtime: Runtime) {
     store: runtime.store,
     history: runtime.history,
     state: runtime.state,
+    engine: { usage: () => runtime.engine.requests.usage(), orgShare: runtime.engine.orgShare },
   });
 }
 
