@@ -36,6 +36,12 @@ interface Meter {
   charges: Array<{ at: number; amount: number }>;
   /** Typical charge of one request (moving average). */
   perRequest: number;
+  /**
+   * The largest recent charge, decaying by a tenth a reading. Requests in flight are held at this,
+   * not the average: a load mixes cheap key-only spine pages with whole-row range pages, the cheap
+   * ones pull the average down, and the expensive ones are the ones in flight longest.
+   */
+  peak: number;
 }
 
 export interface PacerInput {
@@ -93,6 +99,7 @@ export function createPacer(input: PacerInput): Pacer {
     if (drift >= 0) {
       if (drift > 0) meter.charges.push({ at, amount: drift });
       meter.perRequest = meter.perRequest === 0 ? drift : 0.7 * meter.perRequest + 0.3 * drift;
+      meter.peak = Math.max(drift, 0.9 * meter.peak);
     } else {
       // More came back than modelled: the oldest charges already left the window, so they must
       // not be counted as coming back later.
@@ -115,8 +122,10 @@ export function createPacer(input: PacerInput): Pacer {
    */
   const waitFor = (meter: Meter, at: number, share: number, part: number): number | null => {
     if (meter.last === null) return 0;
-    // In flight, the last responder (charged after its headers were written) and this request.
-    let room = meter.last.remaining + freed(meter, meter.last.at, at) - (share + 1 + part) * meter.perRequest;
+    // In flight (held at the recent peak), the last responder (charged after its headers were
+    // written) and this request (each at the average).
+    const held = Math.max(meter.peak, meter.perRequest);
+    let room = meter.last.remaining + freed(meter, meter.last.at, at) - share * held - (1 + part) * meter.perRequest;
     if (room >= 0) return 0;
     for (const charge of meter.charges) {
       const out = charge.at + windowMs;
@@ -178,7 +187,7 @@ export function createPacer(input: PacerInput): Pacer {
       if (readings.every((remaining) => remaining === null)) return;
       let server = servers.get(name);
       if (!server) {
-        server = { meters: METERS.map(() => ({ last: null, charges: [], perRequest: 0 })), heardAt: at };
+        server = { meters: METERS.map(() => ({ last: null, charges: [], perRequest: 0, peak: 0 })), heardAt: at };
         servers.set(name, server);
       }
       server.heardAt = at;
