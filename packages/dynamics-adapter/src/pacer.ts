@@ -122,10 +122,10 @@ export function createPacer(input: PacerInput): Pacer {
    */
   const waitFor = (meter: Meter, at: number, share: number, part: number): number | null => {
     if (meter.last === null) return 0;
-    // In flight (held at the recent peak), the last responder (charged after its headers were
-    // written) and this request (each at the average).
+    // In flight and the last responder (charged after its headers were written), each held at the
+    // recent peak; this request at the average.
     const held = Math.max(meter.peak, meter.perRequest);
-    let room = meter.last.remaining + freed(meter, meter.last.at, at) - share * held - (1 + part) * meter.perRequest;
+    let room = meter.last.remaining + freed(meter, meter.last.at, at) - (share + 1) * held - part * meter.perRequest;
     if (room >= 0) return 0;
     for (const charge of meter.charges) {
       const out = charge.at + windowMs;
