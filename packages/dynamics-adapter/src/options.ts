@@ -118,7 +118,7 @@ export const adapterOptionsSchema = z.strictObject({
     .strictObject({
       parallel: z.union([z.boolean(), z.literal('auto')]).default('auto'),
       /**
-       * The most ranges read at once (the pool adapts below it on 429s; default 6 per web server heard from). Always below the
+       * The most ranges read at once (the pool adapts below it on 429s; default 7 per web server heard from). Always below the
        * adapter's concurrency (one slot for the spine), so a lower `x-ms-dop-hint` lowers it.
        */
       maxRanges: z.number().int().min(1).max(50).optional(),
