@@ -103,20 +103,10 @@ export async function measureThrottling(options: { sim: SimulatorProcess; runs: 
   const fractions: Run[] = [];
   const throttled: Run[] = [];
   for (let run = 1; run <= options.runs; run += 1) {
-    const before = await sim.control.lastSeq();
-    let records = 0;
-    let ms = 0;
-    for (let load = 0; load < LOADS_PER_RUN; load += 1) {
-      const result = await runCycleChecked(createRunner({ url: sim.url, store: createMemoryStore(), entities: ['contact'], reuse: runnerAdapter }).engine);
-      records += result.records;
-      ms += result.ms;
-    }
-    const log429 = await sim.control.requestsSince(before);
-    const rejected = log429.filter((entry) => entry.status === 429).length;
-    const rate = perSecond(records, ms);
+    const { rate, rejected, sent } = await loads(sim, runnerAdapter);
     fractions.push({ value: rate, reference: allowed });
-    throttled.push({ value: rejected, reference: log429.length });
-    log(`  run ${run}: ${LOADS_PER_RUN} engine loads ${Math.round(rate)} records/s (${(rate / allowed).toFixed(2)} of ${Math.round(allowed)}), ${rejected}/${log429.length} requests 429`);
+    throttled.push({ value: rejected, reference: sent });
+    log(`  run ${run}: ${LOADS_PER_RUN} engine loads ${Math.round(rate)} records/s (${(rate / allowed).toFixed(2)} of ${Math.round(allowed)}), ${rejected}/${sent} requests 429`);
   }
   const clients: Run[] = [];
   const webApiFailures: string[] = [];
